@@ -1,0 +1,1 @@
+"""The HTTP side of the service: REST API, live websocket, dashboard and /metrics."""

@@ -1,0 +1,338 @@
+"""The stream consumer: read → decode → commit → ack, exactly once in effect.
+
+One consumer in group ``collectors`` reads every shard stream. It first re-reads its own
+pending entries (id ``0``: what it had read but not acknowledged before a crash), then
+new ones (``>``). A batch is acknowledged only after the store committed it; the store
+is idempotent on ``(run_id, writer, seq)``, so a redelivery changes nothing. Entries
+that do not follow the contract, or that keep failing, go to the dead-letter stream
+with the reason and are acknowledged in the same MULTI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from emitter.events import GROUP, Batch, ContractError, decode_entry
+
+from .deadletter import dead_letter_fields, letter_for
+from .settings import Settings
+from .store.base import DeadLetter, Store, WriteResult
+
+logger = logging.getLogger(__name__)
+
+Entry = tuple[str, str, dict[bytes, bytes]]  # (stream, entry id, fields)
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@dataclass(slots=True)
+class CommitReport:
+    """What one commit did; listeners (alerts, exporter, live views) receive it."""
+
+    result: WriteResult
+    entries: int
+    seconds: float
+    events_by_stream: dict[str, int] = field(default_factory=dict)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+Listener = Callable[[CommitReport], None]
+
+
+class Consumer:
+    """Persists every shard stream into the store.
+
+    >>> consumer = Consumer(settings, redis=aioredis.from_url(url), store=SQLiteStore(path))
+    >>> await consumer.run(stop_event)
+
+    ``listeners`` are called after each commit, on the event loop.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        redis: aioredis.Redis,
+        store: Store,
+        listeners: Sequence[Listener] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.store = store
+        self.listeners = list(listeners)
+        self.clock = clock
+        self.keys = settings.keys
+        self.streams = self.keys.streams(settings.shards)
+        self.name = settings.consumer_name
+        self._backlog = True  # re-read our own pending entries first
+        self._claim_cursors = {stream: "0-0" for stream in self.streams}
+        self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runwatch-store")
+        self.redis_available = False
+        # counters
+        self.consumed = 0
+        self.acked = 0
+        self.dead = 0
+        self.reclaimed = 0
+        self.commits = 0
+        self.trimmed = 0
+        self.failures = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"<Consumer name={self.name} consumed={self.consumed} acked={self.acked} dead={self.dead} "
+            f"reclaimed={self.reclaimed} commits={self.commits} trimmed={self.trimmed}>"
+        )
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Read, reclaim and trim until ``stop`` is set; survives Redis outages and restarts."""
+        tasks = [
+            asyncio.create_task(self._forever(self.step, stop, 0.0), name="runwatch-read"),
+            asyncio.create_task(self._forever(self.reclaim, stop, self.settings.claim_interval), name="runwatch-claim"),
+            asyncio.create_task(self._forever(self.maintain, stop, self.settings.trim_interval), name="runwatch-trim"),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._store_thread.shutdown(wait=True)
+
+    async def _forever(self, work: Callable[[], Any], stop: asyncio.Event, interval: float) -> None:
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                await work()
+                backoff = 0.1
+                if interval:
+                    await asyncio.wait_for(stop.wait(), interval)
+            except asyncio.TimeoutError:
+                continue
+            except _REDIS_DOWN as exc:
+                if self.redis_available:
+                    logger.warning("redis unavailable (%s); retrying", exc)
+                self.redis_available = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("collector task %s failed; retrying", getattr(work, "__name__", work))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def ensure_groups(self) -> None:
+        """Create the group on every stream (MKSTREAM), catching only BUSYGROUP."""
+        for stream in self.streams:
+            try:
+                await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        await self.redis.set(self.keys.shards, self.settings.shards)
+        self.redis_available = True
+
+    # ------------------------------------------------------------------ one step
+
+    async def step(self) -> int:
+        """Read one round of entries (own pending first), persist and ack them."""
+        entries = await self._read()
+        if entries:
+            await self._persist_and_ack(entries)
+        return len(entries)
+
+    async def _read(self) -> list[Entry]:
+        start = "0" if self._backlog else ">"
+        try:
+            response = await self.redis.xreadgroup(
+                GROUP,
+                self.name,
+                {stream: start for stream in self.streams},
+                count=self.settings.read_count,
+                block=None if self._backlog else self.settings.block_ms,
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc) and "no such key" not in str(exc):
+                raise
+            logger.warning("stream or group vanished (Redis restarted without persistence?); recreating")
+            await self.ensure_groups()
+            self._backlog = True
+            return []
+        self.redis_available = True
+        entries: list[Entry] = []
+        for stream, items in response or []:
+            name = stream.decode() if isinstance(stream, bytes) else stream
+            for entry_id, fields in items:
+                eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                entries.append((name, eid, fields or {}))
+        if self._backlog and not entries:
+            self._backlog = False  # own pending list drained: switch to new entries
+        return entries
+
+    async def reclaim(self) -> int:
+        """Take over entries idle past ``claim_idle_ms`` in other (dead) consumers."""
+        total = 0
+        for stream in self.streams:
+            try:
+                cursor, claimed, *_ = await self.redis.xautoclaim(
+                    stream, GROUP, self.name, self.settings.claim_idle_ms, self._claim_cursors[stream], count=200
+                )
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc) or "no such key" in str(exc):
+                    continue
+                raise
+            self._claim_cursors[stream] = cursor.decode() if isinstance(cursor, bytes) else cursor
+            entries = [
+                (stream, eid.decode() if isinstance(eid, bytes) else eid, fields or {}) for eid, fields in claimed
+            ]
+            if entries:
+                logger.info("claimed %d idle entries of %s", len(entries), stream)
+                self.reclaimed += len(entries)
+                total += len(entries)
+                await self._persist_and_ack(entries)
+        return total
+
+    async def _persist_and_ack(self, entries: list[Entry]) -> None:
+        self.consumed += len(entries)
+        now = self.clock()
+        batches: list[tuple[Entry, Batch]] = []
+        dead: list[tuple[Entry, DeadLetter]] = []
+        for entry in entries:
+            stream, entry_id, fields = entry
+            if not fields:
+                dead.append((entry, letter_for(stream, entry_id, fields, "entry payload is gone (trimmed)", now)))
+                continue
+            try:
+                batches.append((entry, decode_entry(fields)))
+            except ContractError as exc:
+                dead.append((entry, letter_for(stream, entry_id, fields, exc.reason, now)))
+        started = time.perf_counter()
+        try:
+            result = await self._write([b for _, b in batches], [d for _, d in dead], now)
+        except Exception as exc:  # a poison batch: isolate it entry by entry
+            logger.warning("commit of %d entries failed (%s); retrying one by one", len(entries), exc)
+            await self._persist_one_by_one(batches, dead, now)
+            return
+        report = CommitReport(result, len(entries), time.perf_counter() - started, dead=[d for _, d in dead])
+        for (stream, _, _), batch in batches:
+            report.events_by_stream[stream] = report.events_by_stream.get(stream, 0) + len(batch.events)
+        await self._ack([e for e, _ in batches], dead, result.watermarks)
+        self.commits += 1
+        self._notify(report)
+
+    async def _persist_one_by_one(
+        self, batches: list[tuple[Entry, Batch]], dead: list[tuple[Entry, DeadLetter]], now: float
+    ) -> None:
+        if dead:
+            await self._write([], [d for _, d in dead], now)
+            await self._ack([], dead, {})
+        for entry, batch in batches:
+            stream, entry_id, fields = entry
+            started = time.perf_counter()
+            try:
+                result = await self._write([batch], [], now)
+            except Exception as exc:  # noqa: BLE001 - counted, then dead-lettered past the limit
+                self.failures += 1
+                attempts = await self._in_store(self.store.record_failure, stream, entry_id)
+                logger.error("entry %s of %s failed (attempt %d): %s", entry_id, stream, attempts, exc)
+                if attempts >= self.settings.max_deliveries:
+                    reason = f"failed {attempts} times: {type(exc).__name__}: {exc}"
+                    letter = letter_for(stream, entry_id, fields, reason, now)
+                    await self._write([], [letter], now)
+                    await self._ack([], [(entry, letter)], {})
+                else:
+                    self._backlog = True  # it stays pending: read it again soon
+                continue
+            await self._ack([entry], [], result.watermarks)
+            report = CommitReport(result, 1, time.perf_counter() - started, {stream: len(batch.events)})
+            self.commits += 1
+            self._notify(report)
+
+    async def _write(self, batches: list[Batch], dead: list[DeadLetter], now: float) -> WriteResult:
+        return await self._in_store(self.store.write, batches, dead, now)
+
+    async def _in_store(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._store_thread, fn, *args)
+
+    async def _ack(
+        self, stored: Sequence[Entry], dead: Sequence[tuple[Entry, DeadLetter]], watermarks: dict[str, int]
+    ) -> None:
+        """Acknowledge after commit: dead letters XADDed and acked in one MULTI, then watermarks."""
+        by_stream: dict[str, list[str]] = {}
+        for stream, entry_id, _ in stored:
+            by_stream.setdefault(stream, []).append(entry_id)
+        pipe = self.redis.pipeline(transaction=True)
+        for (stream, entry_id, _), letter in dead:
+            pipe.xadd(self.keys.dead_letters, dead_letter_fields(letter), maxlen=100_000, approximate=True)
+            by_stream.setdefault(stream, []).append(entry_id)
+        for stream, ids in by_stream.items():
+            pipe.xack(stream, GROUP, *ids)
+        ttl = self.settings.watermark_ttl_seconds
+        for writer, committed in watermarks.items():
+            pipe.set(self.keys.committed(writer), committed, ex=ttl)
+        await pipe.execute()
+        self.acked += sum(len(ids) for ids in by_stream.values())
+        self.dead += len(dead)
+        if dead:
+            await self._in_store(self.store.clear_failures, [(e[0], e[1]) for e, _ in dead])
+
+    def _notify(self, report: CommitReport) -> None:
+        for listener in self.listeners:
+            try:
+                listener(report)
+            except Exception:
+                logger.exception("commit listener %r failed", listener)
+
+    # ------------------------------------------------------------------ trimming
+
+    async def maintain(self) -> None:
+        """Publish the shard count, recreate vanished groups, trim below what is acknowledged."""
+        await self.ensure_groups()
+        for stream in self.streams:
+            self.trimmed += await self.trim(stream)
+
+    async def trim(self, stream: str) -> int:
+        """XTRIM MINID to the oldest entry some group still needs (pending or undelivered)."""
+        try:
+            groups = await self.redis.xinfo_groups(stream)
+        except ResponseError:
+            return 0
+        if not groups:
+            return 0
+        floor: tuple[int, int] | None = None
+        for group in groups:
+            name = group["name"]
+            needed = _parse_id(group["last-delivered-id"])
+            if group["pending"]:
+                summary = await self.redis.xpending(stream, name)
+                needed = min(needed, _parse_id(summary["min"]))
+            floor = needed if floor is None else min(floor, needed)
+        assert floor is not None
+        retention_ms = int(self.settings.stream_retention_seconds * 1000)
+        cutoff = (int(self.clock() * 1000) - retention_ms, 0)
+        threshold = min(floor, cutoff)
+        if threshold <= (0, 0):
+            return 0
+        return int(await self.redis.xtrim(stream, minid=f"{threshold[0]}-{threshold[1]}", approximate=False))
+
+
+def _parse_id(raw: bytes | str | None) -> tuple[int, int]:
+    if not raw:
+        return (0, 0)
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    ms, _, seq = text.partition("-")
+    return (int(ms), int(seq or 0))

@@ -1,0 +1,109 @@
+"""Assembles the service: Redis (given or embedded), store, consumer and API in one loop.
+
+``runwatch serve`` runs everything; ``runwatch collect`` runs only the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from .api.app import create_app
+from .consumer import Consumer
+from .embedded_redis import EmbeddedRedis
+from .settings import Settings
+from .store.base import Store
+from .store.sqlite import SQLiteStore
+
+logger = logging.getLogger(__name__)
+
+
+def open_store(settings: Settings) -> Store:
+    """The store named by the settings (SQLite under ``$RUNWATCH_HOME`` by default)."""
+    url = settings.database_url
+    if url and not url.startswith("sqlite:///"):
+        raise ValueError(f"unsupported database_url {url.split('://')[0]}://...: only sqlite:/// is available yet")
+    return SQLiteStore(settings.sqlite_path)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the service owns shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class Service:
+    """One process of runwatch: consumer, optional API, optional embedded Redis."""
+
+    settings: Settings
+    with_api: bool = True
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    embedded: EmbeddedRedis | None = None
+    store: Store | None = None
+    consumer: Consumer | None = None
+    redis_url: str = ""
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def resolve_redis(self) -> str:
+        """The configured Redis, else the embedded one (reusing a Redis already on :6379)."""
+        if self.settings.redis_url:
+            self.redis_url = self.settings.redis_url
+        else:
+            self.embedded = EmbeddedRedis(self.settings.home / "redis")
+            self.redis_url = self.embedded.start()
+        return self.redis_url
+
+    async def run(self) -> None:
+        """Run until SIGINT/SIGTERM or ``stop`` is set."""
+        if not self.redis_url:
+            self.resolve_redis()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop.set)
+        redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
+        self.store = self.store or open_store(self.settings)
+        self.consumer = Consumer(self.settings, redis=redis, store=self.store)
+        tasks = [asyncio.create_task(self.consumer.run(self.stop), name="runwatch-consumer")]
+        server: _Server | None = None
+        if self.with_api:
+            app = create_app(self.settings, redis=redis, store=self.store, registry=self.registry)
+            config = uvicorn.Config(
+                app,
+                host=self.settings.host,
+                port=self.settings.port,
+                log_level="warning",
+                timeout_graceful_shutdown=1,
+                lifespan="off",
+            )
+            server = _Server(config)
+            tasks.append(asyncio.create_task(server.serve(), name="runwatch-api"))
+        if self.embedded is not None:
+            tasks.append(asyncio.create_task(self._supervise_redis(), name="runwatch-redis"))
+        try:
+            await self.stop.wait()
+        finally:
+            if server is not None:
+                server.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await redis.aclose()
+            self.store.close()
+            if self.embedded is not None:
+                self.embedded.stop()
+
+    async def _supervise_redis(self) -> None:
+        assert self.embedded is not None
+        while not self.stop.is_set():
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(self.embedded.check)

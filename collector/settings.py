@@ -1,0 +1,84 @@
+"""The service's configuration: one pydantic-settings model, built at the entry point.
+
+Sources, strongest first: keyword arguments (the CLI's flags), ``RUNWATCH_*`` environment
+variables, then a TOML file named by ``RUNWATCH_CONFIG`` (same field names, no prefix).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from emitter.events import DEFAULT_PREFIX, DEFAULT_SHARDS, Keys
+
+
+class Settings(BaseSettings):
+    """Everything the collector, API and CLI can be told. See ``docs/architecture.md``."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNWATCH_", extra="ignore")
+
+    home: Path = Field(Path(".runwatch"), description="Data directory: SQLite database, embedded Redis, spool.")
+    redis_url: str | None = Field(None, description="Redis to use; unset: an embedded one (or one on :6379).")
+    prefix: str = Field(DEFAULT_PREFIX, description="Prefix of every Redis key runwatch uses.")
+    shards: int = Field(DEFAULT_SHARDS, ge=1, le=1024, description="Number of event streams.")
+    database_url: str | None = Field(None, description="sqlite:///path.db (default: $RUNWATCH_HOME/runwatch.db).")
+
+    consumer_name: str = Field(default_factory=lambda: f"collector-{socket.gethostname()}")
+    read_count: int = Field(500, ge=1, description="Stream entries read per XREADGROUP.")
+    block_ms: int = Field(500, ge=1, description="How long one read blocks waiting for new entries.")
+    claim_idle_ms: int = Field(30_000, ge=1, description="Entries idle this long in a dead consumer are claimed.")
+    claim_interval: float = Field(5.0, gt=0)
+    max_deliveries: int = Field(3, ge=1, description="Failed attempts before an entry is dead-lettered.")
+    trim_interval: float = Field(5.0, gt=0)
+    stream_retention_seconds: float = Field(
+        600.0, ge=0, description="Acknowledged entries kept this long for live readers catching up."
+    )
+    watermark_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
+
+    host: str = Field("127.0.0.1", description="Address the API binds to.")
+    port: int = Field(8765, ge=0, le=65535)
+    public_url: str | None = Field(None, description="Dashboard URL used in alert links.")
+    alerts: Path | None = Field(None, description="Alert rules file (default: $RUNWATCH_HOME/alerts.yaml).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("RUNWATCH_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.prefix)
+
+    @property
+    def sqlite_path(self) -> Path:
+        if self.database_url and self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return self.home / "runwatch.db"
+
+    @property
+    def alerts_path(self) -> Path:
+        return self.alerts or self.home / "alerts.yaml"
+
+    @property
+    def dashboard_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once at an entry point; flags left as None fall through."""
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})

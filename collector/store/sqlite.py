@@ -1,0 +1,500 @@
+"""The SQLite store: the default, one file under ``$RUNWATCH_HOME``, WAL mode.
+
+SQLite turns a NaN into NULL and -0.0 into 0, so a point keeps its exact float64 bit
+pattern in ``bits`` whenever its value is one of those; every other value (±Inf
+included) is stored as a plain REAL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import struct
+import threading
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from emitter.events import Batch, Event, Kind, RunStatus
+
+from .base import DeadLetter, MetricSummary, Point, RunRecord, WriteHook, WriteResult
+
+_PACK = struct.Struct("<d")
+_BITS = struct.Struct("<q")
+_MIGRATIONS = ("sqlite_0001_initial.sql",)
+_RAW_LIMIT = 64 << 10
+_ENDED = (RunStatus.FINISHED.value, RunStatus.FAILED.value, RunStatus.KILLED.value)
+
+
+def float_bits(value: float) -> int:
+    return _BITS.unpack(_PACK.pack(value))[0]  # type: ignore[no-any-return]
+
+
+def bits_float(bits: int) -> float:
+    return _PACK.unpack(_BITS.pack(bits))[0]  # type: ignore[no-any-return]
+
+
+def needs_bits(value: float) -> bool:
+    """True for the values SQLite cannot keep exactly: NaN (any payload) and -0.0."""
+    return value != value or (value == 0.0 and math.copysign(1.0, value) < 0)
+
+
+def _stored(value: Any, bits: Any) -> float:
+    return bits_float(bits) if bits is not None else value
+
+
+class SQLiteStore:
+    """The default store. Thread-safe by a lock; the consumer writes from one thread.
+
+    >>> store = SQLiteStore(Path(".runwatch/runwatch.db"))
+    >>> store.write(batches, dead=[], now=time.time()).watermarks
+    {'9f2c...': 1999}
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA cache_size=-65536")
+        self._lock = threading.RLock()
+        self._series: dict[tuple[str, str], int] = {}
+        self._known_runs: set[str] = set()
+        self.hooks: list[WriteHook] = []
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore path={self.path}>"
+
+    # ------------------------------------------------------------------ schema
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            for version, name in enumerate(_MIGRATIONS, start=1):
+                if version <= current:
+                    continue
+                sql = resources.files("collector.store.migrations").joinpath(name).read_text()
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in sql.split(";\n"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, batches: Sequence[Batch], dead: Sequence[DeadLetter], now: float) -> WriteResult:
+        """Apply batches and dead letters in one transaction; redeliveries change nothing."""
+        result = WriteResult()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for batch in batches:
+                    fresh = self._claim_seqs(batch, now, result)
+                    if fresh:
+                        self._apply(batch.run_id, fresh, now, result)
+                for letter in dead:
+                    self._insert_dead_letter(letter)
+                for hook in self.hooks:
+                    hook(result.applied, now)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._series.clear()  # ids handed out inside the failed transaction are gone
+                self._known_runs.clear()
+                raise
+        return result
+
+    def _claim_seqs(self, batch: Batch, now: float, result: WriteResult) -> list[Event]:
+        """Keep only events this writer has not committed before, and record them as committed."""
+        db = self._db
+        row = db.execute("SELECT committed, extra FROM writers WHERE writer = ?", (batch.writer,)).fetchone()
+        if row is None:
+            committed, extra = -1, []
+            env = next((e.payload.get("env", {}) for e in batch.events if e.kind == Kind.RUN_START), {})
+            db.execute(
+                "INSERT INTO writers (writer, run_id, committed, extra, started_at, env) VALUES (?, ?, -1, '[]', ?, ?)",
+                (batch.writer, batch.run_id, now, json.dumps(env, default=str)),
+            )
+        else:
+            committed, extra = row[0], json.loads(row[1])
+        fresh = [
+            event
+            for event in batch.events
+            if event.seq > committed and not any(lo <= event.seq <= hi for lo, hi in extra)
+        ]
+        result.duplicates += len(batch.events) - len(fresh)
+        if fresh:
+            ranges = sorted([*extra, *([[e.seq, e.seq] for e in fresh])])
+            merged: list[list[int]] = []
+            for lo, hi in ranges:
+                if merged and lo <= merged[-1][1] + 1:
+                    merged[-1][1] = max(merged[-1][1], hi)
+                else:
+                    merged.append([lo, hi])
+            while merged and merged[0][0] <= committed + 1:
+                committed = max(committed, merged.pop(0)[1])
+            db.execute(
+                "UPDATE writers SET committed = ?, extra = ? WHERE writer = ?",
+                (committed, json.dumps(merged), batch.writer),
+            )
+        result.watermarks[batch.writer] = committed
+        return fresh
+
+    def _apply(self, run_id: str, events: list[Event], now: float, result: WriteResult) -> None:
+        db = self._db
+        self._ensure_run(run_id, events, now)
+        rows: list[tuple[int, int, float, float | None, int | None]] = []
+        summary: dict[int, list[Any]] = {}
+        last_step: int | None = None
+        heartbeat = False
+        for event in events:
+            kind = event.kind
+            payload = event.payload
+            if kind == "metrics" or kind == "system":
+                step = payload["step"]
+                ts = event.ts
+                if last_step is None or step > last_step:
+                    last_step = step
+                for key, value in payload["values"].items():
+                    sid = self._series.get((run_id, key)) or self._series_id(run_id, key, kind)
+                    if value == value and value != 0.0:
+                        rows.append((sid, step, ts, value, None))
+                    else:
+                        bits = float_bits(value) if needs_bits(value) else None
+                        rows.append((sid, step, ts, None if value != value else value, bits))
+                    agg = summary.get(sid)
+                    if agg is None:
+                        summary[sid] = [step, value, value, value, 1]
+                    else:
+                        if step >= agg[0]:
+                            agg[0] = step
+                            agg[1] = value
+                        if value < agg[2] or agg[2] != agg[2]:
+                            agg[2] = value
+                        if value > agg[3] or agg[3] != agg[3]:
+                            agg[3] = value
+                        agg[4] += 1
+            elif kind == "heartbeat":
+                heartbeat = True
+            else:
+                self._apply_other(run_id, event, now)
+        if rows:
+            db.executemany("INSERT INTO points (series, step, ts, value, bits) VALUES (?, ?, ?, ?, ?)", rows)
+            self._update_summaries(summary)
+            result.points += len(rows)
+        db.execute(
+            "UPDATE runs SET updated_at = ?, last_event_at = ?,"
+            " last_heartbeat_at = CASE WHEN ? THEN ? ELSE last_heartbeat_at END,"
+            " last_step = CASE WHEN ? IS NOT NULL AND (last_step IS NULL OR ? > last_step) THEN ? ELSE last_step END,"
+            " status = CASE WHEN status = 'lost' THEN 'running' ELSE status END"
+            " WHERE id = ?",
+            (now, now, heartbeat, now, last_step, last_step, last_step, run_id),
+        )
+        result.applied.extend(events)
+
+    def _update_summaries(self, summary: dict[int, list[Any]]) -> None:
+        db = self._db
+        for sid, (step, last, low, high, count) in summary.items():
+            row = db.execute("SELECT last_step, min, max FROM series WHERE id = ?", (sid,)).fetchone()
+            old_step, old_min, old_max = row
+            if old_step is not None and step < old_step:
+                new_last = None  # keep the stored last: it is at a later step
+            else:
+                new_last = last
+            if low != low:  # only NaNs in this batch
+                low = high = None
+            new_min = low if old_min is None or (low is not None and low < old_min) else old_min
+            new_max = high if old_max is None or (high is not None and high > old_max) else old_max
+            if new_last is None:
+                db.execute(
+                    "UPDATE series SET min = ?, max = ?, count = count + ? WHERE id = ?",
+                    (new_min, new_max, count, sid),
+                )
+            else:
+                bits = float_bits(new_last) if needs_bits(new_last) else None
+                db.execute(
+                    "UPDATE series SET last = ?, last_bits = ?, last_step = ?, min = ?, max = ?, count = count + ?"
+                    " WHERE id = ?",
+                    (None if new_last != new_last else new_last, bits, step, new_min, new_max, count, sid),
+                )
+
+    def _series_id(self, run_id: str, key: str, kind: str) -> int:
+        db = self._db
+        row = db.execute("SELECT id FROM series WHERE run_id = ? AND key = ?", (run_id, key)).fetchone()
+        if row is None:
+            sid = db.execute("INSERT INTO series (run_id, key, kind) VALUES (?, ?, ?)", (run_id, key, kind)).lastrowid
+            assert sid is not None
+        else:
+            sid = row[0]
+        self._series[(run_id, key)] = sid
+        return sid
+
+    def _ensure_run(self, run_id: str, events: list[Event], now: float) -> None:
+        """Create the run on its first event; a run.start for an existing run resumes it."""
+        if run_id in self._known_runs and not any(e.kind == Kind.RUN_START for e in events):
+            return
+        db = self._db
+        exists = db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+        start = next((e for e in events if e.kind == Kind.RUN_START), None)
+        if not exists:
+            if start is not None:
+                p = start.payload
+                db.execute(
+                    "INSERT INTO runs (id, project, name, grp, tags, notes, status, created_at, updated_at, env)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                    (
+                        run_id,
+                        p["project"],
+                        p.get("name") or run_id,
+                        p.get("group"),
+                        json.dumps(sorted(set(p.get("tags", [])))),
+                        p.get("notes") or "",
+                        start.ts,
+                        now,
+                        json.dumps(p.get("env", {}), default=str),
+                    ),
+                )
+                self._upsert_params(run_id, p.get("config") or {})
+            else:  # its run.start is missing (dead-lettered, or still in flight elsewhere)
+                db.execute(
+                    "INSERT INTO runs (id, project, name, status, created_at, updated_at)"
+                    " VALUES (?, 'unknown', ?, 'running', ?, ?)",
+                    (run_id, run_id, events[0].ts, now),
+                )
+        elif start is not None:
+            self._resume(run_id, start, now)
+        self._known_runs.add(run_id)
+
+    def _resume(self, run_id: str, start: Event, now: float) -> None:
+        """A resumed run keeps everything stored; it only gains tags, notes and new params."""
+        db = self._db
+        p = start.payload
+        row = db.execute("SELECT project, tags, notes FROM runs WHERE id = ?", (run_id,)).fetchone()
+        project, tags_json, notes = row
+        tags = sorted(set(json.loads(tags_json)) | set(p.get("tags", [])))
+        new_notes = p.get("notes") or ""
+        if new_notes and new_notes not in notes:
+            notes = f"{notes}\n{new_notes}" if notes else new_notes
+        if project == "unknown":  # the placeholder created before its run.start arrived
+            db.execute(
+                "UPDATE runs SET project = ?, name = ?, grp = ?, env = ?, created_at = min(created_at, ?) WHERE id = ?",
+                (
+                    p["project"],
+                    p.get("name") or run_id,
+                    p.get("group"),
+                    json.dumps(p.get("env", {}), default=str),
+                    start.ts,
+                    run_id,
+                ),
+            )
+        db.execute("UPDATE runs SET tags = ?, notes = ? WHERE id = ?", (json.dumps(tags), notes, run_id))
+        config = p.get("config") or {}
+        for key, value in config.items():
+            db.execute(
+                "INSERT OR IGNORE INTO params (run_id, key, value) VALUES (?, ?, ?)",
+                (run_id, key, json.dumps(value, default=str)),
+            )
+
+    def _upsert_params(self, run_id: str, params: dict[str, Any]) -> None:
+        self._db.executemany(
+            "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)"
+            " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+            [(run_id, key, json.dumps(value, default=str)) for key, value in params.items()],
+        )
+
+    def _apply_other(self, run_id: str, event: Event, now: float) -> None:
+        db = self._db
+        p = event.payload
+        kind = event.kind
+        if kind == Kind.RUN_START:
+            return  # handled by _ensure_run
+        if kind == Kind.PARAMS:
+            self._upsert_params(run_id, p["params"])
+        elif kind == Kind.STATUS:
+            status = p["status"]
+            exit_info = {k: v for k, v in p.items() if k != "status"}
+            ended = now if status in _ENDED else None
+            db.execute(
+                "UPDATE runs SET status = ?, ended_at = ?,"
+                " exit_info = CASE WHEN ? = '{}' THEN exit_info ELSE ? END WHERE id = ?",
+                (status, ended, json.dumps(exit_info), json.dumps(exit_info, default=str), run_id),
+            )
+        elif kind == Kind.TAGS:
+            row = db.execute("SELECT tags FROM runs WHERE id = ?", (run_id,)).fetchone()
+            tags = sorted(set(json.loads(row[0])) | set(p["tags"]))
+            db.execute("UPDATE runs SET tags = ? WHERE id = ?", (json.dumps(tags), run_id))
+        elif kind == Kind.NOTE:
+            db.execute("INSERT INTO notes (run_id, ts, text) VALUES (?, ?, ?)", (run_id, event.ts, p["text"]))
+        elif kind == Kind.ARTIFACT:
+            db.execute(
+                "INSERT INTO artifacts (run_id, ts, name, uri, size, sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, event.ts, p["name"], p["uri"], p.get("size"), p.get("sha256")),
+            )
+        elif kind == Kind.ALERT:
+            db.execute(
+                "INSERT INTO user_alerts (run_id, ts, title, text, level) VALUES (?, ?, ?, ?, ?)",
+                (run_id, event.ts, p["title"], p["text"], p["level"]),
+            )
+
+    def _insert_dead_letter(self, letter: DeadLetter) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO dead_letters (stream, entry_id, reason, run_id, size, raw, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                letter.stream,
+                letter.entry_id,
+                letter.reason,
+                letter.run_id,
+                letter.size,
+                letter.raw[:_RAW_LIMIT],
+                letter.received_at,
+            ),
+        )
+
+    # ------------------------------------------------------------- bookkeeping
+
+    def record_failure(self, stream: str, entry_id: str) -> int:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO entry_failures (stream, entry_id, attempts) VALUES (?, ?, 1)"
+                " ON CONFLICT (stream, entry_id) DO UPDATE SET attempts = attempts + 1",
+                (stream, entry_id),
+            )
+            row = self._db.execute(
+                "SELECT attempts FROM entry_failures WHERE stream = ? AND entry_id = ?", (stream, entry_id)
+            ).fetchone()
+        return int(row[0])
+
+    def clear_failures(self, entries: Sequence[tuple[str, str]]) -> None:
+        with self._lock:
+            self._db.executemany("DELETE FROM entry_failures WHERE stream = ? AND entry_id = ?", entries)
+
+    def watermark(self, writer: str) -> int:
+        row = self._read("SELECT committed FROM writers WHERE writer = ?", (writer,))
+        return int(row[0][0]) if row else -1
+
+    def mark_lost(self, run_ids: Sequence[str], now: float) -> list[str]:
+        changed = []
+        with self._lock:
+            for run_id in run_ids:
+                cursor = self._db.execute(
+                    "UPDATE runs SET status = 'lost', updated_at = ? WHERE id = ? AND status = 'running'",
+                    (now, run_id),
+                )
+                if cursor.rowcount:
+                    changed.append(run_id)
+        return changed
+
+    # ------------------------------------------------------------------ reading
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def get_run(self, ref: str) -> RunRecord | None:
+        rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (ref,))
+        if not rows:
+            rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs WHERE name = ? LIMIT 2", (ref,))
+            if len(rows) != 1:
+                return None
+        return self._with_details(_run_record(rows[0]))
+
+    def runs_named(self, name: str) -> list[str]:
+        return [row[0] for row in self._read("SELECT id FROM runs WHERE name = ?", (name,))]
+
+    def list_runs(self, *, project: str | None = None, limit: int = 50) -> list[RunRecord]:
+        if project is None:
+            rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC LIMIT ?", (limit,))
+        else:
+            rows = self._read(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE project = ? ORDER BY created_at DESC LIMIT ?", (project, limit)
+            )
+        return [self._with_details(_run_record(row)) for row in rows]
+
+    def _with_details(self, run: RunRecord) -> RunRecord:
+        for key, value in self._read("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run.id,)):
+            run.params[key] = json.loads(value)
+        for key, last, bits, step, low, high, count in self._read(
+            "SELECT key, last, last_bits, last_step, min, max, count FROM series WHERE run_id = ? ORDER BY key",
+            (run.id,),
+        ):
+            run.metrics[key] = MetricSummary(key, _stored(last, bits), step, low, high, count)
+        return run
+
+    def points(self, run_id: str, keys: Sequence[str] | None = None) -> Iterator[Point]:
+        series = self._read("SELECT id, key FROM series WHERE run_id = ? ORDER BY key", (run_id,))
+        for sid, key in series:
+            if keys is not None and key not in keys:
+                continue
+            for step, ts, value, bits in self._read(
+                "SELECT step, ts, value, bits FROM points WHERE series = ? ORDER BY step, rowid", (sid,)
+            ):
+                yield Point(step, ts, key, _stored(value, bits))
+
+    def count_points(self, run_id: str | None = None) -> int:
+        if run_id is None:
+            return int(self._read("SELECT count(*) FROM points")[0][0])
+        return int(
+            self._read(
+                "SELECT count(*) FROM points WHERE series IN (SELECT id FROM series WHERE run_id = ?)", (run_id,)
+            )[0][0]
+        )
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self._read(
+            "SELECT stream, entry_id, reason, run_id, size, raw, received_at FROM dead_letters ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [DeadLetter(s, e, r, run, size, raw or b"", at) for s, e, r, run, size, raw, at in rows]
+
+    def notes(self, run_id: str) -> list[tuple[float, str]]:
+        return [(ts, text) for ts, text in self._read("SELECT ts, text FROM notes WHERE run_id = ? ORDER BY id", (run_id,))]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+_RUN_COLUMNS = (
+    "id, project, name, grp, tags, notes, status, created_at, updated_at, ended_at,"
+    " last_event_at, last_heartbeat_at, last_step, env, exit_info"
+)
+
+
+def _run_record(row: Sequence[Any]) -> RunRecord:
+    (rid, project, name, group, tags, notes, status, created, updated, ended, last_event, last_hb, last_step, env,
+     exit_info) = row
+    return RunRecord(
+        id=rid,
+        project=project,
+        name=name,
+        group=group,
+        tags=json.loads(tags),
+        notes=notes,
+        status=status,
+        created_at=created,
+        updated_at=updated,
+        ended_at=ended,
+        last_event_at=last_event,
+        last_heartbeat_at=last_hb,
+        last_step=last_step,
+        env=json.loads(env),
+        exit_info=json.loads(exit_info),
+    )

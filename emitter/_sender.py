@@ -1,0 +1,429 @@
+"""The background sender: in-memory queue → pipelined XADDs, disk spool when Redis is away.
+
+The training thread only appends to a bounded deque (``Sender.put``). One thread sends
+whatever accumulated while the previous send was in flight, so an idle job gets low
+latency and a busy one gets big batches. Sent entries stay *unconfirmed* until the
+collector's committed-seq watermark for this writer passes them; after a reconnect they
+are sent again (the collector's writes are idempotent, so that is harmless). When Redis
+is unreachable, or the queue bound is reached, batches go to the spool on disk and are
+replayed in seq order, before newer data. Nothing is dropped, nothing raises into the
+caller, and the caller never waits on the network.
+
+Lifecycle: ACTIVE → DRAINING (``close``) → CLOSED.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from operator import itemgetter
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ._spool import Segment, Spool
+from .events import CONTRACT_VERSION, MAX_EVENTS_PER_ENTRY, Keys, encode_body, shard_for
+
+logger = logging.getLogger(__name__)
+
+_TRANSPORT_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ResponseError, OSError)
+_CONFIRM_POLL = 0.2
+_SPILL_POLL = 0.1
+
+
+class State(Enum):
+    ACTIVE = "active"
+    DRAINING = "draining"
+    CLOSED = "closed"
+
+
+@dataclass(slots=True)
+class _Sent:
+    """A stream entry sent but not yet confirmed committed by the collector."""
+
+    run_id: str
+    writer: str
+    first_seq: int
+    last_seq: int
+    body: bytes | None  # None once spilled: then it lives in ``segment``
+    segment: Segment | None = None
+
+    def load(self) -> bytes:
+        if self.body is not None:
+            return self.body
+        assert self.segment is not None
+        return self.segment.read()[1]
+
+
+def connect(url: str) -> redis.Redis:
+    """A client that fails fast and never retries behind our back (we replay ourselves)."""
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=2.0, socket_timeout=10.0, retry=Retry(NoBackoff(), 0), health_check_interval=0
+    )
+
+
+class Sender:
+    """Moves one writer's events to Redis without ever blocking or failing the caller."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        writer: str,
+        redis_url: str,
+        keys: Keys,
+        shards: int,
+        spool: Spool,
+        max_queue: int = 10_000,
+        max_unconfirmed_bytes: int = 64 << 20,
+        heartbeat: Callable[[], None] | None = None,
+        heartbeat_interval: float = 10.0,
+        confirm_timeout: float = 2.0,
+        adopt_spool: bool = True,
+    ) -> None:
+        self.run_id = run_id
+        self.writer = writer
+        self._redis_url = redis_url
+        self._keys = keys
+        self._shards = shards
+        self._spool = spool
+        self._max_queue = max_queue
+        self._max_unconfirmed_bytes = max_unconfirmed_bytes
+        self._heartbeat = heartbeat
+        self._heartbeat_interval = heartbeat_interval
+        self._confirm_timeout = confirm_timeout
+        self._adopt_spool = adopt_spool
+
+        self._queue: deque[list[Any]] = deque()
+        self._lock = threading.Lock()  # guards queue swaps and spool writes
+        self._wake = threading.Event()
+        self._idle = False
+        self._state = State.ACTIVE
+        self._client: redis.Redis | None = None
+        self._connected = False
+        self._spooled: deque[Segment] = deque()  # not yet sent, oldest first
+        self._unconfirmed: deque[_Sent] = deque()
+        self._unconfirmed_bytes = 0
+        self._in_flight = 0
+        self._thread: threading.Thread | None = None
+        self._backoff = 0.0
+        self._next_heartbeat = time.monotonic() + heartbeat_interval
+        self._next_confirm_poll = 0.0
+        # counters, for __repr__ and tests
+        self.sent_entries = 0
+        self.spilled_entries = 0
+        self.replayed_entries = 0
+        self.transport_errors = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"<Sender writer={self.writer} state={self._state.value} queued={len(self._queue)} "
+            f"spooled={len(self._spooled)} unconfirmed={len(self._unconfirmed)} sent={self.sent_entries} "
+            f"spilled={self.spilled_entries} errors={self.transport_errors}>"
+        )
+
+    # ------------------------------------------------------------- caller side
+
+    def start(self) -> None:
+        self._spool.try_lock(self.writer)
+        self._thread = threading.Thread(target=self._loop, name=f"runwatch-sender-{self.writer}", daemon=True)
+        self._thread.start()
+
+    def put(self, event: list[Any]) -> None:
+        """Queue one ``[seq, ts, kind, payload]`` event. Never blocks on the network."""
+        queue = self._queue
+        queue.append(event)
+        if self._idle:
+            self._idle = False
+            self._wake.set()
+        if len(queue) > self._max_queue:
+            self._spill_queue()
+
+    def pending(self) -> int:
+        """Events and entries not yet handed to Redis."""
+        return len(self._queue) + len(self._spooled) + self._in_flight
+
+    def unconfirmed(self) -> int:
+        return len(self._unconfirmed)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far was accepted by Redis; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._wake.set()
+        while self.pending():
+            if self._thread is None or not self._thread.is_alive():
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            self._wake.set()
+            time.sleep(0.002)
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Drain: send what is queued, wait briefly for confirmation, spool the rest."""
+        if self._state is not State.ACTIVE:
+            return
+        self._state = State.DRAINING
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("runwatch: sender did not drain in %.0fs; spooling the rest", timeout)
+        with self._lock:
+            self._persist_everything()
+        self._state = State.CLOSED
+        self._spool.unlock_all()
+
+    def after_fork_in_child(self) -> None:
+        """The child has no sender thread and must not share the parent's locks or queue."""
+        self._spool.forget_locks()
+        self._queue = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = None
+        self._client = None
+        self._connected = False
+        self._spooled.clear()
+        self._unconfirmed.clear()
+        self._unconfirmed_bytes = 0
+        self._state = State.CLOSED
+
+    # ------------------------------------------------------------- sender thread
+
+    def _loop(self) -> None:
+        if self._adopt_spool:
+            self._adopt_leftover_spools()
+        while True:
+            self._maybe_heartbeat()
+            batch = self._take()
+            draining = self._state is State.DRAINING
+            if not batch and not self._spooled and self._connected:
+                if self._unconfirmed:
+                    self._poll_confirmations(force=draining)
+                if draining:
+                    self._await_confirmations()
+                    return
+                self._sleep_until_work()
+                continue
+            try:
+                self._ensure_connected()
+                self._replay_spooled()
+                if batch:
+                    self._send(batch)
+                    batch = []
+                self._backoff = 0.0
+            except _TRANSPORT_ERRORS as exc:
+                self._on_transport_error(exc)
+                if batch:
+                    with self._lock:
+                        self._spill(batch)
+                    batch = []
+                if draining:
+                    return
+                self._wait_backoff()
+            finally:
+                self._in_flight = 0
+
+    def _take(self) -> list[list[Any]]:
+        with self._lock:
+            self._in_flight = len(self._queue)
+            queue, self._queue = self._queue, deque()
+        batch = list(queue)
+        if len(batch) > 1 and any(batch[i][0] > batch[i + 1][0] for i in range(len(batch) - 1)):
+            batch.sort(key=itemgetter(0))  # two threads raced between seq and append
+        return batch
+
+    def _sleep_until_work(self) -> None:
+        now = time.monotonic()
+        wait = self._next_heartbeat - now
+        if self._unconfirmed:
+            wait = min(wait, _CONFIRM_POLL)
+        self._idle = True
+        if not self._queue:
+            self._wake.wait(max(0.0, wait))
+        self._idle = False
+        self._wake.clear()
+
+    def _maybe_heartbeat(self) -> None:
+        if self._heartbeat is not None and self._state is State.ACTIVE and time.monotonic() >= self._next_heartbeat:
+            self._next_heartbeat = time.monotonic() + self._heartbeat_interval
+            self._heartbeat()
+
+    def _ensure_connected(self) -> None:
+        if self._connected and self._client is not None:
+            return
+        if self._client is None:
+            self._client = connect(self._redis_url)
+        self._client.ping()
+        published = self._client.get(self._keys.shards)
+        if published is not None and self.sent_entries == 0 and not self._unconfirmed:
+            self._shards = max(1, int(published))
+        self._connected = True
+        # Redis may have restarted without our entries: send everything unconfirmed again.
+        if self._unconfirmed:
+            pipe = self._client.pipeline(transaction=False)
+            for sent in self._unconfirmed:
+                self._xadd(pipe, sent.run_id, sent.load())
+            pipe.execute()
+            self.replayed_entries += len(self._unconfirmed)
+
+    def _replay_spooled(self) -> None:
+        assert self._client is not None
+        while self._spooled:
+            segment = self._spooled[0]
+            run_id, body = segment.read()
+            pipe = self._client.pipeline(transaction=False)
+            self._xadd(pipe, run_id, body)
+            pipe.execute()
+            self._spooled.popleft()
+            self.replayed_entries += 1
+            self._remember(_Sent(run_id, segment.writer, segment.first_seq, segment.last_seq, None, segment))
+
+    def _send(self, batch: list[list[Any]]) -> None:
+        assert self._client is not None
+        pipe = self._client.pipeline(transaction=False)
+        entries = []
+        for start in range(0, len(batch), MAX_EVENTS_PER_ENTRY):
+            chunk = batch[start : start + MAX_EVENTS_PER_ENTRY]
+            body = encode_body(self.writer, chunk)
+            self._xadd(pipe, self.run_id, body)
+            entries.append(_Sent(self.run_id, self.writer, chunk[0][0], chunk[-1][0], body))
+        try:
+            pipe.execute()
+        except _TRANSPORT_ERRORS:
+            # Unknown how much arrived: keep all of it (a duplicate is harmless, a loss is not).
+            with self._lock:
+                for sent in entries:
+                    assert sent.body is not None
+                    self._spool_entry(sent.run_id, sent.writer, sent.first_seq, sent.last_seq, sent.body)
+            raise
+        self.sent_entries += len(entries)
+        for sent in entries:
+            self._remember(sent)
+        self._poll_confirmations()
+
+    def _xadd(self, pipe: Any, run_id: str, body: bytes) -> None:
+        stream = self._keys.stream(shard_for(run_id, self._shards))
+        pipe.xadd(stream, {"v": CONTRACT_VERSION, "run": run_id, "b": body})
+
+    def _remember(self, sent: _Sent) -> None:
+        self._unconfirmed.append(sent)
+        if sent.body is not None:
+            self._unconfirmed_bytes += len(sent.body)
+        while self._unconfirmed_bytes > self._max_unconfirmed_bytes:
+            oldest = next((s for s in self._unconfirmed if s.body is not None), None)
+            if oldest is None or oldest.body is None:
+                break
+            with self._lock:
+                oldest.segment = self._spool.write(
+                    oldest.run_id, oldest.writer, oldest.first_seq, oldest.last_seq, oldest.body
+                )
+            self._unconfirmed_bytes -= len(oldest.body)
+            oldest.body = None
+
+    def _poll_confirmations(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self._unconfirmed or self._client is None or (now < self._next_confirm_poll and not force):
+            return
+        self._next_confirm_poll = now + _CONFIRM_POLL
+        writers = sorted({sent.writer for sent in self._unconfirmed})
+        try:
+            marks = self._client.mget([self._keys.committed(w) for w in writers])
+        except _TRANSPORT_ERRORS as exc:
+            self._on_transport_error(exc)
+            return
+        committed = {w: int(m) for w, m in zip(writers, marks) if m is not None}
+        kept: deque[_Sent] = deque()
+        for sent in self._unconfirmed:
+            if committed.get(sent.writer, -1) >= sent.last_seq:
+                if sent.body is not None:
+                    self._unconfirmed_bytes -= len(sent.body)
+                if sent.segment is not None:
+                    sent.segment.remove()
+            else:
+                kept.append(sent)
+        self._unconfirmed = kept
+
+    def _await_confirmations(self) -> None:
+        deadline = time.monotonic() + self._confirm_timeout
+        while self._unconfirmed and self._connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self._poll_confirmations(force=True)
+
+    def _on_transport_error(self, exc: BaseException) -> None:
+        self.transport_errors += 1
+        if self._connected:
+            logger.warning("runwatch: Redis unreachable (%s); spooling to %s", exc, self._spool.directory)
+        self._connected = False
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # noqa: BLE001 - the connection is already broken
+                pass
+            self._client = None
+
+    def _wait_backoff(self) -> None:
+        self._backoff = min(2.0, max(0.05, self._backoff * 2))
+        deadline = time.monotonic() + self._backoff * random.uniform(0.5, 1.0)
+        while self._state is State.ACTIVE:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wake.wait(min(remaining, _SPILL_POLL))
+            self._wake.clear()
+            self._maybe_heartbeat()
+            if self._queue:
+                self._spill_queue()
+
+    # ------------------------------------------------------------- spooling
+
+    def _spill_queue(self) -> None:
+        with self._lock:
+            queue, self._queue = self._queue, deque()
+            if queue:
+                batch = sorted(queue, key=itemgetter(0))
+                self._spill(batch)
+
+    def _spill(self, batch: list[list[Any]]) -> None:
+        """Write events to the spool (caller holds ``_lock``), one segment per entry-sized chunk."""
+        for start in range(0, len(batch), MAX_EVENTS_PER_ENTRY * 5):
+            chunk = batch[start : start + MAX_EVENTS_PER_ENTRY * 5]
+            for part in range(0, len(chunk), MAX_EVENTS_PER_ENTRY):
+                events = chunk[part : part + MAX_EVENTS_PER_ENTRY]
+                body = encode_body(self.writer, events)
+                self._spool_entry(self.run_id, self.writer, events[0][0], events[-1][0], body)
+
+    def _spool_entry(self, run_id: str, writer: str, first: int, last: int, body: bytes) -> None:
+        segment = self._spool.write(run_id, writer, first, last, body)
+        # keep seq order even when a failed in-flight batch is spooled after newer data
+        self._spooled.append(segment)
+        if len(self._spooled) > 1 and self._spooled[-2].first_seq > first:
+            self._spooled = deque(sorted(self._spooled, key=lambda s: s.first_seq))
+        self.spilled_entries += 1
+
+    def _persist_everything(self) -> None:
+        """At close (lock held): queued and unconfirmed-in-memory events go to the spool."""
+        if self._queue:
+            queue, self._queue = self._queue, deque()
+            self._spill(sorted(queue, key=itemgetter(0)))
+        for sent in self._unconfirmed:
+            if sent.segment is None and sent.body is not None:
+                sent.segment = self._spool.write(sent.run_id, sent.writer, sent.first_seq, sent.last_seq, sent.body)
+                sent.body = None
+
+    def _adopt_leftover_spools(self) -> None:
+        """Deliver what earlier jobs on this machine left behind (their writer lock must be free)."""
+        for writer in self._spool.writers():
+            if writer == self.writer or not self._spool.try_lock(writer):
+                continue
+            self._spooled.extend(self._spool.segments(writer))
+        if self._spooled:
+            logger.info("runwatch: replaying %d spooled entries left by earlier runs", len(self._spooled))

@@ -1,0 +1,289 @@
+"""The event contract: kinds, envelope, wire codec, stream keys and limits.
+
+Everything that reads or writes the event stream imports the contract from here,
+and nothing else formats a Redis key (``Keys`` builds every one of them).
+
+On the wire one Redis stream entry carries one batch of events of one run and one
+writer, with the fields::
+
+    v    contract version (``CONTRACT_VERSION``)
+    run  the run id
+    b    MessagePack of ``[writer, [[seq, ts, kind, payload], ...]]``
+
+MessagePack carries float64 bit patterns unchanged, so NaN, +Inf, -Inf and -0.0
+round-trip exactly (JSON cannot carry them).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+import msgpack
+
+CONTRACT_VERSION = 1
+DEFAULT_PREFIX = "runwatch"
+DEFAULT_SHARDS = 4
+GROUP = "collectors"
+
+MAX_KEY_LENGTH = 250
+MAX_KEYS_PER_RUN = 10_000
+MAX_PAYLOAD_BYTES = 1 << 20  # config, notes, alert text
+MAX_ENTRY_BYTES = 16 << 20  # a stream entry the collector accepts at all
+MAX_EVENTS_PER_ENTRY = 2_000
+
+
+class Kind(StrEnum):
+    """What an event says; the payload's shape follows from it."""
+
+    RUN_START = "run.start"
+    PARAMS = "params"
+    METRICS = "metrics"
+    SYSTEM = "system"
+    STATUS = "status"
+    HEARTBEAT = "heartbeat"
+    ARTIFACT = "artifact"
+    TAGS = "tags"
+    NOTE = "note"
+    ALERT = "alert"
+
+
+class RunStatus(StrEnum):
+    """A run's status as stored. ``lost`` is set by the collector, never emitted."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    KILLED = "killed"
+    LOST = "lost"
+
+
+EMITTED_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED})
+_KINDS = frozenset(k.value for k in Kind)
+
+
+class Event(NamedTuple):
+    """One decoded event: the envelope plus its payload."""
+
+    run_id: str
+    writer: str
+    seq: int
+    ts: float
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One decoded stream entry: events of one run from one writer, in seq order."""
+
+    run_id: str
+    writer: str
+    events: list[Event]
+
+    @property
+    def first_seq(self) -> int:
+        return self.events[0].seq
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1].seq
+
+
+class ContractError(ValueError):
+    """A stream entry that does not follow the contract; ``reason`` says how."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Builds every Redis key runwatch uses, under one prefix.
+
+    >>> keys = Keys("runwatch")
+    >>> keys.stream(3)
+    'runwatch:{3}:events'
+
+    Stream keys carry a hash tag so the shards spread over a Redis Cluster.
+    """
+
+    prefix: str = DEFAULT_PREFIX
+
+    def stream(self, shard: int) -> str:
+        return f"{self.prefix}:{{{shard}}}:events"
+
+    def streams(self, shards: int) -> list[str]:
+        return [self.stream(i) for i in range(shards)]
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}:dead"
+
+    @property
+    def shards(self) -> str:
+        """Where the collector publishes its shard count for emitters to read."""
+        return f"{self.prefix}:shards"
+
+    def committed(self, writer: str) -> str:
+        """The committed-seq watermark of one writer, published by the collector."""
+        return f"{self.prefix}:committed:{writer}"
+
+
+def shard_for(run_id: str, shards: int) -> int:
+    """A run's events always go to the same shard: a stable hash of its id."""
+    return zlib.crc32(run_id.encode()) % shards
+
+
+# -------------------------------------------------------------------------- codec
+
+
+def encode_entry(run_id: str, writer: str, events: list[list[Any]]) -> dict[str, Any]:
+    """Stream entry fields for ``events`` given as ``[seq, ts, kind, payload]`` lists."""
+    return {"v": CONTRACT_VERSION, "run": run_id, "b": msgpack.packb([writer, events], use_bin_type=True)}
+
+
+def encode_body(writer: str, events: list[list[Any]]) -> bytes:
+    return msgpack.packb([writer, events], use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def decode_entry(fields: Mapping[bytes, bytes]) -> Batch:
+    """Decode and validate one stream entry, raising ``ContractError`` with the reason."""
+    version = fields.get(b"v")
+    if version is None or fields.get(b"run") is None or fields.get(b"b") is None:
+        raise ContractError(f"missing field(s): {sorted(k.decode('utf-8', 'replace') for k in fields)}")
+    if version != str(CONTRACT_VERSION).encode():
+        raise ContractError(f"unsupported contract version {version[:20]!r} (expected {CONTRACT_VERSION})")
+    body = fields[b"b"]
+    if len(body) > MAX_ENTRY_BYTES:
+        raise ContractError(f"entry of {len(body)} bytes exceeds the {MAX_ENTRY_BYTES} byte limit")
+    try:
+        run_id = fields[b"run"].decode()
+    except UnicodeDecodeError:
+        raise ContractError("run id is not UTF-8") from None
+    try:
+        decoded = msgpack.unpackb(body, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise ContractError(f"undecodable MessagePack body: {type(exc).__name__}: {exc}") from None
+    if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], str)):
+        raise ContractError("body is not [writer, events]")
+    writer, raw_events = decoded
+    if not writer:
+        raise ContractError("empty writer")
+    if not run_id or len(run_id) > MAX_KEY_LENGTH:
+        raise ContractError("run id is empty or too long")
+    if not isinstance(raw_events, list) or not raw_events:
+        raise ContractError("events is not a non-empty list")
+    events: list[Event] = []
+    previous = -1
+    for index, raw in enumerate(raw_events):
+        event = _decode_event(run_id, writer, raw, index)
+        if event.seq <= previous:
+            raise ContractError(f"event {index}: seq {event.seq} not increasing within the batch")
+        previous = event.seq
+        events.append(event)
+    return Batch(run_id, writer, events)
+
+
+def _decode_event(run_id: str, writer: str, raw: Any, index: int) -> Event:
+    if not (isinstance(raw, list) and len(raw) == 4):
+        raise ContractError(f"event {index}: not [seq, ts, kind, payload]")
+    seq, ts, kind, payload = raw
+    if type(seq) is not int or seq < 0:
+        raise ContractError(f"event {index}: seq must be a non-negative integer, got {type(seq).__name__}")
+    if type(ts) is not float or not math.isfinite(ts):
+        raise ContractError(f"event {index}: ts must be a finite float")
+    if kind not in _KINDS:
+        raise ContractError(f"event {index}: unknown kind {str(kind)[:40]!r}")
+    if not isinstance(payload, dict):
+        raise ContractError(f"event {index}: payload must be a map")
+    problem = _PAYLOAD_CHECKS[kind](payload)
+    if problem:
+        raise ContractError(f"event {index} ({kind}): {problem}")
+    return Event(run_id, writer, seq, ts, kind, payload)
+
+
+def _check_values(payload: dict[str, Any]) -> str | None:
+    step = payload.get("step")
+    values = payload.get("values")
+    if type(step) is not int:
+        return "step must be an integer"
+    if not isinstance(values, dict) or not values:
+        return "values must be a non-empty map"
+    for key, value in values.items():
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+            return f"bad metric key {str(key)[:40]!r}"
+        if type(value) is not float:
+            return f"value of {key[:40]!r} is not a float"
+    return None
+
+
+def _check_run_start(payload: dict[str, Any]) -> str | None:
+    if not isinstance(payload.get("project"), str) or not payload["project"]:
+        return "project must be a non-empty string"
+    if not isinstance(payload.get("name"), str):
+        return "name must be a string"
+    for field in ("config", "env"):
+        if not isinstance(payload.get(field, {}), dict):
+            return f"{field} must be a map"
+    if not isinstance(payload.get("tags", []), list):
+        return "tags must be a list"
+    return None
+
+
+def _check_status(payload: dict[str, Any]) -> str | None:
+    if payload.get("status") not in EMITTED_STATUSES:
+        return f"unknown status {str(payload.get('status'))[:20]!r}"
+    return None
+
+
+def _check_map(field: str) -> Any:
+    def check(payload: dict[str, Any]) -> str | None:
+        return None if isinstance(payload.get(field), dict) else f"{field} must be a map"
+
+    return check
+
+
+def _check_str(*fields: str) -> Any:
+    def check(payload: dict[str, Any]) -> str | None:
+        for field in fields:
+            if not isinstance(payload.get(field), str):
+                return f"{field} must be a string"
+        return None
+
+    return check
+
+
+def _check_tags(payload: dict[str, Any]) -> str | None:
+    tags = payload.get("tags")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        return "tags must be a list of strings"
+    return None
+
+
+def _check_artifact(payload: dict[str, Any]) -> str | None:
+    if not isinstance(payload.get("name"), str) or not isinstance(payload.get("uri"), str):
+        return "name and uri must be strings"
+    return None
+
+
+_PAYLOAD_CHECKS = {
+    Kind.RUN_START.value: _check_run_start,
+    Kind.PARAMS.value: _check_map("params"),
+    Kind.METRICS.value: _check_values,
+    Kind.SYSTEM.value: _check_values,
+    Kind.STATUS.value: _check_status,
+    Kind.HEARTBEAT.value: lambda payload: None,
+    Kind.ARTIFACT.value: _check_artifact,
+    Kind.TAGS.value: _check_tags,
+    Kind.NOTE.value: _check_str("text"),
+    Kind.ALERT.value: _check_str("title", "text", "level"),
+}

