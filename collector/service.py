@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from .api.app import create_app
 from .consumer import Consumer
 from .embedded_redis import EmbeddedRedis
+from .exporter import Exporter
 from .settings import Settings
 from .store.base import Store
 from .store.sqlite import SQLiteStore
@@ -52,6 +53,7 @@ class Service:
     embedded: EmbeddedRedis | None = None
     store: Store | None = None
     consumer: Consumer | None = None
+    exporter: Exporter | None = None
     redis_url: str = ""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -75,6 +77,8 @@ class Service:
         redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
         self.store = self.store or open_store(self.settings)
         self.consumer = Consumer(self.settings, redis=redis, store=self.store)
+        self.exporter = Exporter(self.settings, registry=self.registry, consumer=self.consumer)
+        self.consumer.listeners.append(self.exporter.on_commit)
         tasks = [asyncio.create_task(self.consumer.run(self.stop), name="runwatch-consumer")]
         server: _Server | None = None
         if self.with_api:

@@ -265,8 +265,9 @@ class Run:
         self._sender.put([next(self._seq), time.time(), kind, payload])
 
     def _heartbeat(self) -> None:
-        if not self.finished:
-            self._emit(Kind.HEARTBEAT, {})
+        if not self.finished:  # spool figures feed the exporter's replay counters
+            sender = self._sender
+            self._emit(Kind.HEARTBEAT, {"spilled": sender.spilled_entries, "replayed": sender.replayed_entries})
 
     def _admit_key(self, key: Any) -> None:
         if not isinstance(key, str):

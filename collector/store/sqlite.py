@@ -19,13 +19,19 @@ from typing import Any
 
 from emitter.events import Batch, Event, Kind, RunStatus
 
+from .rollups import update_rollups
 from .base import DeadLetter, MetricSummary, Point, RunRecord, WriteHook, WriteResult
 
 _PACK = struct.Struct("<d")
 _BITS = struct.Struct("<q")
-_MIGRATIONS = ("sqlite_0001_initial.sql",)
 _RAW_LIMIT = 64 << 10
 _ENDED = (RunStatus.FINISHED.value, RunStatus.FAILED.value, RunStatus.KILLED.value)
+
+
+def _migrations() -> list[str]:
+    """Schema migrations in order: ``sqlite_NNNN_*.sql`` files of the migrations package."""
+    files = resources.files("collector.store.migrations").iterdir()
+    return sorted(f.name for f in files if f.name.startswith("sqlite_") and f.name.endswith(".sql"))
 
 
 def float_bits(value: float) -> int:
@@ -78,7 +84,7 @@ class SQLiteStore:
             self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
             current = row[0] or 0
-            for version, name in enumerate(_MIGRATIONS, start=1):
+            for version, name in enumerate(_migrations(), start=1):
                 if version <= current:
                     continue
                 sql = resources.files("collector.store.migrations").joinpath(name).read_text()
@@ -197,6 +203,7 @@ class SQLiteStore:
                 self._apply_other(run_id, event, now)
         if rows:
             db.executemany("INSERT INTO points (series, step, ts, value, bits) VALUES (?, ?, ?, ?, ?)", rows)
+            update_rollups(db, rows)
             self._update_summaries(summary)
             result.points += len(rows)
         db.execute(
