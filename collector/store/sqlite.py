@@ -69,8 +69,9 @@ class SQLiteStore:
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute("PRAGMA cache_size=-65536")
         self._lock = threading.RLock()
-        self._series: dict[tuple[str, str], int] = {}
+        self._series: dict[str, dict[str, int]] = {}  # run → key → series id
         self._known_runs: set[str] = set()
+        self._writer_id = 0  # the writer of the batch being applied
         self.hooks: list[WriteHook] = []
         self._migrate()
 
@@ -130,16 +131,16 @@ class SQLiteStore:
     def _claim_seqs(self, batch: Batch, now: float, result: WriteResult) -> list[Event]:
         """Keep only events this writer has not committed before, and record them as committed."""
         db = self._db
-        row = db.execute("SELECT committed, extra FROM writers WHERE writer = ?", (batch.writer,)).fetchone()
+        row = db.execute("SELECT id, committed, extra FROM writers WHERE writer = ?", (batch.writer,)).fetchone()
         if row is None:
             committed, extra = -1, []
             env = next((e.payload.get("env", {}) for e in batch.events if e.kind == Kind.RUN_START), {})
-            db.execute(
+            self._writer_id = db.execute(
                 "INSERT INTO writers (writer, run_id, committed, extra, started_at, env) VALUES (?, ?, -1, '[]', ?, ?)",
                 (batch.writer, batch.run_id, now, json.dumps(env, default=str)),
-            )
+            ).lastrowid
         else:
-            committed, extra = row[0], json.loads(row[1])
+            self._writer_id, committed, extra = row[0], row[1], json.loads(row[2])
         fresh = [
             event
             for event in batch.events
@@ -166,7 +167,9 @@ class SQLiteStore:
     def _apply(self, run_id: str, events: list[Event], now: float, result: WriteResult) -> None:
         db = self._db
         self._ensure_run(run_id, events, now)
-        rows: list[tuple[int, int, float, float | None, int | None]] = []
+        wid = self._writer_id
+        series_ids = self._series.setdefault(run_id, {})
+        rows: list[tuple[int, int, float, float | None, int | None, int, int]] = []
         summary: dict[int, list[Any]] = {}
         last_step: int | None = None
         heartbeat = False
@@ -176,15 +179,16 @@ class SQLiteStore:
             if kind == "metrics" or kind == "system":
                 step = payload["step"]
                 ts = event.ts
+                seq = event.seq
                 if last_step is None or step > last_step:
                     last_step = step
                 for key, value in payload["values"].items():
-                    sid = self._series.get((run_id, key)) or self._series_id(run_id, key, kind)
+                    sid = series_ids.get(key) or self._series_id(run_id, key, kind)
                     if value == value and value != 0.0:
-                        rows.append((sid, step, ts, value, None))
+                        rows.append((sid, step, ts, value, None, wid, seq))
                     else:
                         bits = float_bits(value) if needs_bits(value) else None
-                        rows.append((sid, step, ts, None if value != value else value, bits))
+                        rows.append((sid, step, ts, None if value != value else value, bits, wid, seq))
                     agg = summary.get(sid)
                     if agg is None:
                         summary[sid] = [step, value, value, value, 1]
@@ -202,7 +206,9 @@ class SQLiteStore:
             else:
                 self._apply_other(run_id, event, now)
         if rows:
-            db.executemany("INSERT INTO points (series, step, ts, value, bits) VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT INTO points (series, step, ts, value, bits, writer_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+            )
             update_rollups(db, rows)
             self._update_summaries(summary)
             result.points += len(rows)
@@ -250,7 +256,7 @@ class SQLiteStore:
             assert sid is not None
         else:
             sid = row[0]
-        self._series[(run_id, key)] = sid
+        self._series.setdefault(run_id, {})[key] = sid
         return sid
 
     def _ensure_run(self, run_id: str, events: list[Event], now: float) -> None:
@@ -451,7 +457,7 @@ class SQLiteStore:
             if keys is not None and key not in keys:
                 continue
             for step, ts, value, bits in self._read(
-                "SELECT step, ts, value, bits FROM points WHERE series = ? ORDER BY step, rowid", (sid,)
+                "SELECT step, ts, value, bits FROM points WHERE series = ? ORDER BY step, writer_id, seq", (sid,)
             ):
                 yield Point(step, ts, key, _stored(value, bits))
 

@@ -42,26 +42,32 @@ CREATE TABLE series (
     UNIQUE (run_id, key)
 );
 
--- Points. value is NULL for NaN; bits holds the exact float64 pattern of NaN and -0.0.
+-- Points, clustered by (series, step): a range of steps of one series is one b-tree scan,
+-- and inserting is as cheap as into an unindexed heap. (writer_id, seq) makes two points
+-- at the same step (a resumed run, a repeated step) distinct. value is NULL for NaN;
+-- bits holds the exact float64 pattern of NaN and -0.0.
 CREATE TABLE points (
-    series INTEGER NOT NULL,
-    step   INTEGER NOT NULL,
-    ts     REAL NOT NULL,
-    value  REAL,
-    bits   INTEGER
-);
-CREATE INDEX points_series_step ON points (series, step);
+    series    INTEGER NOT NULL,
+    step      INTEGER NOT NULL,
+    writer_id INTEGER NOT NULL,
+    seq       INTEGER NOT NULL,
+    ts        REAL NOT NULL,
+    value     REAL,
+    bits      INTEGER,
+    PRIMARY KEY (series, step, writer_id, seq)
+) WITHOUT ROWID;
 
 -- Idempotency: per writer, every seq up to `committed` is stored; `extra` holds
 -- committed ranges beyond a gap (JSON [[lo, hi], ...]) until the gap closes.
 CREATE TABLE writers (
-    writer     TEXT PRIMARY KEY,
+    id         INTEGER PRIMARY KEY,
+    writer     TEXT NOT NULL UNIQUE,
     run_id     TEXT NOT NULL,
     committed  INTEGER NOT NULL,
     extra      TEXT NOT NULL DEFAULT '[]',
     started_at REAL NOT NULL,
     env        TEXT NOT NULL DEFAULT '{}'
-) WITHOUT ROWID;
+);
 
 CREATE TABLE notes (
     id     INTEGER PRIMARY KEY,
