@@ -172,3 +172,97 @@ def run_python(code: str, env: dict[str, str], *, timeout: float = 120.0) -> sub
 
 def spawn_python(code: str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", code], env=env, text=True, cwd=str(ROOT), **kwargs)
+
+
+class CollectorProcess:
+    """``runwatch collect`` as a real process, so a test can kill -9 it."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> CollectorProcess:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "collector", "collect"], env=self.env, cwd=str(ROOT), stdout=out, stderr=out
+            )
+        return self
+
+    def kill9(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+
+LOAD_SCRIPT = """
+import json, math, sys, time
+import emitter
+
+proc, steps, keys, pause = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+SPECIAL = [math.nan, math.inf, -math.inf, -0.0]
+
+def value(step, k):
+    if step % 97 == 0:
+        return SPECIAL[(step // 97 + k) % 4]
+    return proc * 1e6 + step + k / 16
+
+run = emitter.init("load", name=f"load-{proc}")
+names = [f"k{k}" for k in range(keys)]
+worst = 0.0
+for block in range(steps // 10):
+    for i in range(10):
+        step = block * 10 + (9 - i)  # out of order inside every block of ten
+        started = time.perf_counter()
+        run.log({name: value(step, k) for k, name in enumerate(names)}, step=step)
+        worst = max(worst, time.perf_counter() - started)
+    if pause:
+        time.sleep(pause)
+run.finish()
+print(json.dumps({"run_id": run.id, "proc": proc, "worst_log_ms": worst * 1000,
+                  "spilled": run._sender.spilled_entries, "replayed": run._sender.replayed_entries}))
+"""
+
+
+def expected_value(proc: int, step: int, k: int) -> float:
+    """The value LOAD_SCRIPT logs for (process, step, key index)."""
+    import math
+
+    special = [math.nan, math.inf, -math.inf, -0.0]
+    if step % 97 == 0:
+        return special[(step // 97 + k) % 4]
+    return proc * 1e6 + step + k / 16
+
+
+def load_command(proc: int, steps: int, keys: int, pause: float) -> list[str]:
+    return [sys.executable, "-c", LOAD_SCRIPT, str(proc), str(steps), str(keys), str(pause)]
+
+
+def assert_run_stored_exactly(store: Any, run_id: str, proc: int, steps: int, keys: int) -> None:
+    """Every (key, step) once, bit-exact; nothing else."""
+    import struct
+
+    seen: dict[tuple[str, int], bytes] = {}
+    for point in store.points(run_id):
+        key = (point.key, point.step)
+        assert key not in seen, f"duplicate point {key} in run {run_id}"
+        seen[key] = struct.pack("<d", point.value)
+    expected = {
+        (f"k{k}", step): struct.pack("<d", expected_value(proc, step, k)) for step in range(steps) for k in range(keys)
+    }
+    missing = expected.keys() - seen.keys()
+    extra = seen.keys() - expected.keys()
+    assert not missing and not extra, f"run {run_id}: {len(missing)} missing, {len(extra)} unexpected points"
+    wrong = [key for key in expected if expected[key] != seen[key]]
+    assert not wrong, f"run {run_id}: {len(wrong)} values differ, e.g. {wrong[:3]}"

@@ -1,7 +1,14 @@
 """Multi-resolution summaries of metric series, kept up to date as points arrive.
 
-(Placeholder until the live-monitoring work fills it in: called inside the write
-transaction with the rows just inserted.)
+Level ``L`` (1..``LEVELS``) groups a series' points into buckets of ``width(L)`` steps
+(16, 64, 256, ... 16·4^10); each bucket keeps count, NaN count, min, max and its last
+point (highest step, then latest arrival). A downsampled read of a range picks the
+coarsest level whose buckets are no wider than the requested bucket and merges at most
+four rows per returned bucket, so it costs the same for 10 thousand or 10 million points.
+
+``update_rollups`` is called by the store inside the write transaction with the point
+rows just inserted: ``(series, step, ts, value, bits)`` where ``value`` is None for NaN
+and ``bits`` holds the exact float64 pattern of NaN and -0.0.
 """
 
 from __future__ import annotations
@@ -9,7 +16,100 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+LEVELS = 11
+BASE_SHIFT = 4  # level 1: 16 steps per bucket
+LEVEL_SHIFT = 2  # each level 4x wider than the one below
+
+Row = tuple[int, int, float, "float | None", "int | None"]
+
+
+def shift(level: int) -> int:
+    """log2 of the bucket width of ``level``."""
+    return BASE_SHIFT + LEVEL_SHIFT * (level - 1)
+
+
+def width(level: int) -> int:
+    return 1 << shift(level)
+
+
+# An aggregate is a list: [count, nans, min, max, last_step, last, last_bits]
+_UPSERT = (
+    "INSERT INTO rollups (series, level, bucket, count, nans, min, max, last_step, last, last_bits)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (series, level, bucket) DO UPDATE SET"
+    " count = count + excluded.count,"
+    " nans = nans + excluded.nans,"
+    " min = CASE WHEN min IS NULL OR excluded.min < min THEN coalesce(excluded.min, min) ELSE min END,"
+    " max = CASE WHEN max IS NULL OR excluded.max > max THEN coalesce(excluded.max, max) ELSE max END,"
+    " last = CASE WHEN excluded.last_step >= last_step THEN excluded.last ELSE last END,"
+    " last_bits = CASE WHEN excluded.last_step >= last_step THEN excluded.last_bits ELSE last_bits END,"
+    " last_step = max(last_step, excluded.last_step)"
+)
+
 
 def update_rollups(db: sqlite3.Connection, rows: Sequence[tuple[int, int, float, float | None, int | None]]) -> None:
     """Fold newly inserted points ``(series, step, ts, value, bits)`` into the rollup tables."""
-    return None
+    if not rows:
+        return
+    level = _fold_points(rows)
+    out: list[tuple[object, ...]] = []
+    for lvl in range(1, LEVELS + 1):
+        if lvl > 1:
+            level = _fold_up(level)
+        out.extend((sid, lvl, bucket, *agg) for (sid, bucket), agg in level.items())
+    db.executemany(_UPSERT, out)
+
+
+def _fold_points(rows: Sequence[tuple[int, int, float, float | None, int | None]]) -> dict[tuple[int, int], list]:
+    """Level-1 aggregates of this batch's points, in arrival order."""
+    base = BASE_SHIFT
+    level: dict[tuple[int, int], list] = {}
+    for sid, step, _ts, value, bits in rows:
+        key = (sid, step >> base)
+        agg = level.get(key)
+        nan = value is None
+        if agg is None:
+            level[key] = [1, 1 if nan else 0, value, value, step, value, bits]
+            continue
+        agg[0] += 1
+        if nan:
+            agg[1] += 1
+        else:
+            low = agg[2]
+            if low is None or value < low:
+                agg[2] = value
+            high = agg[3]
+            if high is None or value > high:
+                agg[3] = value
+        if step >= agg[4]:
+            agg[4] = step
+            agg[5] = value
+            agg[6] = bits
+    return level
+
+
+def _fold_up(level: dict[tuple[int, int], list]) -> dict[tuple[int, int], list]:
+    """The next coarser level's aggregates from this level's (buckets of 4 children)."""
+    up: dict[tuple[int, int], list] = {}
+    for (sid, bucket), child in level.items():
+        key = (sid, bucket >> LEVEL_SHIFT)
+        agg = up.get(key)
+        if agg is None:
+            up[key] = list(child)
+        else:
+            merge(agg, child)
+    return up
+
+
+def merge(agg: list, other: Sequence) -> None:
+    """Fold the aggregate ``other`` into ``agg`` (``other`` arrived later on equal steps)."""
+    agg[0] += other[0]
+    agg[1] += other[1]
+    if other[2] is not None and (agg[2] is None or other[2] < agg[2]):
+        agg[2] = other[2]
+    if other[3] is not None and (agg[3] is None or other[3] > agg[3]):
+        agg[3] = other[3]
+    if other[4] >= agg[4]:
+        agg[4] = other[4]
+        agg[5] = other[5]
+        agg[6] = other[6]

@@ -83,13 +83,13 @@ class SQLiteStore:
     def _migrate(self) -> None:
         with self._lock:
             self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = row[0] or 0
             for version, name in enumerate(_migrations(), start=1):
-                if version <= current:
-                    continue
                 sql = resources.files("collector.store.migrations").joinpath(name).read_text()
-                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("BEGIN IMMEDIATE")  # another process may be migrating right now
+                current = self._db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+                if version <= current:
+                    self._db.execute("COMMIT")
+                    continue
                 try:
                     for statement in sql.split(";\n"):
                         if statement.strip():
@@ -209,7 +209,7 @@ class SQLiteStore:
             db.executemany(
                 "INSERT INTO points (series, step, ts, value, bits, writer_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
             )
-            update_rollups(db, rows)
+            update_rollups(db, [row[:5] for row in rows])
             self._update_summaries(summary)
             result.points += len(rows)
         db.execute(

@@ -1,0 +1,441 @@
+"""The runs filter and sort grammar, parsed into parameterised SQL (SQLite dialect).
+
+Filter examples::
+
+    params.lr = 0.01 and metrics.val/acc > 0.9
+    tags.baseline
+    status in (running, lost)
+    name like 'resnet%' or (project = 'cifar' and not tags.ablation)
+    params.`optimizer name` = 'adam'
+
+Grammar (keywords are case-insensitive)::
+
+    expr       := and_expr ("or" and_expr)*
+    and_expr   := not_expr ("and" not_expr)*
+    not_expr   := "not" not_expr | "(" expr ")" | condition
+    condition  := field [op literal | ["not"] "in" "(" literal ("," literal)* ")" | "is" ["not"] "null"]
+    op         := = | == | != | <> | < | <= | > | >= | like | ilike | not like | not ilike
+    field      := column | params.KEY | metrics.KEY | tags.TAG | env.KEY
+    literal    := number | 'string' | "string" | word | true | false | null
+
+A bare ``tags.X`` means "has tag X"; a bare ``params.X`` / ``metrics.X`` means "has it".
+``metrics.X`` compares the latest value. ``like`` is case-sensitive (``%`` and ``_``
+wildcards), ``ilike`` is not. Values never reach the SQL text: every literal and key is
+a bound parameter, so the filter cannot inject SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["FilterError", "Query", "parse_filter", "parse_sort"]
+
+COLUMNS = {
+    "id": "runs.id",
+    "name": "runs.name",
+    "project": "runs.project",
+    "group": "runs.grp",
+    "status": "runs.status",
+    "notes": "runs.notes",
+    "created_at": "runs.created_at",
+    "updated_at": "runs.updated_at",
+    "ended_at": "runs.ended_at",
+    "last_event_at": "runs.last_event_at",
+    "step": "runs.last_step",
+    "last_step": "runs.last_step",
+}
+NAMESPACES = ("params", "metrics", "tags", "env")
+_OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null", "true", "false"}
+MAX_FILTER = 4000
+
+
+class FilterError(ValueError):
+    """A filter or sort that does not parse; ``position`` is the 0-based offset of the problem."""
+
+    def __init__(self, message: str, position: int, text: str = "") -> None:
+        self.message = message
+        self.position = position
+        self.text = text
+        super().__init__(f"{message} at position {position}")
+
+
+@dataclass(slots=True)
+class Query:
+    """SQL fragments with their bound parameters, to go after ``WHERE`` / ``ORDER BY``."""
+
+    sql: str = "1"
+    args: list[Any] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ tokenizer
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<num>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)(?![\w./:-]))
+  | (?P<str>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")
+  | (?P<bq>`(?:[^`]|``)*`)
+  | (?P<op><=|>=|!=|<>|==|=|<|>)
+  | (?P<punct>[(),])
+  | (?P<word>[A-Za-z_][\w./:-]*(?:\.(?=[`"']))?)
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str  # num | str | bq | op | punct | word | end
+    text: str
+    pos: int
+    value: Any = None
+
+
+def _unquote(text: str) -> str:
+    quote = text[0]
+    body = text[1:-1]
+    if quote == "`":
+        return body.replace("``", "`")
+    if quote == "'":
+        body = body.replace("''", "'")
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            snippet = text[pos]
+            if snippet in "'\"`":
+                raise FilterError(f"unterminated quote {snippet}", pos, text)
+            raise FilterError(f"unexpected character {snippet!r}", pos, text)
+        kind = match.lastgroup or ""
+        raw = match.group()
+        if kind != "ws":
+            if kind == "num":
+                value: Any = float(raw) if any(c in raw for c in ".eE") else int(raw)
+            elif kind in ("str", "bq"):
+                value = _unquote(raw)
+            else:
+                value = raw
+            tokens.append(Token(kind, raw, pos, value))
+        pos = match.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+# ------------------------------------------------------------------ parser
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+        self.args: list[Any] = []
+
+    # helpers
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def _is_kw(self, word: str, offset: int = 0) -> bool:
+        tok = self.tokens[min(self.i + offset, len(self.tokens) - 1)]
+        return tok.kind == "word" and tok.text.lower() == word
+
+    def _take(self) -> Token:
+        tok = self.tok
+        self.i += 1
+        return tok
+
+    def _fail(self, message: str, tok: Token | None = None) -> FilterError:
+        tok = tok or self.tok
+        found = "end of filter" if tok.kind == "end" else repr(tok.text)
+        return FilterError(f"{message}, found {found}", tok.pos, self.text)
+
+    def _expect_punct(self, char: str) -> None:
+        if self.tok.kind == "punct" and self.tok.text == char:
+            self.i += 1
+            return
+        raise self._fail(f"expected {char!r}")
+
+    # grammar
+    def parse(self) -> str:
+        sql = self._or()
+        if self.tok.kind != "end":
+            raise self._fail("expected 'and', 'or' or the end of the filter")
+        return sql
+
+    def _or(self) -> str:
+        parts = [self._and()]
+        while self._is_kw("or"):
+            self.i += 1
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def _and(self) -> str:
+        parts = [self._not()]
+        while self._is_kw("and"):
+            self.i += 1
+            parts.append(self._not())
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+    def _not(self) -> str:
+        if self._is_kw("not"):
+            self.i += 1
+            return f"(NOT {self._not()})"
+        if self.tok.kind == "punct" and self.tok.text == "(":
+            self.i += 1
+            inner = self._or()
+            self._expect_punct(")")
+            return inner
+        return self._condition()
+
+    def _field(self) -> tuple[str, str | None, Token]:
+        """(namespace or column name, key, token) of the field at the cursor."""
+        tok = self.tok
+        if tok.kind != "word" or tok.text.lower() in _KEYWORDS:
+            raise self._fail("expected a field such as name, status, params.lr, metrics.loss or tags.baseline")
+        self.i += 1
+        text = tok.text
+        head, dot, rest = text.partition(".")
+        head_l = head.lower()
+        if not dot:
+            if head_l in COLUMNS:
+                return head_l, None, tok
+            if head_l in NAMESPACES:
+                raise FilterError(f"{head} needs a key, as in {head}.name", tok.pos + len(text), self.text)
+            raise FilterError(f"unknown field {head!r}", tok.pos, self.text)
+        if head_l not in NAMESPACES:
+            raise FilterError(f"unknown field {head!r} (use params., metrics., tags. or env.)", tok.pos, self.text)
+        if not rest:  # params.`quoted key`
+            quoted = self.tok
+            if quoted.kind not in ("bq", "str"):
+                raise self._fail("expected a key after " + text)
+            self.i += 1
+            rest = quoted.value
+        if not rest:
+            raise FilterError("empty key", tok.pos, self.text)
+        return head_l, rest, tok
+
+    def _literal(self) -> Any:
+        tok = self.tok
+        if tok.kind == "num" or tok.kind == "str":
+            self.i += 1
+            return tok.value
+        if tok.kind == "word":
+            lower = tok.text.lower()
+            if lower in ("and", "or", "not", "in", "like", "ilike", "is"):
+                raise self._fail("expected a value")
+            self.i += 1
+            if lower == "true":
+                return True
+            if lower == "false":
+                return False
+            if lower == "null":
+                return None
+            return tok.text  # bare word: status in (running, lost)
+        raise self._fail("expected a value")
+
+    def _condition(self) -> str:
+        ns, key, ftok = self._field()
+        tok = self.tok
+        # bare field: presence
+        if tok.kind == "end" or (tok.kind == "punct" and tok.text == ")") or self._is_kw("and") or self._is_kw("or"):
+            return self._presence(ns, key, ftok)
+        if self._is_kw("is"):
+            self.i += 1
+            negate = self._is_kw("not")
+            if negate:
+                self.i += 1
+            if not self._is_kw("null"):
+                raise self._fail("expected 'null'")
+            self.i += 1
+            sql = self._presence(ns, key, ftok) if key is not None else f"{COLUMNS[ns]} IS NOT NULL"
+            return sql if negate else f"(NOT {sql})"
+        negate = False
+        if self._is_kw("not") and (self._is_kw("in", 1) or self._is_kw("like", 1) or self._is_kw("ilike", 1)):
+            negate = True
+            self.i += 1
+        if self._is_kw("in"):
+            self.i += 1
+            self._expect_punct("(")
+            values = [self._literal()]
+            while self.tok.kind == "punct" and self.tok.text == ",":
+                self.i += 1
+                values.append(self._literal())
+            self._expect_punct(")")
+            sql = "(" + " OR ".join(self._compare(ns, key, ftok, "=", v) for v in values) + ")"
+        elif self._is_kw("like") or self._is_kw("ilike"):
+            op = self._take().text.lower()
+            ptok = self.tok
+            pattern = self._literal()
+            if not isinstance(pattern, str):
+                raise FilterError(f"{op} needs a quoted pattern", ptok.pos, self.text)
+            sql = self._compare(ns, key, ftok, op, pattern)
+        elif tok.kind == "op":
+            self.i += 1
+            sql = self._compare(ns, key, ftok, _OPS[tok.text], self._literal())
+        else:
+            raise self._fail("expected an operator (=, !=, <, <=, >, >=, in, like, ilike, is)")
+        return f"(NOT {sql})" if negate else sql
+
+    # SQL builders: every value is a bound parameter
+    def _bind(self, value: Any) -> str:
+        self.args.append(value)
+        return "?"
+
+    def _presence(self, ns: str, key: str | None, tok: Token) -> str:
+        if key is None:
+            raise FilterError(f"{ns} needs an operator", tok.pos + len(tok.text), self.text)
+        if ns == "tags":
+            return f"EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = {self._bind(key)})"
+        if ns == "params":
+            return f"EXISTS (SELECT 1 FROM params p WHERE p.run_id = runs.id AND p.key = {self._bind(key)})"
+        if ns == "metrics":
+            return f"EXISTS (SELECT 1 FROM series s WHERE s.run_id = runs.id AND s.key = {self._bind(key)})"
+        return f"(json_type(runs.env, {self._bind(_json_path(key))}) IS NOT NULL)"
+
+    def _compare(self, ns: str, key: str | None, tok: Token, op: str, value: Any) -> str:
+        if ns == "tags":
+            raise FilterError("tags are tested by presence: tags.NAME or not tags.NAME", tok.pos, self.text)
+        if value is None:
+            raise FilterError("compare with null using 'is null' / 'is not null'", tok.pos, self.text)
+        if key is None:
+            return _match(COLUMNS[ns], op, value, self._bind)
+        if ns == "metrics":
+            if isinstance(value, str) or isinstance(value, bool):
+                raise FilterError("metrics compare with numbers", tok.pos, self.text)
+            k = self._bind(key)
+            return f"EXISTS (SELECT 1 FROM series s WHERE s.run_id = runs.id AND s.key = {k} AND s.last {op} {self._bind(value)})"
+        if ns == "params":
+            k = self._bind(key)
+            inner = _json_match("p.value", lambda: "'$'", op, value, self._bind)
+            return f"EXISTS (SELECT 1 FROM params p WHERE p.run_id = runs.id AND p.key = {k} AND {inner})"
+        env_path = _json_path(key)
+        return _json_match("runs.env", lambda: self._bind(env_path), op, value, self._bind)
+
+
+def _json_path(key: str) -> str:
+    """A JSON path selecting ``key`` (dots separate levels), quoted so any key is safe."""
+    parts = [part.replace('"', '\\"') for part in key.split(".")]
+    return "$" + "".join(f'."{part}"' for part in parts)
+
+
+def like_to_glob(pattern: str) -> str:
+    """A case-sensitive GLOB pattern equivalent to the SQL LIKE ``pattern`` (``\\`` escapes)."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            nxt = next(chars, "\\")
+            out.append(_glob_literal(nxt))
+        elif char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        else:
+            out.append(_glob_literal(char))
+    return "".join(out)
+
+
+def _glob_literal(char: str) -> str:
+    return f"[{char}]" if char in "*?[]" else char
+
+
+def _match(column: str, op: str, value: Any, bind: Any) -> str:
+    if op == "like":
+        return f"({column} GLOB {bind(like_to_glob(str(value)))})"
+    if op == "ilike":
+        return f"({column} LIKE {bind(str(value))} ESCAPE '\\')"
+    return f"({column} {op} {bind(value)})"
+
+
+def _json_match(column: str, path: Callable[[], str], op: str, value: Any, bind: Any) -> str:
+    """Compare a JSON value: numbers numerically, strings against the text form, booleans exactly.
+
+    ``path()`` returns the SQL of the JSON path, binding it afresh for every use.
+    """
+    if isinstance(value, bool):
+        kind = "true" if value else "false"
+        if op not in ("=", "!="):
+            raise FilterError("booleans compare with = or !=", 0)
+        if op == "=":
+            return f"(json_type({column}, {path()}) = '{kind}')"
+        return f"(json_type({column}, {path()}) IS NOT NULL AND json_type({column}, {path()}) != '{kind}')"
+    if isinstance(value, (int, float)):
+        return (
+            f"(json_type({column}, {path()}) IN ('integer', 'real')"
+            f" AND json_extract({column}, {path()}) {op} {bind(value)})"
+        )
+    text = (
+        f"(CASE WHEN json_type({column}, {path()}) IN ('text', 'object', 'array')"
+        f" THEN json_extract({column}, {path()}) ELSE CAST(json_extract({column}, {path()}) AS TEXT) END)"
+    )
+    if op in ("like", "ilike"):
+        return _match(text, op, value, bind)
+    return f"({text} {op} {bind(value)})"
+
+
+def parse_filter(text: str | None) -> Query:
+    """``WHERE`` SQL and arguments for a filter string; an empty filter matches every run."""
+    if text is None or not text.strip():
+        return Query()
+    if len(text) > MAX_FILTER:
+        raise FilterError(f"filter longer than {MAX_FILTER} characters", MAX_FILTER, text)
+    parser = _Parser(text)
+    sql = parser.parse()
+    return Query(sql, parser.args)
+
+
+# ------------------------------------------------------------------ sort
+
+SORT_DEFAULT = "created_at desc"
+
+
+def parse_sort(text: str | None) -> Query:
+    """``ORDER BY`` SQL for ``field [asc|desc]`` items separated by commas (``-field`` = desc).
+
+    Missing values (a run without the metric or param) sort last either way; the run id
+    breaks ties so pages are stable.
+    """
+    text = (text or SORT_DEFAULT).strip() or SORT_DEFAULT
+    parts: list[str] = []
+    args: list[Any] = []
+    offset = 0
+    for item in text.split(","):
+        stripped = item.strip()
+        pos = offset + (len(item) - len(item.lstrip()))
+        offset += len(item) + 1
+        if not stripped:
+            raise FilterError("empty sort item", pos, text)
+        descending = False
+        if stripped.startswith("-"):
+            descending, stripped = True, stripped[1:].strip()
+        words = stripped.rsplit(None, 1)
+        if len(words) == 2 and words[1].lower() in ("asc", "desc"):
+            stripped, descending = words[0], words[1].lower() == "desc"
+        head, dot, key = stripped.partition(".")
+        head = head.lower()
+        if not dot and head in COLUMNS:
+            expr = COLUMNS[head]
+        elif dot and key and head == "metrics":
+            expr = "(SELECT s.last FROM series s WHERE s.run_id = runs.id AND s.key = ?)"
+        elif dot and key and head == "params":
+            expr = "(SELECT json_extract(p.value, '$') FROM params p WHERE p.run_id = runs.id AND p.key = ?)"
+        else:
+            raise FilterError(f"cannot sort by {stripped!r}", pos, text)
+        direction = "DESC" if descending else "ASC"
+        if "?" in expr:
+            parts.append(f"{expr} IS NULL, {expr} {direction}")
+            args.extend([key, key])
+        else:
+            parts.append(f"{expr} IS NULL, {expr} {direction}")
+    parts.append("runs.id ASC")
+    return Query(", ".join(parts), args)

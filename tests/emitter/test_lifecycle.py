@@ -1,0 +1,93 @@
+"""A run's end is recorded however the process ends: finish, exception, SIGTERM, plain exit, fork."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import emitter
+from tests.helpers import run_python, spawn_python, wait_for
+
+
+def _stored_run(store, project):
+    runs = store.list_runs(project=project)
+    return runs[0] if runs and runs[0].status != "running" else None
+
+
+def test_normal_exit_without_finish_marks_the_run_finished(emitter_env, collector, store):
+    done = run_python("import emitter\nrun = emitter.init('exit-plain')\nrun.log({'x': 1.0})\n", emitter_env)
+    assert done.returncode == 0, done.stderr
+    run = wait_for(lambda: _stored_run(store, "exit-plain"), what="run ended")
+    assert run.status == "finished"
+    assert run.exit_info == {"exit_code": 0}
+
+
+def test_an_unhandled_exception_marks_the_run_failed_with_its_traceback(emitter_env, collector, store):
+    code = "import emitter\nrun = emitter.init('exit-error')\nrun.log({'x': 1.0})\nraise RuntimeError('boom 42')\n"
+    done = run_python(code, emitter_env)
+    assert done.returncode == 1
+    assert "RuntimeError: boom 42" in done.stderr  # the user's exception is still printed
+    run = wait_for(lambda: _stored_run(store, "exit-error"), what="run ended")
+    assert run.status == "failed"
+    assert "RuntimeError: boom 42" in run.exit_info["traceback"]
+
+
+def test_an_exception_inside_the_context_manager_marks_failed_and_re_raises(emitter_env, collector, store):
+    try:
+        with emitter.init("ctx-error") as run:
+            run.log({"x": 1.0})
+            raise ValueError("inside")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("the exception must propagate")
+    stored = wait_for(lambda: _stored_run(store, "ctx-error"), what="run ended")
+    assert stored.status == "failed"
+    assert "ValueError: inside" in stored.exit_info["traceback"]
+
+
+def test_sigterm_marks_the_run_killed_and_the_process_still_dies_by_the_signal(emitter_env, collector, store):
+    code = (
+        "import emitter, time\nrun = emitter.init('exit-term')\n"
+        "for step in range(100000):\n    run.log({'x': float(step)}, step=step)\n    time.sleep(0.001)\n"
+    )
+    process = spawn_python(code, emitter_env)
+    wait_for(lambda: store.list_runs(project="exit-term"), what="run started")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == -signal.SIGTERM
+    run = wait_for(lambda: _stored_run(store, "exit-term"), what="run ended")
+    assert run.status == "killed"
+    assert store.count_points(run.id) == run.last_step + 1  # everything logged before the signal arrived
+
+
+def test_a_forked_child_logs_to_the_same_run_as_a_new_writer(emitter_env, collector, store):
+    code = """
+import os, emitter
+run = emitter.init('forked')
+run.log({'parent': 1.0}, step=0)
+pid = os.fork()
+if pid == 0:
+    run.log({'child': 2.0}, step=0)
+    run.flush(10)
+    import atexit; atexit._run_exitfuncs()
+    os._exit(0)
+os.waitpid(pid, 0)
+run.log({'parent': 3.0}, step=1)
+run.finish()
+"""
+    done = run_python(code, emitter_env)
+    assert done.returncode == 0, done.stderr
+    run = wait_for(lambda: _stored_run(store, "forked"), what="run ended")
+    wait_for(lambda: store.count_points(run.id) == 3, what="parent and child points")
+    assert run.status == "finished"
+    assert sorted((p.key, p.value) for p in store.points(run.id)) == [("child", 2.0), ("parent", 1.0), ("parent", 3.0)]
+
+
+def test_heartbeats_are_sent_while_the_run_is_idle(emitter_env, collector, store, monkeypatch):
+    monkeypatch.setenv("RUNWATCH_HEARTBEAT_INTERVAL", "0.2")
+    run = emitter.init("heartbeat")
+    wait_for(lambda: store.get_run(run.id) and store.get_run(run.id).last_heartbeat_at, what="a heartbeat")
+    first = store.get_run(run.id).last_heartbeat_at
+    time.sleep(0.5)
+    wait_for(lambda: store.get_run(run.id).last_heartbeat_at > first, what="a later heartbeat")
+    run.finish()
