@@ -26,7 +26,7 @@ from .settings import Settings
 JOBS = ("healthy", "diverging", "killed")
 
 
-def simulate(kind: str, steps: int = 300, delay: float = 0.05) -> None:
+def simulate(kind: str, steps: int = 200, delay: float = 0.05) -> None:
     """One simulated training job (runs in its own process, like a real one)."""
     import emitter
 
@@ -88,8 +88,6 @@ def run_demo(settings: Settings, *, duration: float, console: Console) -> None:
             job.wait()
         service.stop.set()
         thread.join(15)
-    if service.store is not None:
-        pass
     console.print("demo stopped; `runwatch runs` lists what was recorded")
 
 

@@ -571,6 +571,7 @@ class Exporter:
         return head + self.tracker.render_metric().encode()
 
     def collect(self) -> Iterator[Metric]:
+        self.tracker.prune(self.clock())  # expiry holds even where refresh() is not scheduled
         yield from self.tracker.families(with_metric=not getattr(self._rendering, "active", False))
         yield from self._consumer_families()
         yield from self._stream_families()

@@ -62,7 +62,7 @@ class Service:
         if self.settings.redis_url:
             self.redis_url = self.settings.redis_url
         else:
-            self.embedded = EmbeddedRedis(self.settings.home / "redis")
+            self.embedded = EmbeddedRedis(self.settings.home / "redis", port=self.settings.embedded_redis_port)
             self.redis_url = self.embedded.start()
         return self.redis_url
 

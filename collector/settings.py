@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Redis to use; unset: an embedded one (or one on :6379).")
     prefix: str = Field(DEFAULT_PREFIX, description="Prefix of every Redis key runwatch uses.")
     shards: int = Field(DEFAULT_SHARDS, ge=1, le=1024, description="Number of event streams.")
+    embedded_redis_port: int = Field(6379, ge=0, le=65535, description="Port of the embedded Redis.")
     database_url: str | None = Field(None, description="sqlite:///path.db (default: $RUNWATCH_HOME/runwatch.db).")
 
     consumer_name: str = Field(default_factory=lambda: f"collector-{socket.gethostname()}")

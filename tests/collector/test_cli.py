@@ -1,0 +1,83 @@
+"""The runwatch command line: tables, exact exports, clear errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import struct
+
+import pytest
+from click.testing import CliRunner
+
+import emitter
+from collector.cli import main
+from tests.helpers import wait_for
+
+VALUES = [0.5, float("nan"), float("inf"), float("-inf"), -0.0, 1e-300]
+
+
+@pytest.fixture
+def logged_run(emitter_env, collector, store):
+    run = emitter.init("cli", name="cli-run", config={"lr": 0.01}, tags=["baseline"])
+    for step, value in enumerate(VALUES):
+        run.log({"loss": value, "acc": step / 10}, step=step)
+    run.finish()
+    wait_for(lambda: store.count_points(run.id) == 2 * len(VALUES), what="points stored")
+    return run
+
+
+def invoke(home, *args):
+    return CliRunner().invoke(main, [*args[:1], "--home", str(home), *args[1:]], catch_exceptions=False)
+
+
+def test_help_lists_every_command():
+    result = CliRunner().invoke(main, ["--help"])
+    for command in ("serve", "collect", "demo", "runs", "show", "tail", "sync", "export", "dead-letters"):
+        assert command in result.output
+
+
+def test_runs_shows_a_table_with_status_step_and_latest_metrics(logged_run, home):
+    result = invoke(home, "runs")
+    assert result.exit_code == 0
+    assert "cli-run" in result.output and "finished" in result.output and "loss=" in result.output
+
+
+def test_show_accepts_a_unique_name_and_prints_params_and_summary(logged_run, home):
+    result = invoke(home, "show", "cli-run")
+    assert result.exit_code == 0
+    assert logged_run.id in result.output and "lr" in result.output and "baseline" in result.output
+    as_json = json.loads(invoke(home, "show", logged_run.id, "--json").output)
+    assert as_json["params"] == {"lr": 0.01} and as_json["status"] == "finished"
+
+
+def test_an_unknown_run_is_a_clear_error(logged_run, home):
+    result = invoke(home, "show", "no-such-run")
+    assert result.exit_code == 1
+    assert "'no-such-run': no run has that id or name" in result.output
+
+
+def test_export_csv_gives_back_every_value_exactly(logged_run, home):
+    result = invoke(home, "export", "cli-run", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    loss = [float(r["value"]) for r in rows if r["key"] == "loss"]
+    assert [struct.pack("<d", v) for v in loss] == [struct.pack("<d", v) for v in VALUES]
+    assert {r["key"] for r in rows} == {"loss", "acc"} and len(rows) == 12
+
+
+def test_export_jsonl_names_non_finite_values(logged_run, home):
+    lines = [json.loads(line) for line in invoke(home, "export", logged_run.id, "--format", "jsonl").output.splitlines()]
+    loss = [line["value"] for line in lines if line["key"] == "loss"]
+    assert loss[1:4] == ["NaN", "Infinity", "-Infinity"]
+    assert math.copysign(1, loss[4]) == -1.0
+
+
+def test_dead_letters_says_so_when_there_are_none(logged_run, home):
+    assert "no dead letters" in invoke(home, "dead-letters").output
+
+
+def test_reading_commands_explain_a_missing_database(tmp_path):
+    result = CliRunner().invoke(main, ["runs", "--home", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1
+    assert "start `runwatch serve` first" in result.output

@@ -1,0 +1,109 @@
+"""The service as users run it: `runwatch serve`, the embedded Redis, `runwatch demo`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+import redis
+
+import emitter
+from collector.embedded_redis import EmbeddedRedis, find_server_binary
+from tests.helpers import ROOT, free_port, wait_for
+
+
+def test_the_embedded_redis_starts_with_persistence_and_stops(tmp_path):
+    if find_server_binary() is None:
+        pytest.skip("no bundled Valkey on this platform and no redis-server on PATH")
+    server = EmbeddedRedis(tmp_path / "redis", port=free_port())
+    url = server.start()
+    try:
+        client = redis.Redis.from_url(url)
+        client.xadd("s", {"a": 1})
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        assert not server.external
+    finally:
+        server.stop()
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+
+
+def test_the_embedded_redis_is_restarted_when_it_dies(tmp_path):
+    if find_server_binary() is None:
+        pytest.skip("no bundled Valkey on this platform and no redis-server on PATH")
+    server = EmbeddedRedis(tmp_path / "redis", port=free_port())
+    url = server.start()
+    try:
+        redis.Redis.from_url(url).xadd("kept", {"a": 1})
+        server.process.kill()
+        server.process.wait()
+        assert server.check() is True
+        assert redis.Redis.from_url(url).xlen("kept") == 1  # AOF brought it back
+    finally:
+        server.stop()
+
+
+def test_an_already_running_redis_on_the_port_is_used_not_replaced(tmp_path, redis_server):
+    server = EmbeddedRedis(tmp_path / "redis", port=redis_server.port)
+    assert server.start() == redis_server.url
+    assert server.external and server.process is None
+
+
+def test_runwatch_serve_persists_runs_and_answers_health_checks(tmp_path, emitter_env, prefix, home):
+    port = free_port()
+    env = {**emitter_env, "RUNWATCH_PORT": str(port)}
+    serve = subprocess.Popen([sys.executable, "-m", "collector", "serve"], env=env, cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _get(base + "/healthz") == 200, what="serve to answer /healthz")
+        assert _get(base + "/readyz") == 200
+        run = emitter.init("served")
+        run.log({"x": 1.0})
+        run.finish()
+        from collector.store.sqlite import SQLiteStore
+
+        store = SQLiteStore(home / "runwatch.db")
+        wait_for(lambda: store.count_points(run.id) == 1, what="the point committed by serve")
+        store.close()
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        output, _ = serve.communicate(timeout=30)
+    assert serve.returncode == 0, output
+    assert "dashboard and API on" in output
+
+
+def _get(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+@pytest.mark.slow
+def test_runwatch_demo_records_a_finished_a_failed_and_a_killed_run(tmp_path):
+    if find_server_binary() is None:
+        pytest.skip("no bundled Valkey on this platform and no redis-server on PATH")
+    home = tmp_path / "demo-home"
+    env = {**os.environ, "RUNWATCH_HOME": str(home), "RUNWATCH_EMBEDDED_REDIS_PORT": str(free_port()),
+           "RUNWATCH_PORT": str(free_port()), "RUNWATCH_PREFIX": "rwtest-demo"}
+    env.pop("RUNWATCH_REDIS_URL", None)
+    done = subprocess.run([sys.executable, "-m", "collector", "demo", "--duration", "14"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stdout + done.stderr
+    from collector.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(home / "runwatch.db")
+    statuses = {run.name: run.status for run in store.list_runs(project="demo")}
+    assert statuses == {"demo-healthy": "finished", "demo-diverging": "failed", "demo-killed": "killed"}
+    diverging = store.get_run("demo-diverging")
+    assert math_isnan(diverging.metrics["loss"].last)
+    store.close()
+
+
+def math_isnan(value: float) -> bool:
+    return value != value
