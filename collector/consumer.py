@@ -49,6 +49,15 @@ class CommitReport:
 Listener = Callable[[CommitReport], None]
 
 
+@dataclass(slots=True)
+class _Decoded:
+    """Entries read and decoded, waiting for the commit."""
+
+    now: float
+    batches: list[tuple[Entry, Batch]] = field(default_factory=list)
+    dead: list[tuple[Entry, DeadLetter]] = field(default_factory=list)
+
+
 class Consumer:
     """Persists every shard stream into the store.
 
@@ -98,8 +107,19 @@ class Consumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Read, reclaim and trim until ``stop`` is set; survives Redis outages and restarts."""
+        decoded: asyncio.Queue[_Decoded] = asyncio.Queue(maxsize=1)
+
+        async def read_ahead() -> None:  # decode the next entries while the store commits these
+            entries = await self._read()
+            if entries:
+                await decoded.put(self._decode(entries))
+
+        async def commit_next() -> None:
+            await self._commit(await decoded.get())
+
         tasks = [
-            asyncio.create_task(self._forever(self.step, stop, 0.0), name="runwatch-read"),
+            asyncio.create_task(self._forever(read_ahead, stop, 0.0), name="runwatch-read"),
+            asyncio.create_task(self._forever(commit_next, stop, 0.0), name="runwatch-commit"),
             asyncio.create_task(self._forever(self.reclaim, stop, self.settings.claim_interval), name="runwatch-claim"),
             asyncio.create_task(self._forever(self.maintain, stop, self.settings.trim_interval), name="runwatch-trim"),
         ]
@@ -206,27 +226,37 @@ class Consumer:
         return total
 
     async def _persist_and_ack(self, entries: list[Entry]) -> None:
+        await self._commit(self._decode(entries))
+
+    def _decode(self, entries: list[Entry]) -> _Decoded:
+        """Split entries into valid batches and dead letters (with the reason)."""
         self.consumed += len(entries)
         now = self.clock()
-        batches: list[tuple[Entry, Batch]] = []
-        dead: list[tuple[Entry, DeadLetter]] = []
+        decoded = _Decoded(now)
         for entry in entries:
             stream, entry_id, fields = entry
             if not fields:
-                dead.append((entry, letter_for(stream, entry_id, fields, "entry payload is gone (trimmed)", now)))
+                reason = "entry payload is gone (trimmed)"
+                decoded.dead.append((entry, letter_for(stream, entry_id, fields, reason, now)))
                 continue
             try:
-                batches.append((entry, decode_entry(fields)))
+                decoded.batches.append((entry, decode_entry(fields)))
             except ContractError as exc:
-                dead.append((entry, letter_for(stream, entry_id, fields, exc.reason, now)))
+                decoded.dead.append((entry, letter_for(stream, entry_id, fields, exc.reason, now)))
+        return decoded
+
+    async def _commit(self, decoded: _Decoded) -> None:
+        """Write in one transaction, then acknowledge; isolate a poison entry if the write fails."""
+        batches, dead, now = decoded.batches, decoded.dead, decoded.now
+        entries = len(batches) + len(dead)
         started = time.perf_counter()
         try:
             result = await self._write([b for _, b in batches], [d for _, d in dead], now)
         except Exception as exc:  # a poison batch: isolate it entry by entry
-            logger.warning("commit of %d entries failed (%s); retrying one by one", len(entries), exc)
+            logger.warning("commit of %d entries failed (%s); retrying one by one", entries, exc)
             await self._persist_one_by_one(batches, dead, now)
             return
-        report = CommitReport(result, len(entries), time.perf_counter() - started, dead=[d for _, d in dead])
+        report = CommitReport(result, entries, time.perf_counter() - started, dead=[d for _, d in dead])
         for (stream, _, _), batch in batches:
             report.events_by_stream[stream] = report.events_by_stream.get(stream, 0) + len(batch.events)
         await self._ack([e for e, _ in batches], dead, result.watermarks)
