@@ -139,7 +139,7 @@ class Consumer:
                 backoff = 0.1
                 if interval:
                     await asyncio.wait_for(stop.wait(), interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             except _REDIS_DOWN as exc:
                 if self.redis_available:
@@ -252,7 +252,7 @@ class Consumer:
         started = time.perf_counter()
         try:
             result = await self._write([b for _, b in batches], [d for _, d in dead], now)
-        except Exception as exc:  # a poison batch: isolate it entry by entry
+        except Exception as exc:  # noqa: BLE001 - any failure: isolate the poison entry
             logger.warning("commit of %d entries failed (%s); retrying one by one", entries, exc)
             await self._persist_one_by_one(batches, dead, now)
             return

@@ -340,7 +340,7 @@ class Sender:
         except _TRANSPORT_ERRORS as exc:
             self._on_transport_error(exc)
             return
-        committed = {w: int(m) for w, m in zip(writers, marks) if m is not None}
+        committed = {w: int(m) for w, m in zip(writers, marks, strict=True) if m is not None}
         kept: deque[_Sent] = deque()
         for sent in self._unconfirmed:
             if committed.get(sent.writer, -1) >= sent.last_seq:

@@ -171,7 +171,7 @@ def decode_entry(fields: Mapping[bytes, bytes]) -> Batch:
         raise ContractError("run id is not UTF-8") from None
     try:
         decoded = msgpack.unpackb(body, raw=False, strict_map_key=True)
-    except Exception as exc:  # msgpack raises several unrelated types
+    except Exception as exc:  # noqa: BLE001 - msgpack raises several unrelated types
         raise ContractError(f"undecodable MessagePack body: {type(exc).__name__}: {exc}") from None
     if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], str)):
         raise ContractError("body is not [writer, events]")

@@ -42,16 +42,8 @@ from .events import (
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_ADJECTIVES = (
-    "amber azure bold brave calm clever cosmic crisp dapper eager fancy gentle glad golden happy hazy icy jolly "
-    "keen lively lucid lunar mellow misty noble polar proud quiet rapid royal rustic shiny silent sleek snowy "
-    "solar spry steady sunny swift tidy vivid warm wild witty zesty"
-).split()
-_NOUNS = (
-    "badger bison cedar comet crane delta dune eagle ember falcon fern fjord gecko glacier harbor hawk heron "
-    "island jaguar koala lark lotus lynx maple meadow moose nebula otter owl panda pebble quartz raven reef "
-    "river robin sparrow spruce summit thunder tiger tundra violet walrus willow wolf yak zephyr"
-).split()
+_ADJECTIVES = ["amber", "azure", "bold", "brave", "calm", "clever", "cosmic", "crisp", "dapper", "eager", "fancy", "gentle", "glad", "golden", "happy", "hazy", "icy", "jolly", "keen", "lively", "lucid", "lunar", "mellow", "misty", "noble", "polar", "proud", "quiet", "rapid", "royal", "rustic", "shiny", "silent", "sleek", "snowy", "solar", "spry", "steady", "sunny", "swift", "tidy", "vivid", "warm", "wild", "witty", "zesty"]
+_NOUNS = ["badger", "bison", "cedar", "comet", "crane", "delta", "dune", "eagle", "ember", "falcon", "fern", "fjord", "gecko", "glacier", "harbor", "hawk", "heron", "island", "jaguar", "koala", "lark", "lotus", "lynx", "maple", "meadow", "moose", "nebula", "otter", "owl", "panda", "pebble", "quartz", "raven", "reef", "river", "robin", "sparrow", "spruce", "summit", "thunder", "tiger", "tundra", "violet", "walrus", "willow", "wolf", "yak", "zephyr"]
 
 
 def new_run_id() -> str:

@@ -123,9 +123,9 @@ class ThreadedCollector:
     """The real consumer on its own event loop in a thread: start, then stop."""
 
     def __init__(self, settings: Any, store: Any, listeners: list[Any] | None = None) -> None:
-        from collector.consumer import Consumer
-
         import redis.asyncio as aioredis
+
+        from collector.consumer import Consumer
 
         self.settings = settings
         self.store = store

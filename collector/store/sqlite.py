@@ -19,8 +19,8 @@ from typing import Any
 
 from emitter.events import Batch, Event, Kind, RunStatus
 
-from .rollups import update_rollups
 from .base import DeadLetter, MetricSummary, Point, RunRecord, WriteHook, WriteResult
+from .rollups import update_rollups
 
 _PACK = struct.Struct("<d")
 _BITS = struct.Struct("<q")

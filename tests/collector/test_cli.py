@@ -81,3 +81,31 @@ def test_reading_commands_explain_a_missing_database(tmp_path):
     result = CliRunner().invoke(main, ["runs", "--home", str(tmp_path / "nowhere")])
     assert result.exit_code == 1
     assert "start `runwatch serve` first" in result.output
+
+
+def test_tail_follows_a_run_live_from_the_stream(emitter_env, collector, store, home, redis_url, prefix):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import ROOT
+
+    run = emitter.init("tail", name="tailed")
+    run.flush(10)
+    wait_for(lambda: store.get_run(run.id), what="the run stored")
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "collector", "tail", run.id, "--home", str(home), "--redis-url", redis_url,
+         "--prefix", prefix],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**emitter_env, "COLUMNS": "200"},
+    )
+    time.sleep(1.5)  # let it start reading at the stream's end ($)
+    for step in range(3):
+        run.log({"loss": 0.5 + step}, step=step)
+    run.finish()
+    time.sleep(1.5)
+    tail.send_signal(signal.SIGINT)
+    output, _ = tail.communicate(timeout=20)
+    assert "step        0  loss=0.5" in output
+    assert "step        2  loss=2.5" in output
+    assert "status" in output and "finished" in output

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from emitter.events import GROUP
-from tests.helpers import CollectorProcess, RedisServer, ROOT, assert_run_stored_exactly, load_command, wait_for
+from tests.helpers import ROOT, CollectorProcess, RedisServer, assert_run_stored_exactly, load_command, wait_for
 
 STEPS, KEYS = 5_000, 10  # x 4 processes = 200,000 points
 
@@ -105,7 +105,7 @@ def test_redis_killed_and_back_20s_later_loses_nothing_and_never_stalls_training
         time.sleep(20)
         server.start()
         reports = _finish_load([load, slow], timeout=180)
-        for report, n_steps in zip(reports, (steps, 30_000)):
+        for report, n_steps in zip(reports, (steps, 30_000), strict=True):
             wait_for(lambda: store.count_points(report["run_id"]) >= n_steps * keys, timeout=120, what="all points")
             assert_run_stored_exactly(store, report["run_id"], report["proc"], n_steps, keys)
         slow_report = reports[1]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import msgpack
 import redis
 import redis.asyncio as aioredis
 
 from collector.consumer import Consumer
 from emitter.events import CONTRACT_VERSION, GROUP
-import msgpack
 
 
 def _entry(seq: int) -> dict:
