@@ -106,7 +106,7 @@ def collect(home: Path | None, redis_url: str | None) -> None:
 def _run_service(settings: Settings, *, with_api: bool) -> None:
     from .service import Service
 
-    service = Service(settings, with_api=with_api)
+    service = Service(settings, with_api=with_api, ruleset=_ruleset(settings.alerts_path))
     try:
         url = service.resolve_redis()
     except CollectorError as exc:
@@ -128,6 +128,91 @@ def demo(home: Path | None, redis_url: str | None, port: int | None, duration: f
 
     settings = _settings(home=home, redis_url=redis_url, port=port)
     run_demo(settings, duration=duration, console=console)
+
+
+def _ruleset(path: Path) -> Any:
+    from alerts import RuleError
+
+    from .alerting import load_ruleset
+
+    try:
+        return load_ruleset(path)
+    except RuleError as exc:
+        raise click.ClickException(f"invalid alert rules:\n{exc}") from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot read alert rules {path}: {exc}") from exc
+
+
+# ------------------------------------------------------------------ alerts
+
+
+@main.group()
+def rules() -> None:
+    """Alert rules files (see docs/alerts.md)."""
+
+
+@rules.command("check")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def rules_check(path: Path) -> None:
+    """Validate a rules file: every problem is reported with its line, rule and field."""
+    ruleset = _ruleset(path)
+    console.print(f"[green]ok[/]: {len(ruleset.rules)} rules, {len(ruleset.channels)} channels in {path}")
+    for rule in ruleset.rules:
+        console.print(f"  {rule.name:<24} {rule.kind.value:<16} notify: {', '.join(ruleset.notify_for(rule))}")
+
+
+@main.group(invoke_without_command=True)
+@_common
+@click.option("--limit", type=int, default=30, show_default=True)
+@click.option("--run", "run_ref", help="Only alerts of this run (id or unique name).")
+@click.pass_context
+def alerts(ctx: click.Context, home: Path | None, redis_url: str | None, limit: int, run_ref: str | None) -> None:
+    """Alert history with each delivery's outcome (newest first); `alerts test` sends a test message."""
+    if ctx.invoked_subcommand is not None:
+        return
+    store = _store(_settings(home=home, redis_url=redis_url))
+    run_id = _find_run(store, run_ref).id if run_ref else None
+    records = store.list_alerts(run_id=run_id, limit=limit)  # type: ignore[attr-defined]
+    if not records:
+        console.print("no alerts")
+        return
+    table = Table(title="alerts")
+    for column in ("when", "rule", "state", "severity", "run", "title", "deliveries"):
+        table.add_column(column)
+    for record in records:
+        deliveries = ", ".join(
+            f"{d['channel']}:{d['status']}" + (f" ({d['last_error'][:60]})" if d["last_error"] else "")
+            for d in record.deliveries
+        )
+        table.add_row(
+            _age(record.at), record.rule, record.state, record.severity, record.run_id, record.title, deliveries or "-"
+        )
+    console.print(table)
+
+
+@alerts.command("test")
+@click.argument("channel")
+@click.option("--alerts", "alerts_file", type=click.Path(path_type=Path), help="Rules file [$RUNWATCH_HOME/alerts.yaml].")
+@click.option("--home", type=click.Path(path_type=Path))
+def alerts_test(channel: str, alerts_file: Path | None, home: Path | None) -> None:
+    """Send a test notification to CHANNEL of the rules file."""
+    from alerts import AlertMessage, NotifyError, build_notifiers
+
+    settings = _settings(home=home, alerts=alerts_file)
+    ruleset = _ruleset(settings.alerts_path)
+    notifiers = build_notifiers(ruleset)
+    if channel not in notifiers:
+        raise click.ClickException(f"no channel {channel!r} in {settings.alerts_path} (has: {', '.join(notifiers)})")
+    message = AlertMessage(
+        id=f"test-{int(time.time())}", key="test", rule="test", run_id="test-run", state="firing", repeat=False,
+        severity="info", title="runwatch test notification", text=f"If you can read this, {channel} works.",
+        kind="test", at=time.time(), run_name="test-run", project="runwatch", link=settings.dashboard_url,
+    )
+    try:
+        notifiers[channel].send(message)
+    except NotifyError as exc:
+        raise click.ClickException(f"{channel}: {exc}") from exc
+    console.print(f"[green]sent[/] a test notification to {channel}")
 
 
 # ------------------------------------------------------------------ reading

@@ -88,6 +88,7 @@ class Consumer:
         self._claim_cursors = {stream: "0-0" for stream in self.streams}
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runwatch-store")
         self.redis_available = False
+        self.available_since: float | None = None  # when the streams last became readable; None while not
         # counters
         self.consumed = 0
         self.acked = 0
@@ -144,7 +145,7 @@ class Consumer:
             except _REDIS_DOWN as exc:
                 if self.redis_available:
                     logger.warning("redis unavailable (%s); retrying", exc)
-                self.redis_available = False
+                self._mark_available(False)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
             except asyncio.CancelledError:
@@ -163,7 +164,15 @@ class Consumer:
                 if "BUSYGROUP" not in str(exc):
                     raise
         await self.redis.set(self.keys.shards, self.settings.shards)
-        self.redis_available = True
+        self._mark_available(True)
+
+    def _mark_available(self, available: bool) -> None:
+        """Track when the streams became readable: the stall detector measures silence from then."""
+        if available and not self.redis_available:
+            self.available_since = self.clock()
+        elif not available:
+            self.available_since = None
+        self.redis_available = available
 
     # ------------------------------------------------------------------ one step
 
@@ -191,7 +200,7 @@ class Consumer:
             await self.ensure_groups()
             self._backlog = True
             return []
-        self.redis_available = True
+        self._mark_available(True)
         entries: list[Entry] = []
         for stream, items in response or []:
             name = stream.decode() if isinstance(stream, bytes) else stream
@@ -293,6 +302,10 @@ class Consumer:
 
     async def _write(self, batches: list[Batch], dead: list[DeadLetter], now: float) -> WriteResult:
         return await self._in_store(self.store.write, batches, dead, now)
+
+    async def run_in_store(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn`` on the store's own thread, serialised with the commits."""
+        return await self._in_store(fn, *args)
 
     async def _in_store(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()

@@ -16,6 +16,9 @@ import redis.asyncio as aioredis
 import uvicorn
 from prometheus_client import CollectorRegistry
 
+from alerts import DeliveryWorker, RuleSet, build_notifiers
+
+from .alerting import Alerting, load_ruleset
 from .api.app import create_app
 from .consumer import Consumer
 from .embedded_redis import EmbeddedRedis
@@ -54,6 +57,9 @@ class Service:
     store: Store | None = None
     consumer: Consumer | None = None
     exporter: Exporter | None = None
+    ruleset: RuleSet | None = None
+    alerting: Alerting | None = None
+    worker: DeliveryWorker | None = None
     redis_url: str = ""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -72,14 +78,28 @@ class Service:
             self.resolve_redis()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop.set)
         redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
         self.store = self.store or open_store(self.settings)
         self.consumer = Consumer(self.settings, redis=redis, store=self.store)
         self.exporter = Exporter(self.settings, registry=self.registry, consumer=self.consumer)
         self.consumer.listeners.append(self.exporter.on_commit)
-        tasks = [asyncio.create_task(self.consumer.run(self.stop), name="runwatch-consumer")]
+        self.ruleset = self.ruleset or load_ruleset(self.settings.alerts_path)
+        self.alerting = Alerting(self.ruleset, self.store, lost_after=self.settings.lost_after)
+        self.store.hooks.append(self.alerting)
+        self.worker = DeliveryWorker(
+            self.store,
+            build_notifiers(self.ruleset),
+            public_url=self.settings.dashboard_url,
+            lease=self.settings.delivery_lease,
+        )
+        self.alerting.listeners.append(lambda transitions: self.worker.wake() if self.worker else None)
+        tasks = [
+            asyncio.create_task(self.consumer.run(self.stop), name="runwatch-consumer"),
+            asyncio.create_task(self.worker.run(), name="runwatch-delivery"),
+            asyncio.create_task(self._detect_stalls(), name="runwatch-stall"),
+        ]
         server: _Server | None = None
         if self.with_api:
             app = create_app(self.settings, redis=redis, store=self.store, registry=self.registry)
@@ -98,6 +118,7 @@ class Service:
         try:
             await self.stop.wait()
         finally:
+            await self.worker.stop()
             if server is not None:
                 server.should_exit = True
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -105,6 +126,21 @@ class Service:
             self.store.close()
             if self.embedded is not None:
                 self.embedded.stop()
+
+    async def _detect_stalls(self) -> None:
+        """The stall detector: at least every second, on the store's thread."""
+        assert self.consumer is not None and self.alerting is not None
+        while not self.stop.is_set():
+            try:
+                await asyncio.wait_for(self.stop.wait(), self.settings.stall_interval)
+            except TimeoutError:
+                pass
+            if self.stop.is_set():
+                return
+            try:
+                await self.consumer.run_in_store(self.alerting.tick, None, self.consumer.available_since)
+            except Exception:
+                logger.exception("stall detector failed; retrying")
 
     async def _supervise_redis(self) -> None:
         assert self.embedded is not None

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     port: int = Field(8765, ge=0, le=65535)
     public_url: str | None = Field(None, description="Dashboard URL used in alert links.")
     alerts: Path | None = Field(None, description="Alert rules file (default: $RUNWATCH_HOME/alerts.yaml).")
+    lost_after: float = Field(60.0, gt=0, description="A running run silent this long is marked lost.")
+    delivery_lease: float = Field(
+        120.0, gt=0, description="A delivery claimed by a worker that died is retried after this long."
+    )
+    stall_interval: float = Field(1.0, gt=0, description="How often the stall detector checks (seconds).")
 
     @classmethod
     def settings_customise_sources(

@@ -266,3 +266,29 @@ def assert_run_stored_exactly(store: Any, run_id: str, proc: int, steps: int, ke
     assert not missing and not extra, f"run {run_id}: {len(missing)} missing, {len(extra)} unexpected points"
     wrong = [key for key in expected if expected[key] != seen[key]]
     assert not wrong, f"run {run_id}: {len(wrong)} values differ, e.g. {wrong[:3]}"
+
+
+class ThreadedService:
+    """The whole service (consumer, alerting, delivery, stall detector) in a thread, no HTTP."""
+
+    def __init__(self, settings: Any, ruleset: Any = None) -> None:
+        from collector.service import Service
+
+        self.service = Service(settings, with_api=False, ruleset=ruleset)
+        self.service.redis_url = settings.redis_url
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self.service.run(),), daemon=True)
+
+    def start(self) -> ThreadedService:
+        self._thread.start()
+        wait_for(lambda: self.service.worker is not None and self.service.consumer is not None, what="service up")
+        return self
+
+    @property
+    def store(self) -> Any:
+        return self.service.store
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self.service.stop.set)
+        self._thread.join(30)

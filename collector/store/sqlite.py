@@ -19,6 +19,7 @@ from typing import Any
 
 from emitter.events import Batch, Event, Kind, RunStatus
 
+from .alerts_sql import AlertsTables
 from .base import DeadLetter, MetricSummary, Point, RunRecord, WriteHook, WriteResult
 from .rollups import update_rollups
 
@@ -47,11 +48,15 @@ def needs_bits(value: float) -> bool:
     return value != value or (value == 0.0 and math.copysign(1.0, value) < 0)
 
 
+def _nothing() -> None:
+    return None
+
+
 def _stored(value: Any, bits: Any) -> float:
     return bits_float(bits) if bits is not None else value
 
 
-class SQLiteStore:
+class SQLiteStore(AlertsTables):
     """The default store. Thread-safe by a lock; the consumer writes from one thread.
 
     >>> store = SQLiteStore(Path(".runwatch/runwatch.db"))
@@ -125,7 +130,11 @@ class SQLiteStore:
                 self._db.execute("ROLLBACK")
                 self._series.clear()  # ids handed out inside the failed transaction are gone
                 self._known_runs.clear()
+                for hook in self.hooks:
+                    getattr(hook, "after_rollback", _nothing)()
                 raise
+        for hook in self.hooks:
+            getattr(hook, "after_commit", _nothing)()
         return result
 
     def _claim_seqs(self, batch: Batch, now: float, result: WriteResult) -> list[Event]:
@@ -215,10 +224,12 @@ class SQLiteStore:
         db.execute(
             "UPDATE runs SET updated_at = ?, last_event_at = ?,"
             " last_heartbeat_at = CASE WHEN ? THEN ? ELSE last_heartbeat_at END,"
+            " last_progress_at = CASE WHEN ? IS NOT NULL AND (last_step IS NULL OR ? > last_step)"
+            " THEN ? ELSE last_progress_at END,"
             " last_step = CASE WHEN ? IS NOT NULL AND (last_step IS NULL OR ? > last_step) THEN ? ELSE last_step END,"
             " status = CASE WHEN status = 'lost' THEN 'running' ELSE status END"
             " WHERE id = ?",
-            (now, now, heartbeat, now, last_step, last_step, last_step, run_id),
+            (now, now, heartbeat, now, last_step, last_step, now, last_step, last_step, last_step, run_id),
         )
         result.applied.extend(events)
 

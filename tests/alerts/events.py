@@ -16,7 +16,9 @@ def event(kind: Kind, payload: dict[str, Any], run: str = RUN, writer: str = "w0
 
 
 def metric(step: int, run: str = RUN, writer: str = "w0", **values: float) -> Event:
-    return event(Kind.METRICS, {"step": step, "values": {k.replace("__", "/"): float(v) for k, v in values.items()}}, run, writer)
+    return event(
+        Kind.METRICS, {"step": step, "values": {k.replace("__", "/"): float(v) for k, v in values.items()}}, run, writer
+    )
 
 
 def system(step: int, run: str = RUN, **values: float) -> Event:

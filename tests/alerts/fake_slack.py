@@ -20,7 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 __all__ = ["FakeSlack", "RecordedRequest", "RecordingServer", "Reply"]
@@ -88,7 +88,7 @@ class RecordingServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> RecordingServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -136,16 +136,14 @@ class RecordingServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 received = time.time()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 reply = owner._next_reply(self.path)
                 if reply.body is None:
                     reply = Reply(reply.status, owner.default_reply(self.path).body, reply.headers)
-                payload = (
-                    json.dumps(reply.body).encode() if not isinstance(reply.body, str) else reply.body.encode()
-                )
+                payload = json.dumps(reply.body).encode() if not isinstance(reply.body, str) else reply.body.encode()
                 content_type = "text/plain" if isinstance(reply.body, str) else "application/json"
                 answered = time.time()
                 owner._record(
@@ -167,7 +165,7 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         return Handler

@@ -1,8 +1,7 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives.
 
-    with SmtpSink() as sink:
-        smtplib.SMTP("127.0.0.1", sink.port).sendmail(...)
-        [message] = sink.wait_for(1)      # email.message.EmailMessage
+Use it as a context manager (or the ``smtp_sink`` fixture), send to ``127.0.0.1:sink.port``,
+then ``sink.wait_for(n)`` returns the ``ReceivedMail`` so far (``.message`` is an EmailMessage).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 
@@ -47,13 +46,13 @@ class SmtpSink:
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     # aiosmtpd handler hooks
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.reject_rcpt:
             return self.reject_rcpt
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         with self._cond:
             self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message, time.time()))  # type: ignore[arg-type]
@@ -77,7 +76,7 @@ class SmtpSink:
     def stop(self) -> None:
         self.controller.stop()
 
-    def __enter__(self) -> SmtpSink:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

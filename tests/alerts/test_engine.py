@@ -40,7 +40,9 @@ NAN = "  - {name: nan, metric: loss, condition: nonfinite}"
 NAN_RESOLVED = "  - {name: nan, metric: loss, condition: nonfinite, send_resolved: true}"
 DIVERGING = "  - {name: div, metric: loss, condition: '> 10', for: 3, send_resolved: true}"
 GOOD = "  - {name: good, metric: val/acc, condition: '>= 0.95'}"
-PLATEAU = "  - {name: plateau, metric: val/loss, condition: no_improvement, mode: min, patience: 3, send_resolved: true}"
+PLATEAU = (
+    "  - {name: plateau, metric: val/loss, condition: no_improvement, mode: min, patience: 3, send_resolved: true}"
+)
 BEST = "  - {name: best, metric: val/acc, condition: new_best, mode: max, repeat_interval: 10m}"
 
 CASES = [
@@ -51,7 +53,12 @@ CASES = [
     ("finite values never fire", NAN, [(0, metric(0, loss=1e308)), (1, metric(1, loss=-0.0))], []),
     ("one notification per episode", NAN, [(0, metric(0, loss=nan)), (1, metric(1, loss=nan))], [(0, "nan firing")]),
     ("other metrics are ignored", NAN, [(0, metric(0, acc=nan))], []),
-    ("system metrics count too", NAN.replace("loss", "gpu.temp"), [(0, system(0, **{"gpu.temp": nan}))], [(0, "nan firing")]),
+    (
+        "system metrics count too",
+        NAN.replace("loss", "gpu.temp"),
+        [(0, system(0, **{"gpu.temp": nan}))],
+        [(0, "nan firing")],
+    ),
     ("no resolved message by default", NAN, [(0, metric(0, loss=nan)), (1, metric(1, loss=1.0))], [(0, "nan firing")]),
     (
         "resolved when send_resolved, then a new episode",
@@ -85,7 +92,12 @@ CASES = [
         [],
     ),
     ("+Inf is greater than 10", DIVERGING, [(t, metric(t, loss=inf)) for t in range(3)], [(2, "div firing")]),
-    ("'>= 0.95' fires at exactly 0.95", GOOD, [(0, metric(0, val__acc=0.949)), (1, metric(1, val__acc=0.95))], [(1, "good firing")]),
+    (
+        "'>= 0.95' fires at exactly 0.95",
+        GOOD,
+        [(0, metric(0, val__acc=0.949)), (1, metric(1, val__acc=0.95))],
+        [(1, "good firing")],
+    ),
     (
         "out-of-order steps: for: N counts points in arrival order",
         DIVERGING,
@@ -114,8 +126,13 @@ CASES = [
     (
         "out-of-order steps: a late point with a better value is a new best",
         PLATEAU,
-        [(0, metric(10, val__loss=0.5)), (1, metric(20, val__loss=0.6)), (2, metric(5, val__loss=0.4)),
-         (3, metric(30, val__loss=0.6)), (4, metric(40, val__loss=0.6))],
+        [
+            (0, metric(10, val__loss=0.5)),
+            (1, metric(20, val__loss=0.6)),
+            (2, metric(5, val__loss=0.4)),
+            (3, metric(30, val__loss=0.6)),
+            (4, metric(40, val__loss=0.6)),
+        ],
         [],
     ),
     (
@@ -135,8 +152,12 @@ CASES = [
     (
         "new bests within repeat_interval are folded into the last notification",
         BEST,
-        [(0, metric(0, val__acc=0.5)), (1, metric(1, val__acc=0.6)), (60, metric(2, val__acc=0.7)),
-         (601, metric(3, val__acc=0.8))],
+        [
+            (0, metric(0, val__acc=0.5)),
+            (1, metric(1, val__acc=0.6)),
+            (60, metric(2, val__acc=0.7)),
+            (601, metric(3, val__acc=0.8)),
+        ],
         [(1, "best firing"), (601, "best firing")],
     ),
     (
@@ -150,7 +171,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("case", "body", "steps", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_metric_rules(case: str, body: str, steps: list[tuple[float, Event]], expected: list[tuple[float, str]]) -> None:
+def test_metric_rules(
+    case: str, body: str, steps: list[tuple[float, Event]], expected: list[tuple[float, str]]
+) -> None:
     assert compact(feed(rules(body), steps)) == expected
 
 
@@ -174,7 +197,12 @@ def test_a_firing_transition_carries_what_the_message_needs() -> None:
 
 def test_repeats_only_after_repeat_interval_and_are_flagged() -> None:
     ruleset = rules(NAN, defaults="{repeat_interval: 1h}")
-    steps = [(0, metric(0, loss=nan)), (100, metric(1, loss=nan)), (3600, metric(2, loss=nan)), (3700, metric(3, loss=nan))]
+    steps = [
+        (0, metric(0, loss=nan)),
+        (100, metric(1, loss=nan)),
+        (3600, metric(2, loss=nan)),
+        (3700, metric(3, loss=nan)),
+    ]
 
     transitions = feed(ruleset, steps)
 
@@ -222,7 +250,9 @@ FAILED = "  - {name: failed, on: status, status: [failed, killed], severity: err
         ),
     ],
 )
-def test_status_rules(case: str, body: str, steps: list[tuple[float, Event]], expected: list[tuple[float, str]]) -> None:
+def test_status_rules(
+    case: str, body: str, steps: list[tuple[float, Event]], expected: list[tuple[float, str]]
+) -> None:
     assert compact(feed(rules(body), steps)) == expected
 
 
@@ -266,13 +296,19 @@ def test_the_same_user_alert_title_is_sent_once_per_repeat_interval() -> None:
     transitions = feed(rules(USER), steps)
 
     assert [(t.at, t.title) for t in transitions] == [(0, "low acc"), (20, "disk full"), (601, "low acc")]
-    assert {t.id for t in transitions} == {f"from-code|{RUN}|low acc#1.0", f"from-code|{RUN}|disk full#1.0", f"from-code|{RUN}|low acc#2.0"}
+    assert {t.id for t in transitions} == {
+        f"from-code|{RUN}|low acc#1.0",
+        f"from-code|{RUN}|disk full#1.0",
+        f"from-code|{RUN}|low acc#2.0",
+    }
 
 
 def test_warn_level_is_warning_severity_unless_the_rule_sets_one() -> None:
     [t] = evaluate(rules(USER), AlertState(), [user_alert("x", level="warn")], 0.0)
     assert t.severity == "warning"
-    [t] = evaluate(rules(USER.replace("}", ", severity: critical}")), AlertState(), [user_alert("x", level="info")], 0.0)
+    [t] = evaluate(
+        rules(USER.replace("}", ", severity: critical}")), AlertState(), [user_alert("x", level="info")], 0.0
+    )
     assert t.severity == "critical"
 
 
@@ -313,7 +349,7 @@ def test_runs_are_independent() -> None:
 # ----------------------------------------------------------------- state
 
 
-ALL = "\n".join([NAN_RESOLVED, DIVERGING, PLATEAU, BEST, STATUS, USER])
+ALL = f"{NAN_RESOLVED}\n{DIVERGING}\n{PLATEAU}\n{BEST}\n{STATUS}\n{USER}"
 
 
 def test_state_survives_a_round_trip_through_json_mid_stream() -> None:
@@ -336,7 +372,9 @@ def test_state_json_is_strict_and_small() -> None:
     ruleset = rules(ALL)
     state = AlertState()
     for step in range(10_000):
-        evaluate(ruleset, state, [metric(step, loss=nan if step % 7 == 0 else 5.0, val__loss=1.0 / (step + 1))], float(step))
+        evaluate(
+            ruleset, state, [metric(step, loss=nan if step % 7 == 0 else 5.0, val__loss=1.0 / (step + 1))], float(step)
+        )
 
     text = state.to_json()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))

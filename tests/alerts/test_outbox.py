@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import time
 
 import pytest
 
@@ -36,11 +37,18 @@ def nan_transition(now: float = 1000.0, notify: str = "[a, b]") -> list[Transiti
     return evaluate(ruleset, AlertState(), [metric(3, loss=math.nan)], now)
 
 
-def setup(*notifiers: MemoryNotifier, clock: Clock | None = None, **kw: object) -> tuple[MemoryOutbox, DeliveryWorker, Clock]:
+def setup(
+    *notifiers: MemoryNotifier, clock: Clock | None = None, **kw: object
+) -> tuple[MemoryOutbox, DeliveryWorker, Clock]:
     clock = clock or Clock()
     outbox = MemoryOutbox()
     worker = DeliveryWorker(
-        outbox, {n.name: n for n in notifiers}, clock=clock, public_url="http://rw.test", rng=random.Random(7), **kw  # type: ignore[arg-type]
+        outbox,
+        {n.name: n for n in notifiers},
+        clock=clock,
+        public_url="http://rw.test",
+        rng=random.Random(7),
+        **kw,  # type: ignore[arg-type]
     )
     return outbox, worker, clock
 
@@ -190,7 +198,7 @@ async def test_run_sends_as_soon_as_it_is_woken_and_stops_cleanly() -> None:
     task = asyncio.create_task(worker.run())
     await asyncio.sleep(0.05)
 
-    outbox.add_deliveries(deliveries_for(nan_transition(notify="[a]", now=0.0), 0.0))
+    outbox.add_deliveries(deliveries_for(nan_transition(notify="[a]", now=time.time()), time.time()))
     worker.wake()
     for _ in range(200):
         if a.messages:
@@ -209,7 +217,7 @@ async def test_wake_works_from_another_thread() -> None:
     worker = DeliveryWorker(outbox, {"a": a}, poll_interval=30.0)
     task = asyncio.create_task(worker.run())
     await asyncio.sleep(0.05)
-    outbox.add_deliveries(deliveries_for(nan_transition(notify="[a]", now=0.0), 0.0))
+    outbox.add_deliveries(deliveries_for(nan_transition(notify="[a]", now=time.time()), time.time()))
     await asyncio.to_thread(worker.wake)
     while not a.messages:
         await asyncio.sleep(0.01)

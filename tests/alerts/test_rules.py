@@ -99,7 +99,9 @@ def test_a_rule_without_notify_goes_to_every_channel_or_to_defaults_notify() -> 
     assert ruleset.notify_for(ruleset.rule("plateau")) == ("ml-team", "ml-bot", "oncall", "hooks")
     assert ruleset.notify_for(ruleset.rule("loss-nan")) == ("ml-team", "oncall")
 
-    narrowed = parse_rules(EXAMPLE.replace("send_resolved: true}", "send_resolved: true, notify: [ml-bot]}"), env=SECRETS)
+    narrowed = parse_rules(
+        EXAMPLE.replace("send_resolved: true}", "send_resolved: true, notify: [ml-bot]}"), env=SECRETS
+    )
     assert narrowed.notify_for(narrowed.rule("plateau")) == ("ml-bot",)
 
 
@@ -134,16 +136,23 @@ def test_selectors_match_project_and_run_name_globs_and_require_all_tags() -> No
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("60s", 60), ("15m", 900), ("1h", 3600), ("1h30m", 5400), ("500ms", 0.5), ("2d", 172800), (90, 90), ("never", math.inf)],
+    [
+        ("60s", 60),
+        ("15m", 900),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        ("2d", 172800),
+        (90, 90),
+        ("never", math.inf),
+    ],
 )
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
 def test_env_defaults_and_dollar_escapes() -> None:
-    ruleset = parse_rules(
-        "rules: [{name: r, on: user_alert, description: 'cost $$5 in ${REGION:-eu-west}'}]", env={}
-    )
+    ruleset = parse_rules("rules: [{name: r, on: user_alert, description: 'cost $$5 in ${REGION:-eu-west}'}]", env={})
     assert ruleset.rule("r").description == "cost $5 in eu-west"
 
 
@@ -190,7 +199,9 @@ def test_a_missing_environment_variable_is_named_without_leaking_other_secrets()
     del env["SLACK_BOT_TOKEN"]
     error = error_of(EXAMPLE, env)
 
-    assert str(error) == "alerts.yaml:3: channel 'ml-bot': field 'token': environment variable SLACK_BOT_TOKEN is not set"
+    assert (
+        str(error) == "alerts.yaml:3: channel 'ml-bot': field 'token': environment variable SLACK_BOT_TOKEN is not set"
+    )
     assert_no_secret(str(error))
 
 
@@ -213,7 +224,10 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
         ("{name: r, condition: nonfinite}", "rule 'r': field 'metric': required (or give 'on:' for an event rule)"),
         ("{name: r, metric: l, condition: no_improvement, mode: min}", "rule 'r': field 'patience': required"),
         ("{name: r, metric: l, condition: new_best}", "rule 'r': field 'mode': required with condition new_best"),
-        ("{name: r, metric: l, condition: new_best, mode: up}", "rule 'r': field 'mode': Input should be 'min' or 'max'"),
+        (
+            "{name: r, metric: l, condition: new_best, mode: up}",
+            "rule 'r': field 'mode': Input should be 'min' or 'max'",
+        ),
         ("{name: r, metric: l, condition: '> 1', for: 0}", "rule 'r': field 'for': Input should be greater than"),
         ("{name: r, on: heartbeat_lost}", "rule 'r': field 'after': required with 'on: heartbeat_lost'"),
         ("{name: r, on: no_progress, after: soon}", "rule 'r': field 'after': cannot parse duration 'soon'"),
@@ -237,7 +251,10 @@ def test_rule_mistakes_are_named(rule: str, message: str) -> None:
         ("{type: slack}", "channel 'c': needs webhook_url, or token and channel"),
         ("{type: slack, token: ${SLACK_BOT_TOKEN}}", "channel 'c': a token needs a channel"),
         ("{type: email, smtp_url: 'http://x', from: a@b.c, to: [d@e.f]}", "channel 'c': field 'smtp_url': must start"),
-        ("{type: email, smtp_url: 'smtp://x', from: a@b.c, to: []}", "channel 'c': field 'to': List should have at least 1"),
+        (
+            "{type: email, smtp_url: 'smtp://x', from: a@b.c, to: []}",
+            "channel 'c': field 'to': List should have at least 1",
+        ),
         ("{type: webhook, url: ftp://x}", "channel 'c': field 'url': must be an http:// or https:// URL"),
     ],
 )
@@ -264,3 +281,11 @@ def test_duplicate_keys_and_rule_names_are_errors() -> None:
 def test_an_unknown_top_level_key_is_an_error() -> None:
     error = error_of("channels: {}\nrulez: []\n")
     assert str(error) == "alerts.yaml:2: field 'rulez': unknown field"
+
+
+def test_the_example_in_the_docs_is_valid() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "alerts.md"
+    example = docs.read_text().split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    ruleset = parse_rules(example, source="docs/alerts.md", env=SECRETS)
+    assert ruleset.rule("prod-nan").tags == ["prod"]

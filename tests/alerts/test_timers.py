@@ -21,7 +21,9 @@ def rules(*bodies: str, defaults: str = "{send_resolved: true, repeat_interval: 
     return parse_rules("rules:\n" + "".join(f"  - {b}\n" for b in bodies) + f"defaults: {defaults}\n")
 
 
-def tick(ruleset: RuleSet, state: AlertState, now: float, live: Liveness | None, since: float | None = 0.0) -> list[str]:
+def tick(
+    ruleset: RuleSet, state: AlertState, now: float, live: Liveness | None, since: float | None = 0.0
+) -> list[str]:
     out = evaluate_timers(ruleset, state, [live] if live else [], now, available_since=since)
     return [describe(t) for t in out]
 
@@ -47,8 +49,14 @@ def test_lost_fires_once_per_episode_and_repeats_after_the_interval() -> None:
 
 
 def test_a_lost_transition_says_how_long_the_run_was_silent() -> None:
-    [t] = evaluate_timers(rules(LOST), AlertState(), [alive(10.0)], 75.0, available_since=0.0,
-                          info={RUN: RunInfo(RUN, "vision", "resnet")})
+    [t] = evaluate_timers(
+        rules(LOST),
+        AlertState(),
+        [alive(10.0)],
+        75.0,
+        available_since=0.0,
+        info={RUN: RunInfo(RUN, "vision", "resnet")},
+    )
     assert (t.title, t.value, t.severity, t.run_name) == ("run lost: no events for 1m", 65.0, "critical", "resnet")
 
 

@@ -1,0 +1,64 @@
+"""How alert transitions read: titles and texts, the same in every channel."""
+
+from __future__ import annotations
+
+import math
+
+from alerts.rules import Rule, RuleKind
+
+__all__ = ["format_value", "text_for", "title_for"]
+
+
+def title_for(rule: Rule, state: str, status: str | None, value: float | None) -> str:
+    kind = rule.kind
+    if state == "resolved":
+        return {
+            RuleKind.HEARTBEAT_LOST: "run is sending events again",
+            RuleKind.NO_PROGRESS: "run is making progress again",
+            RuleKind.NO_IMPROVEMENT: f"{rule.metric} improved",
+            RuleKind.NONFINITE: f"{rule.metric} is finite again",
+        }.get(kind, f"{rule.metric} {rule.condition} no longer holds")
+    if kind == RuleKind.NONFINITE:
+        return f"{rule.metric} is {format_value(value) if value is not None else 'not finite'}"
+    if kind == RuleKind.THRESHOLD:
+        n = rule.points_needed
+        return f"{rule.metric} {rule.condition}" + (f" for {n} points" if n > 1 else "")
+    if kind == RuleKind.NO_IMPROVEMENT:
+        return f"{rule.metric} has not improved for {rule.patience} points"
+    if kind == RuleKind.NEW_BEST:
+        return f"{rule.metric}: new best {format_value(value)}"
+    if kind == RuleKind.STATUS:
+        return f"run {status}"
+    if kind == RuleKind.HEARTBEAT_LOST:
+        return f"run lost: no events for {_duration(rule.after)}"
+    if kind == RuleKind.NO_PROGRESS:
+        return f"run stalled: no new step for {_duration(rule.after)}"
+    return rule.name
+
+
+def text_for(rule: Rule, value: float | None, step: int | None, extra: str) -> str:
+    parts = []
+    if rule.metric is not None and value is not None:
+        parts.append(f"{rule.metric} = {format_value(value)}" + (f" at step {step}" if step is not None else ""))
+    if extra:
+        parts.append(extra)
+    return "; ".join(parts)
+
+
+def format_value(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:.6g}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

@@ -1,0 +1,156 @@
+"""Slack, through slack-sdk: an incoming webhook or ``chat.postMessage`` with a bot token.
+
+The clients are built with no retry handlers: slack-sdk's rate-limit handler sleeps
+``Retry-After`` in the calling thread, and its connection handler retries once —
+both would hide from the outbox what happened. Instead every outcome maps to a
+``NotifyError``: 429 carries ``retry_after``, other 4xx (revoked webhook, bad token,
+unknown channel) are permanent, 5xx and connection errors are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
+
+from alerts.channels import SlackChannel
+from alerts.errors import NotifyError
+from alerts.notifiers.base import AlertMessage, format_value, parse_retry_after
+
+__all__ = ["SlackNotifier", "slack_blocks"]
+
+# slack-sdk logs request URLs at DEBUG, and a webhook URL is a secret.
+_sdk_logger = logging.getLogger("alerts.notifiers.slack.sdk")
+_sdk_logger.setLevel(logging.INFO)
+
+_EMOJI = {
+    "critical": ":rotating_light:",
+    "error": ":red_circle:",
+    "warning": ":warning:",
+    "info": ":information_source:",
+}
+# chat.postMessage errors worth another try; every other error code is permanent
+_RETRYABLE = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+
+
+class SlackNotifier:
+    """Posts Block Kit messages to one Slack channel.
+
+    >>> notifier = SlackNotifier("ml-team", SlackChannel(type="slack", webhook_url="https://hooks.slack.com/..."))
+    >>> notifier.send(message)          # raises NotifyError when Slack says no
+    """
+
+    def __init__(self, name: str, config: SlackChannel) -> None:
+        self.name = name
+        self.config = config
+        self._webhook: WebhookClient | None = None
+        self._web: WebClient | None = None
+        timeout = int(max(1, config.timeout))
+        if config.webhook_url is not None:
+            url = config.webhook_url.get_secret_value()
+            self._webhook = WebhookClient(url=url, timeout=timeout, retry_handlers=[], logger=_sdk_logger)
+        else:
+            assert config.token is not None
+            self._web = WebClient(
+                token=config.token.get_secret_value(),
+                base_url=config.api_url,
+                timeout=timeout,
+                retry_handlers=[],
+                logger=_sdk_logger,
+            )
+
+    def send(self, message: AlertMessage) -> None:
+        text = _escape(message.headline)
+        blocks = slack_blocks(message)
+        if self._webhook is not None:
+            self._send_webhook(text, blocks)
+        else:
+            self._send_web(text, blocks)
+
+    def _send_webhook(self, text: str, blocks: list[dict[str, Any]]) -> None:
+        assert self._webhook is not None
+        try:
+            response = self._webhook.send(text=text, blocks=blocks)
+        except (OSError, SlackClientError) as exc:
+            raise NotifyError(self.name, None, f"cannot reach Slack: {type(exc).__name__}") from None
+        status = response.status_code
+        if status == 200:
+            return
+        detail = (response.body or "").strip()[:200] or "no body"
+        if status == 429:
+            retry_after = parse_retry_after(_header(response.headers, "retry-after"))
+            raise NotifyError(self.name, status, "rate limited", retry_after=retry_after if retry_after else 1.0)
+        raise NotifyError(self.name, status, detail, permanent=400 <= status < 500)
+
+    def _send_web(self, text: str, blocks: list[dict[str, Any]]) -> None:
+        assert self._web is not None
+        try:
+            self._web.chat_postMessage(channel=self.config.channel or "", text=text, blocks=blocks)
+        except SlackApiError as exc:
+            response = exc.response
+            status = int(response.status_code)
+            error = str(response.get("error") or "") if isinstance(response.data, dict) else ""
+            if status == 429 or error == "ratelimited":
+                retry_after = parse_retry_after(_header(response.headers, "retry-after"))
+                raise NotifyError(self.name, status, "rate limited", retry_after=retry_after or 1.0) from None
+            permanent = 400 <= status < 500 or (status == 200 and error not in _RETRYABLE)
+            raise NotifyError(self.name, status, error or f"HTTP {status}", permanent=permanent) from None
+        except (OSError, SlackClientError) as exc:
+            raise NotifyError(self.name, None, f"cannot reach Slack: {type(exc).__name__}") from None
+
+    def __repr__(self) -> str:
+        via = "webhook" if self._webhook is not None else f"chat.postMessage {self.config.channel}"
+        return f"<SlackNotifier {self.name!r} via {via}>"
+
+
+def slack_blocks(message: AlertMessage) -> list[dict[str, Any]]:
+    """Block Kit: a header, the facts as fields, the details, and the run link."""
+    emoji = ":white_check_mark:" if message.state == "resolved" else _EMOJI.get(message.severity, ":bell:")
+    state = "Resolved" if message.state == "resolved" else "Repeat" if message.repeat else "Firing"
+    run = _escape(message.run_label)
+    if message.link:
+        run = f"<{message.link}|{run}>"
+    fields = [
+        ("Rule", _escape(message.rule)),
+        ("Run", run),
+        ("Project", _escape(message.project or "-")),
+        ("Severity", message.severity),
+    ]
+    if message.metric is not None:
+        fields += [("Metric", _escape(message.metric)), ("Value", format_value(message.value))]
+        fields.append(("Step", str(message.step) if message.step is not None else "-"))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{state}: {message.title}"[:150], "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{emoji} *{_escape(message.title)}*"[:3000]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]} for k, v in fields]},
+    ]
+    if message.text:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(message.text)[:3000]}})
+    if message.link:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {"type": "button", "text": {"type": "plain_text", "text": "Open run"}, "url": message.link}
+                ],
+            }
+        )
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"runwatch · `{_escape(message.id)}`"}]})
+    return blocks
+
+
+def _escape(text: str) -> str:
+    """Slack mrkdwn's three control characters, so run names cannot inject links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if key.lower() == name:
+            return str(value[0] if isinstance(value, list) else value)
+    return None

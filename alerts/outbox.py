@@ -1,0 +1,335 @@
+"""The outbox: alert notifications stored with the events, then sent with retries.
+
+The collector turns transitions into ``Delivery`` rows (``deliveries_for``) and
+inserts them in the same transaction as the events that caused them, so a crash
+never loses an alert. ``DeliveryWorker`` then sends them: one attempt per due
+delivery, success recorded, failures retried with capped jittered exponential
+backoff — never before a ``Retry-After`` the service asked for — and permanent
+failures (a 4xx other than 429) recorded with their reason.
+
+Delivery is at least once: a worker killed after Slack accepted a message but
+before ``mark_sent`` committed sends it again once its claim's lease expires. Every
+message carries its ``id`` so a receiver can tell.
+
+The worker is asyncio (the collector is): store calls run on the event loop thread
+(the collector's SQLite connection lives there); the blocking notifier calls run in
+worker threads with ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Protocol
+
+from alerts.engine import Transition
+from alerts.errors import NotifyError
+from alerts.notifiers.base import AlertMessage, Notifier
+
+__all__ = [
+    "Backoff",
+    "Delivery",
+    "DeliveryStatus",
+    "DeliveryWorker",
+    "MemoryOutbox",
+    "OutboxStore",
+    "deliveries_for",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One notification of one transition to one channel.
+
+    ``id`` is deterministic (``<transition id>@<channel>``): inserting the same
+    delivery twice must change nothing (``INSERT ... ON CONFLICT DO NOTHING``).
+    ``payload`` is ``Transition.to_dict()``, strict-JSON safe.
+    """
+
+    id: str
+    channel: str
+    payload: dict[str, Any]
+    created_at: float
+    next_attempt_at: float
+    attempts: int = 0  # attempts started, this claim included
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    last_error: str | None = None
+    sent_at: float | None = None
+
+    @property
+    def transition(self) -> Transition:
+        return Transition.from_dict(self.payload)
+
+
+def deliveries_for(transitions: Iterable[Transition], now: float) -> list[Delivery]:
+    """One pending delivery per (transition, notify channel), due at once."""
+    return [
+        Delivery(id=f"{t.id}@{channel}", channel=channel, payload=t.to_dict(), created_at=now, next_attempt_at=now)
+        for t in transitions
+        for channel in t.notify
+    ]
+
+
+class OutboxStore(Protocol):
+    """Where deliveries live; the collector's store implements it (``MemoryOutbox`` in tests)."""
+
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Insert new pending deliveries; an ``id`` already present is left as it is."""
+        ...
+
+    def claim_due(self, now: float, limit: int, lease_until: float) -> list[Delivery]:
+        """Up to ``limit`` pending deliveries with ``next_attempt_at <= now``, oldest due first.
+
+        Atomically, for each one returned: ``attempts += 1`` and ``next_attempt_at =
+        lease_until`` — so no other worker claims it meanwhile, and a worker that dies
+        mid-send leaves it due again when the lease expires. Returned values are the
+        updated rows.
+        """
+        ...
+
+    def mark_sent(self, id: str, now: float) -> None:
+        """Status ``sent``, ``sent_at = now``."""
+        ...
+
+    def mark_retry(self, id: str, next_attempt_at: float, error: str) -> None:
+        """Stays ``pending``; due again at ``next_attempt_at``; ``last_error = error``."""
+        ...
+
+    def mark_failed(self, id: str, now: float, error: str) -> None:
+        """Status ``failed`` for good, ``last_error = error`` (the reason shown to users)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Capped exponential backoff with jitter: attempt n waits ~``base * factor**(n-1)``, at most ``cap``."""
+
+    base: float = 1.0
+    factor: float = 2.0
+    cap: float = 300.0
+    jitter: float = 0.5  # the delay is drawn from [(1 - jitter) * d, d]
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        exponent = min(max(attempts - 1, 0), 60)
+        delay = min(self.cap, self.base * self.factor**exponent)
+        return delay * (1.0 - self.jitter * rng.random())
+
+
+class DeliveryWorker:
+    """Sends due deliveries until stopped.
+
+    >>> worker = DeliveryWorker(store, build_notifiers(ruleset), public_url=settings.dashboard_url)
+    >>> task = asyncio.create_task(worker.run())
+    >>> store.write(...); worker.wake()     # after committing new deliveries: send now
+    >>> await worker.stop()
+    """
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        notifiers: Mapping[str, Notifier],
+        *,
+        public_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+        backoff: Backoff | None = None,
+        batch_size: int = 50,
+        poll_interval: float = 0.5,
+        lease: float = 120.0,
+        max_age: float = 86_400.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.notifiers = dict(notifiers)
+        self.public_url = public_url
+        self.clock = clock
+        self.backoff = backoff or Backoff()
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.max_age = max_age
+        self.rng = rng or random.Random()
+        self.sent = self.retried = self.failed = 0
+        self._hold: dict[str, float] = {}  # channel → not before (its Retry-After)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------- lifecycle
+
+    async def run(self) -> None:
+        """Claim and send until ``stop()``; a pass starts at once on ``wake()``."""
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        try:
+            while not self._stopping:
+                self._wakeup.clear()
+                handled = await self.run_once()
+                if handled >= self.batch_size or self._stopping:
+                    continue  # more may be due right now
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_interval)
+                except TimeoutError:
+                    pass
+        finally:
+            for notifier in self.notifiers.values():
+                close = getattr(notifier, "close", None)
+                if callable(close):
+                    close()  # e.g. the webhook notifier's HTTP connection pool
+
+    async def stop(self) -> None:
+        """Finish the pass in progress (no send is abandoned halfway), then return from ``run``."""
+        self._stopping = True
+        self.wake()
+
+    def wake(self) -> None:
+        """Start a pass now (new deliveries were committed). Safe from any thread."""
+        loop, event = self._loop, self._wakeup
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            if asyncio.get_running_loop() is loop:
+                event.set()
+                return
+        except RuntimeError:
+            pass
+        loop.call_soon_threadsafe(event.set)
+
+    # ---------------------------------------------------------------- a pass
+
+    async def run_once(self) -> int:
+        """Claim what is due and attempt each; returns how many were handled."""
+        now = self.clock()
+        claimed = self.store.claim_due(now, self.batch_size, now + self.lease)
+        if not claimed:
+            return 0
+        by_channel: dict[str, list[Delivery]] = {}
+        for delivery in claimed:
+            by_channel.setdefault(delivery.channel, []).append(delivery)
+        # channels in parallel; one channel's deliveries in order (firing before resolved)
+        await asyncio.gather(*(self._send_channel(channel, items) for channel, items in by_channel.items()))
+        return len(claimed)
+
+    async def _send_channel(self, channel: str, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            await self._attempt(channel, delivery)
+
+    async def _attempt(self, channel: str, delivery: Delivery) -> None:
+        notifier = self.notifiers.get(channel)
+        if notifier is None:
+            self._fail(delivery, f"channel {channel!r} is not configured")
+            return
+        hold = self._hold.get(channel)
+        if hold is not None and self.clock() < hold:
+            self.store.mark_retry(delivery.id, hold, "waiting: channel rate-limited (Retry-After)")
+            return
+        try:
+            message = AlertMessage.from_transition(delivery.transition, self.public_url)
+            await asyncio.to_thread(notifier.send, message)
+        except NotifyError as exc:
+            self._failed_attempt(channel, delivery, exc)
+        except Exception as exc:  # a notifier bug must not stop the worker; retried like an outage
+            logger.exception("notifier %s raised on delivery %s", channel, delivery.id)
+            self._retry(delivery, self.clock() + self.backoff.delay(delivery.attempts, self.rng), repr(exc)[:300])
+        else:
+            self.store.mark_sent(delivery.id, self.clock())
+            self.sent += 1
+            logger.info("alert %s delivered to %s (attempt %d)", delivery.id, channel, delivery.attempts)
+
+    def _failed_attempt(self, channel: str, delivery: Delivery, exc: NotifyError) -> None:
+        now = self.clock()  # read after the response: Retry-After counts from when it arrived
+        error = str(exc)
+        if exc.permanent:
+            self._fail(delivery, error)
+        elif now - delivery.created_at >= self.max_age:
+            self._fail(delivery, f"gave up after {delivery.attempts} attempts: {error}")
+        elif exc.retry_after is not None:
+            not_before = now + exc.retry_after
+            self._hold[channel] = max(self._hold.get(channel, 0.0), not_before)
+            self._retry(delivery, not_before, error)
+        else:
+            self._retry(delivery, now + self.backoff.delay(delivery.attempts, self.rng), error)
+
+    def _retry(self, delivery: Delivery, at: float, error: str) -> None:
+        self.store.mark_retry(delivery.id, at, error)
+        self.retried += 1
+        logger.warning("alert %s to %s: %s; retrying at %.3f", delivery.id, delivery.channel, error, at)
+
+    def _fail(self, delivery: Delivery, error: str) -> None:
+        self.store.mark_failed(delivery.id, self.clock(), error)
+        self.failed += 1
+        logger.error("alert %s to %s failed for good: %s", delivery.id, delivery.channel, error)
+
+    def __repr__(self) -> str:
+        return f"<DeliveryWorker sent={self.sent} retried={self.retried} failed={self.failed} held={len(self._hold)}>"
+
+
+@dataclass
+class MemoryOutbox:
+    """``OutboxStore`` in memory, for tests and ``runwatch demo`` (thread-safe).
+
+    >>> outbox = MemoryOutbox()
+    >>> outbox.add_deliveries(deliveries_for(transitions, now=0.0))
+    >>> [d.status for d in outbox.all()]
+    """
+
+    rows: dict[str, Delivery] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)  # every error of every attempt
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        with self._lock:
+            for delivery in deliveries:
+                self.rows.setdefault(delivery.id, delivery)
+
+    def claim_due(self, now: float, limit: int, lease_until: float) -> list[Delivery]:
+        with self._lock:
+            due = sorted(
+                (d for d in self.rows.values() if d.status == DeliveryStatus.PENDING and d.next_attempt_at <= now),
+                key=lambda d: (d.next_attempt_at, d.created_at, d.id),
+            )[:limit]
+            claimed = [replace(d, attempts=d.attempts + 1, next_attempt_at=lease_until) for d in due]
+            for delivery in claimed:
+                self.rows[delivery.id] = delivery
+            return claimed
+
+    def mark_sent(self, id: str, now: float) -> None:
+        with self._lock:
+            self.rows[id] = replace(self.rows[id], status=DeliveryStatus.SENT, sent_at=now)
+
+    def mark_retry(self, id: str, next_attempt_at: float, error: str) -> None:
+        with self._lock:
+            self.rows[id] = replace(self.rows[id], next_attempt_at=next_attempt_at, last_error=error)
+            self.errors.setdefault(id, []).append(error)
+
+    def mark_failed(self, id: str, now: float, error: str) -> None:
+        with self._lock:
+            self.rows[id] = replace(self.rows[id], status=DeliveryStatus.FAILED, last_error=error)
+            self.errors.setdefault(id, []).append(error)
+
+    def all(self) -> list[Delivery]:
+        with self._lock:
+            return list(self.rows.values())
+
+    def pending(self) -> list[Delivery]:
+        return [d for d in self.all() if d.status == DeliveryStatus.PENDING]
+
+    def __repr__(self) -> str:
+        counts = {s.value: 0 for s in DeliveryStatus}
+        for delivery in self.all():
+            counts[delivery.status.value] += 1
+        return "<MemoryOutbox " + " ".join(f"{k}={v}" for k, v in counts.items()) + ">"

@@ -1,0 +1,152 @@
+"""Alerting inside the collector: the rule engine on every commit, and the stall detector.
+
+``Alerting.hook`` runs inside the store's write transaction with the events it applied:
+the transitions they cause, the outbox rows for them and the engine's new state commit
+together with the events, so a crash can neither lose nor repeat an alert.
+``Alerting.tick`` is the stall detector's step (every second): runs silent for longer
+than a ``heartbeat_lost`` rule's ``after`` (or ``lost_after``) are marked ``lost``,
+``no_progress`` rules are checked, and repeats that are due go out. Silence is measured
+on the collector's clock, from the later of a run's last event and the moment the
+stream last became readable, so a Redis outage never makes a run look lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from alerts import (
+    AlertState,
+    RuleSet,
+    RunInfo,
+    Transition,
+    deliveries_for,
+    evaluate,
+    evaluate_timers,
+    load_rules,
+    lost_status_event,
+    parse_rules,
+)
+from emitter.events import Event
+
+from .store.sqlite import SQLiteStore
+
+logger = logging.getLogger(__name__)
+
+# Used when no rules file exists: what anyone would want to hear about, on the console.
+DEFAULT_RULES = """
+rules:
+  - {name: loss-not-finite, metric: loss, condition: nonfinite, severity: critical}
+  - {name: run-failed, on: status, status: [failed, killed, lost], severity: error}
+  - {name: heartbeat-lost, on: heartbeat_lost, after: 60s, severity: critical}
+  - {name: from-code, on: user_alert}
+"""
+
+TransitionListener = Callable[[Sequence[Transition]], None]
+
+
+def load_ruleset(path: Path) -> RuleSet:
+    """The rules file when it exists, else the built-in defaults (console only)."""
+    if path.exists():
+        return load_rules(path)
+    logger.info("no alert rules at %s: using the built-in defaults", path)
+    return parse_rules(DEFAULT_RULES, source="<built-in defaults>")
+
+
+class Alerting:
+    """The rule engine wired to the store: a write hook plus the stall detector's tick.
+
+    >>> alerting = Alerting(ruleset, store, lost_after=60)
+    >>> store.hooks.append(alerting)          # evaluate every committed batch
+    >>> alerting.tick(now, available_since)   # every second, on the store's thread
+    """
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        store: SQLiteStore,
+        *,
+        lost_after: float = 60.0,
+        listeners: Sequence[TransitionListener] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ruleset = ruleset
+        self.store = store
+        self.lost_after = lost_after
+        self.listeners = list(listeners)
+        self.clock = clock
+        self.state = AlertState.from_rows(store.alert_state_rows())
+        self._uncommitted: list[Transition] = []
+        self.fired = 0
+
+    def __repr__(self) -> str:
+        return f"<Alerting rules={len(self.ruleset.rules)} fired={self.fired} state={len(self.state.slots)}>"
+
+    # ---------------------------------------------------------- write hook
+
+    def __call__(self, applied: Sequence[Event], now: float) -> None:
+        """Inside the events' transaction: evaluate, record transitions, queue deliveries, save state."""
+        if not applied:
+            return
+        transitions = evaluate(self.ruleset, self.state, applied, now, runs=self._run_info)
+        self._persist(transitions, now)
+
+    def after_commit(self) -> None:
+        transitions, self._uncommitted = self._uncommitted, []
+        if transitions:
+            self.fired += sum(1 for t in transitions if t.state == "firing" and not t.repeat)
+            for listener in self.listeners:
+                try:
+                    listener(transitions)
+                except Exception:
+                    logger.exception("alert listener %r failed", listener)
+
+    def after_rollback(self) -> None:
+        """The events were not committed: forget what evaluating them changed."""
+        self._uncommitted = []
+        self.state = AlertState.from_rows(self.store.alert_state_rows())
+
+    def _persist(self, transitions: list[Transition], now: float) -> None:
+        if transitions:
+            self.store.record_transitions_in_tx(transitions)
+            self.store.add_deliveries(deliveries_for(transitions, now))
+            self._uncommitted.extend(transitions)
+        self.store.save_alert_state_in_tx(self.state.drain_changes())
+
+    def _run_info(self, run_id: str) -> RunInfo | None:
+        return self.store.run_info_in_tx(run_id)
+
+    # ------------------------------------------------------- stall detector
+
+    def tick(self, now: float | None = None, available_since: float | None = None) -> list[Transition]:
+        """One stall-detector step in its own transaction; returns the transitions it caused."""
+        now = self.clock() if now is None else now
+        try:
+            transitions = self.store.transaction(lambda: self._tick_in_tx(now, available_since))
+        except BaseException:
+            self.after_rollback()
+            raise
+        self.after_commit()
+        return transitions
+
+    def _tick_in_tx(self, now: float, available_since: float | None) -> list[Transition]:
+        runs = self.store.liveness_in_tx()
+        transitions = evaluate_timers(
+            self.ruleset, self.state, runs, now, available_since=available_since, info=self._run_info
+        )
+        lost = {t.run_id for t in transitions if t.kind == "heartbeat_lost" and t.state == "firing"}
+        if available_since is not None:
+            lost |= {
+                r.run_id
+                for r in runs
+                if r.status == "running" and now - max(r.last_event_at, available_since) > self.lost_after
+            }
+        changed = self.store.mark_lost_in_tx(sorted(lost), now)
+        if changed:
+            logger.warning("runs lost (no events for too long): %s", ", ".join(changed))
+            events = [lost_status_event(run_id, now) for run_id in changed]
+            transitions += evaluate(self.ruleset, self.state, events, now, runs=self._run_info)
+        self._persist(transitions, now)
+        return transitions

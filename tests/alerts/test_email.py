@@ -1,0 +1,88 @@
+"""Email through smtplib to a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.channels import EmailChannel
+from alerts.errors import NotifyError
+from alerts.notifiers.email import EmailNotifier
+from tests.alerts.messages import nan_message
+from tests.alerts.smtp_sink import SmtpSink, free_port
+
+
+def channel(port: int, **extra: object) -> EmailChannel:
+    return EmailChannel.model_validate(
+        {
+            "type": "email",
+            "smtp_url": f"smtp://127.0.0.1:{port}",
+            "from": "runwatch@example.com",
+            "to": ["oncall@example.com", "ml@example.com"],
+            "timeout": 5,
+            **extra,
+        }
+    )
+
+
+def test_an_alert_arrives_with_plain_and_html_parts(smtp_sink: SmtpSink) -> None:
+    EmailNotifier("oncall", channel(smtp_sink.port)).send(nan_message())
+
+    [mail] = smtp_sink.wait_for(1)
+    assert mail.mail_from == "runwatch@example.com"
+    assert mail.rcpt_tos == ["oncall@example.com", "ml@example.com"]
+    message = mail.message
+    assert message["Subject"] == "[FIRING critical] loss-nan: loss is NaN (resnet-7)"
+    assert message["X-Runwatch-Alert"] == "loss-nan|r-123#1.0"
+    assert message.get_content_type() == "multipart/alternative"
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    for text in (
+        "Run: resnet-7",
+        "Project: vision",
+        "Metric: loss",
+        "Value: NaN",
+        "Step: 12",
+        "http://rw.test/runs/r-123",
+    ):
+        assert text in plain
+    assert '<a href="http://rw.test/runs/r-123">' in html and "<td>NaN</td>" in html
+
+
+def test_everything_user_controlled_is_escaped_in_html(smtp_sink: SmtpSink) -> None:
+    evil = "<script>alert(1)</script>"
+    EmailNotifier("oncall", channel(smtp_sink.port)).send(
+        nan_message(run_name=evil, title=evil, text=evil, project=evil, metric=evil, rule=evil)
+    )
+
+    html = smtp_sink.wait_for(1)[0].message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_starttls_required_but_not_offered_is_a_permanent_failure(smtp_sink: SmtpSink) -> None:
+    with pytest.raises(NotifyError) as info:
+        EmailNotifier("oncall", channel(smtp_sink.port, starttls=True)).send(nan_message())
+    assert info.value.permanent and "STARTTLS" in info.value.detail
+    assert smtp_sink.received == []
+
+
+def test_a_refused_recipient_is_permanent(smtp_sink: SmtpSink) -> None:
+    smtp_sink.reject_rcpt = "550 5.1.1 no such user"
+    with pytest.raises(NotifyError) as info:
+        EmailNotifier("oncall", channel(smtp_sink.port)).send(nan_message())
+    assert (info.value.status, info.value.permanent) == (550, True)
+
+
+def test_an_unreachable_server_is_retried_and_the_password_never_shown() -> None:
+    config = EmailChannel.model_validate(
+        {
+            "type": "email",
+            "smtp_url": f"smtp://bot:hunter2@127.0.0.1:{free_port()}",
+            "from": "a@b.c",
+            "to": ["d@e.f"],
+            "timeout": 2,
+        }
+    )
+    with pytest.raises(NotifyError) as info:
+        EmailNotifier("oncall", config).send(nan_message())
+    assert info.value.permanent is False
+    assert "hunter2" not in str(info.value) and "hunter2" not in repr(EmailNotifier("oncall", config))

@@ -1,0 +1,153 @@
+"""Slack through slack-sdk's real clients, against a fake Slack on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+
+import pytest
+
+from alerts.channels import SlackChannel
+from alerts.engine import evaluate
+from alerts.errors import NotifyError
+from alerts.notifiers import build_notifiers
+from alerts.notifiers.slack import SlackNotifier
+from alerts.outbox import Backoff, DeliveryStatus, DeliveryWorker, MemoryOutbox, deliveries_for
+from alerts.rules import parse_rules
+from alerts.state import AlertState
+from tests.alerts.events import metric
+from tests.alerts.fake_slack import WEBHOOK_PATH, FakeSlack, Reply
+from tests.alerts.messages import nan_message
+from tests.alerts.smtp_sink import free_port
+
+TOKEN = "xoxb-test-secret-token"
+
+
+def webhook(slack: FakeSlack) -> SlackNotifier:
+    return SlackNotifier("ml-team", SlackChannel(type="slack", webhook_url=slack.webhook_url))
+
+
+def bot(slack: FakeSlack) -> SlackNotifier:
+    return SlackNotifier("ml-bot", SlackChannel(type="slack", token=TOKEN, channel="#training", api_url=slack.api_url))
+
+
+def fields_of(body: dict[str, object]) -> dict[str, str]:
+    out = {}
+    for block in body["blocks"]:  # type: ignore[attr-defined]
+        for field in block.get("fields", []):
+            name, _, value = field["text"].partition("\n")
+            out[name.strip("*")] = value
+    return out
+
+
+def test_webhook_posts_block_kit_with_everything_a_reader_needs(fake_slack: FakeSlack) -> None:
+    webhook(fake_slack).send(nan_message())
+
+    [request] = fake_slack.wait_for(1)
+    assert request.path == WEBHOOK_PATH
+    body = request.json()
+    assert body["text"] == "[FIRING critical] loss-nan: loss is NaN"
+    assert fields_of(body) == {
+        "Rule": "loss-nan",
+        "Run": "<http://rw.test/runs/r-123|resnet-7>",
+        "Project": "vision",
+        "Severity": "critical",
+        "Metric": "loss",
+        "Value": "NaN",
+        "Step": "12",
+    }
+    assert any(
+        b["type"] == "actions" and b["elements"][0]["url"] == "http://rw.test/runs/r-123" for b in body["blocks"]
+    )
+
+
+def test_chat_post_message_uses_the_token_and_channel(fake_slack: FakeSlack) -> None:
+    bot(fake_slack).send(nan_message())
+
+    [request] = fake_slack.wait_for(1)
+    assert request.path == "/api/chat.postMessage"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    body = request.json()
+    assert body["channel"] == "#training"
+    blocks = json.loads(body["blocks"]) if isinstance(body["blocks"], str) else body["blocks"]
+    assert fields_of({"blocks": blocks})["Value"] == "NaN"
+
+
+def test_user_text_cannot_inject_mentions_or_links(fake_slack: FakeSlack) -> None:
+    webhook(fake_slack).send(nan_message(run_name="<!channel> <http://evil|x>", text="a & b"))
+
+    raw = fake_slack.wait_for(1)[0].body.decode()
+    assert "<!channel>" not in raw and "&lt;!channel&gt;" in raw and "a &amp; b" in raw
+
+
+@pytest.mark.parametrize("make", [webhook, bot])
+def test_429_maps_to_retry_after(fake_slack: FakeSlack, make: object) -> None:
+    fake_slack.enqueue(Reply.rate_limited(2))
+    with pytest.raises(NotifyError) as info:
+        make(fake_slack).send(nan_message())  # type: ignore[operator]
+    assert (info.value.status, info.value.retry_after, info.value.permanent) == (429, 2.0, False)
+
+
+@pytest.mark.parametrize(
+    ("make", "reply", "permanent"),
+    [
+        (webhook, Reply(404, "no_service"), True),
+        (webhook, Reply(403, "action_prohibited"), True),
+        (webhook, Reply(500, "internal error"), False),
+        (webhook, Reply(503, "unavailable"), False),
+        (bot, Reply(200, {"ok": False, "error": "channel_not_found"}), True),
+        (bot, Reply(200, {"ok": False, "error": "invalid_auth"}), True),
+        (bot, Reply(500, {"ok": False, "error": "internal_error"}), False),
+    ],
+)
+def test_4xx_is_permanent_and_5xx_is_retried(
+    fake_slack: FakeSlack, make: object, reply: Reply, permanent: bool
+) -> None:
+    fake_slack.enqueue(reply)
+    with pytest.raises(NotifyError) as info:
+        make(fake_slack).send(nan_message())  # type: ignore[operator]
+    assert info.value.permanent is permanent
+    assert "fakewebhooksecret" not in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_an_unreachable_slack_is_retried_and_the_url_is_not_leaked() -> None:
+    url = f"http://127.0.0.1:{free_port()}/services/T/B/secretpart"
+    with pytest.raises(NotifyError) as info:
+        SlackNotifier("ml-team", SlackChannel(type="slack", webhook_url=url, timeout=2)).send(nan_message())
+    assert info.value.permanent is False and "secretpart" not in str(info.value)
+
+
+@pytest.mark.timeout(30)
+async def test_429_then_500s_then_200_is_delivered_exactly_once_and_not_before_retry_after(
+    fake_slack: FakeSlack,
+) -> None:
+    ruleset = parse_rules(
+        f"channels: {{ml-team: {{type: slack, webhook_url: '{fake_slack.webhook_url}'}}}}\n"
+        "rules: [{name: loss-nan, metric: loss, condition: nonfinite}]\n"
+    )
+    fake_slack.enqueue(Reply.rate_limited(2), Reply(500), Reply(500), Reply(500))
+    outbox = MemoryOutbox()
+    worker = DeliveryWorker(
+        outbox,
+        build_notifiers(ruleset),
+        backoff=Backoff(base=0.05, cap=0.2),
+        poll_interval=0.02,
+        rng=random.Random(3),
+    )
+    task = asyncio.create_task(worker.run())
+    now = time.time()
+    transitions = evaluate(ruleset, AlertState(), [metric(1, loss=float("nan"))], now)
+    outbox.add_deliveries(deliveries_for(transitions, now))
+    worker.wake()
+
+    await asyncio.to_thread(fake_slack.wait_for, 1, 20.0, status=200)
+    await asyncio.sleep(0.3)  # would a duplicate follow?
+    await worker.stop()
+    await task
+
+    statuses = [r.status for r in fake_slack.requests]
+    assert statuses == [429, 500, 500, 500, 200]
+    assert fake_slack.requests[1].received_at - fake_slack.requests[0].answered_at >= 2.0
+    assert [d.status for d in outbox.all()] == [DeliveryStatus.SENT]

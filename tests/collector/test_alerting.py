@@ -1,0 +1,169 @@
+"""Alerts end to end: from run.log() through Redis and the collector to Slack and email."""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+
+import pytest
+
+import emitter
+from alerts import parse_rules
+from tests.alerts.conftest import fake_slack, smtp_sink  # noqa: F401 - fixtures
+from tests.alerts.fake_slack import Reply
+from tests.helpers import CollectorProcess, RedisServer, ThreadedService, spawn_python, wait_for
+
+
+@pytest.fixture
+def service_factory(settings):
+    started = []
+
+    def start(rules_yaml: str, **overrides):
+        ruleset = parse_rules(rules_yaml)
+        service = ThreadedService(settings.model_copy(update=overrides), ruleset).start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+def _rules_for(fake_slack, smtp_sink) -> str:  # noqa: F811
+    return f"""
+channels:
+  hook:  {{type: slack, webhook_url: "{fake_slack.webhook_url}"}}
+  bot:   {{type: slack, token: xoxb-test-token, channel: "#training", api_url: "{fake_slack.api_url}"}}
+  mail:  {{type: email, smtp_url: "smtp://127.0.0.1:{smtp_sink.port}", from: runwatch@example.com, to: [oncall@example.com]}}
+rules:
+  - {{name: loss-nan, metric: loss, condition: nonfinite, severity: critical, notify: [hook, bot, mail]}}
+"""
+
+
+def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
+    emitter_env, service_factory, fake_slack, smtp_sink  # noqa: F811
+):
+    service = service_factory(_rules_for(fake_slack, smtp_sink))
+    run = emitter.init("alerts-e2e", name="nan-run")
+    run.log({"loss": 0.5}, step=0)
+    run.log({"loss": math.nan}, step=1)
+    run.log({"loss": math.nan}, step=2)  # same episode: no second notification
+    run.finish()
+
+    requests = fake_slack.wait_for(2, status=200)
+    mails = smtp_sink.wait_for(1)
+    wait_for(lambda: service.store.deliveries("pending") == [], what="no pending deliveries")
+    time.sleep(1.0)  # anything duplicated would have been sent by now
+    assert sorted(r.path for r in fake_slack.requests) == ["/api/chat.postMessage", fake_slack.webhook_url[len(fake_slack.url):]]
+    assert len(smtp_sink.received) == 1
+    webhook = next(r.json() for r in requests if not r.path.startswith("/api/"))
+    text = str(webhook)
+    assert "loss-nan" in text and "nan-run" in text and "alerts-e2e" in text and f"/runs/{run.id}" in text
+    assert "nan-run" in mails[0].message["Subject"]
+    [record] = service.store.list_alerts()
+    assert (record.rule, record.state, record.metric, record.step) == ("loss-nan", "firing", "loss", 1)
+    assert {d["channel"]: d["status"] for d in record.deliveries} == {"hook": "sent", "bot": "sent", "mail": "sent"}
+
+
+def test_slack_429_then_500s_then_200_is_delivered_once_and_not_before_retry_after(
+    emitter_env, service_factory, fake_slack  # noqa: F811
+):
+    fake_slack.enqueue(Reply.rate_limited(2), Reply(500, "oops"), Reply(500, "oops"))
+    service_factory(f"""
+channels: {{hook: {{type: slack, webhook_url: "{fake_slack.webhook_url}"}}}}
+rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
+""")
+    run = emitter.init("alerts-429")
+    run.log({"loss": math.inf}, step=0)
+    run.finish()
+
+    fake_slack.wait_for(1, status=200, timeout=30)
+    time.sleep(1.0)
+    statuses = [r.status for r in fake_slack.requests]
+    assert statuses == [429, 500, 500, 200]
+    first, second = fake_slack.requests[0], fake_slack.requests[1]
+    assert second.received_at >= first.answered_at + 2.0, "retried before Retry-After"
+
+
+def test_a_run_killed_with_sigkill_raises_one_lost_alert_within_after_plus_one_second(
+    emitter_env, service_factory, store
+):
+    service = service_factory(
+        "rules: [{name: lost, on: heartbeat_lost, after: 3s, severity: critical}]", stall_interval=1.0
+    )
+    env = {**emitter_env, "RUNWATCH_HEARTBEAT_INTERVAL": "0.5"}
+    job = spawn_python(
+        "import emitter, time\nrun = emitter.init('lost-job')\n"
+        "for s in range(10**6):\n    run.log({'x': float(s)}, step=s)\n    time.sleep(0.01)\n",
+        env,
+    )
+    wait_for(lambda: store.list_runs(project="lost-job"), what="the job running")
+    time.sleep(1.0)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    [record] = wait_for(lambda: service.store.list_alerts(), timeout=15, what="the lost alert")
+    run = store.get_run(record.run_id)
+    assert record.rule == "lost" and run.status == "lost"
+    assert record.at - run.last_event_at <= 3.0 + 1.0 + 0.25  # after + the detector's period (+ commit slack)
+    time.sleep(2.0)
+    assert len(service.store.list_alerts()) == 1, "one alert per episode"
+
+
+@pytest.mark.slow
+def test_no_false_lost_alert_while_the_emitter_spools_because_redis_is_down(tmp_path, prefix, home):
+    from collector.settings import Settings
+
+    server = RedisServer(tmp_path / "redis").start()
+    settings = Settings(redis_url=server.url, prefix=prefix, home=home, block_ms=100, lost_after=3.0)
+    service = ThreadedService(
+        settings, parse_rules("rules: [{name: lost, on: heartbeat_lost, after: 3s}]")
+    ).start()
+    env = {**__import__("os").environ, "RUNWATCH_REDIS_URL": server.url, "RUNWATCH_PREFIX": prefix,
+           "RUNWATCH_HOME": str(home), "RUNWATCH_HEARTBEAT_INTERVAL": "0.5"}
+    job = spawn_python(
+        "import emitter, time\nrun = emitter.init('outage-job')\n"
+        "for s in range(1400):\n    run.log({'x': float(s)}, step=s)\n    time.sleep(0.01)\nrun.finish()\n",
+        env,
+    )
+    try:
+        wait_for(lambda: service.store.list_runs(project="outage-job"), what="the job running")
+        server.kill()
+        time.sleep(8)  # well past `after`: the emitter spools, the collector cannot read
+        server.start()
+        assert job.wait(60) == 0
+        run = wait_for(lambda: (r := service.store.list_runs(project="outage-job")) and r[0].status == "finished"
+                       and r[0], timeout=60, what="the run finished")
+        assert service.store.count_points(run.id) == 1400
+        assert service.store.list_alerts() == []
+    finally:
+        job.kill()
+        service.stop()
+        server.kill()
+
+
+def test_collector_killed_after_committing_an_alert_sends_it_exactly_once_after_restart(
+    emitter_env, settings, fake_slack, tmp_path  # noqa: F811
+):
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(f"""
+channels: {{hook: {{type: slack, webhook_url: "{fake_slack.webhook_url}"}}}}
+rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
+""")
+    fake_slack.enqueue(*[Reply(500, "down")] * 50)  # Slack is down: the alert waits in the outbox
+    env = {**emitter_env, "RUNWATCH_ALERTS": str(rules), "RUNWATCH_DELIVERY_LEASE": "2"}
+    collector = CollectorProcess(env, tmp_path / "collector.log").start()
+    try:
+        run = emitter.init("alerts-crash")
+        run.log({"loss": math.nan}, step=0)
+        run.finish()
+        fake_slack.wait_for(1, status=500, timeout=30)  # committed, and one attempt failed
+        collector.kill9()
+        with fake_slack._lock:
+            fake_slack._script.clear()  # Slack is back
+        collector.start()
+        fake_slack.wait_for(1, status=200, timeout=30)
+        time.sleep(1.5)
+        assert [r.status for r in fake_slack.requests].count(200) == 1
+    finally:
+        collector.stop()
