@@ -2,7 +2,10 @@
 
 - ``healthy``: loss falls, accuracy rises, the run finishes.
 - ``diverging``: loss grows until it becomes NaN (the NaN rule fires), then the job fails.
-- ``killed``: a job terminated mid-way by a signal; runwatch records it as killed.
+- ``killed``: a job killed mid-way with SIGKILL, so it cannot say so itself: its heartbeats
+  stop, the stall detector marks it ``lost`` and the heartbeat rule fires.
+
+Alerts go to the console unless ``$RUNWATCH_HOME/alerts.yaml`` says otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ from rich.table import Table
 from .settings import Settings
 
 JOBS = ("healthy", "diverging", "killed")
+DEMO_RULES = """
+rules:
+  - {name: loss-not-finite, metric: loss, condition: nonfinite, severity: critical}
+  - {name: run-ended-badly, on: status, status: [failed, killed, lost], severity: error}
+  - {name: heartbeat-lost, on: heartbeat_lost, after: 8s, severity: critical}
+  - {name: from-code, on: user_alert}
+"""
 
 
 def simulate(kind: str, steps: int = 200, delay: float = 0.05) -> None:
@@ -49,9 +59,14 @@ def simulate(kind: str, steps: int = 200, delay: float = 0.05) -> None:
 
 def run_demo(settings: Settings, *, duration: float, console: Console) -> None:
     """Serve, launch the three jobs against it, show a live table of runs."""
+    from alerts import parse_rules
+
+    from .alerting import load_ruleset
     from .service import Service
 
-    service = Service(settings, with_api=True)
+    path = settings.alerts_path
+    ruleset = load_ruleset(path) if path.exists() else parse_rules(DEMO_RULES, source="<demo rules>")
+    service = Service(settings.model_copy(update={"lost_after": 8.0}), with_api=True, ruleset=ruleset)
     url = service.resolve_redis()
     console.print(f"[bold]runwatch demo[/]: redis {url}, data in {settings.home}")
     console.print(f"dashboard: http://{settings.host}:{settings.port}   (Ctrl-C to stop)")
@@ -74,7 +89,7 @@ def run_demo(settings: Settings, *, duration: float, console: Console) -> None:
                 elapsed = time.monotonic() - started
                 killed = jobs["killed"]
                 if elapsed > 6 and killed.poll() is None:
-                    killed.send_signal(signal.SIGTERM)
+                    killed.send_signal(signal.SIGKILL)
                 live.update(_table(service))
                 if duration and elapsed > duration:
                     break
@@ -88,7 +103,7 @@ def run_demo(settings: Settings, *, duration: float, console: Console) -> None:
             job.wait()
         service.stop.set()
         thread.join(15)
-    console.print("demo stopped; `runwatch runs` lists what was recorded")
+    console.print("demo stopped; `runwatch runs` lists what was recorded, `runwatch alerts` what fired")
 
 
 def _table(service: object) -> Table:

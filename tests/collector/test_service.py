@@ -85,21 +85,24 @@ def _get(url: str) -> int:
 
 
 @pytest.mark.slow
-def test_runwatch_demo_records_a_finished_a_failed_and_a_killed_run(tmp_path):
+def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_the_console(tmp_path):
     if find_server_binary() is None:
         pytest.skip("no bundled Valkey on this platform and no redis-server on PATH")
     home = tmp_path / "demo-home"
     env = {**os.environ, "RUNWATCH_HOME": str(home), "RUNWATCH_EMBEDDED_REDIS_PORT": str(free_port()),
            "RUNWATCH_PORT": str(free_port()), "RUNWATCH_PREFIX": "rwtest-demo"}
     env.pop("RUNWATCH_REDIS_URL", None)
-    done = subprocess.run([sys.executable, "-m", "collector", "demo", "--duration", "14"], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "collector", "demo", "--duration", "20"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stdout + done.stderr
     from collector.store.sqlite import SQLiteStore
 
     store = SQLiteStore(home / "runwatch.db")
     statuses = {run.name: run.status for run in store.list_runs(project="demo")}
-    assert statuses == {"demo-healthy": "finished", "demo-diverging": "failed", "demo-killed": "killed"}
+    assert statuses == {"demo-healthy": "finished", "demo-diverging": "failed", "demo-killed": "lost"}
+    fired = {record.rule for record in store.list_alerts()}
+    assert {"loss-not-finite", "heartbeat-lost", "run-ended-badly", "from-code"} <= fired
+    assert "heartbeat-lost" in done.stdout  # the console channel printed it
     diverging = store.get_run("demo-diverging")
     assert math_isnan(diverging.metrics["loss"].last)
     store.close()
