@@ -89,9 +89,20 @@ def main(verbose: int) -> None:
 @click.option("--host", help="Address to bind the dashboard/API to [127.0.0.1].")
 @click.option("--port", type=int, help="Port of the dashboard/API [8765].")
 @click.option("--alerts", type=click.Path(path_type=Path), help="Alert rules file [$RUNWATCH_HOME/alerts.yaml].")
-def serve(home: Path | None, redis_url: str | None, host: str | None, port: int | None, alerts: Path | None) -> None:
+@click.option("--auth/--no-auth", default=None, help="Require API tokens (see `runwatch token create`).")
+@click.option("--insecure", is_flag=True, default=None, help="Allow a non-loopback bind without auth.")
+def serve(
+    home: Path | None,
+    redis_url: str | None,
+    host: str | None,
+    port: int | None,
+    alerts: Path | None,
+    auth: bool | None,
+    insecure: bool | None,
+) -> None:
     """Run collector, alerting, API, dashboard and /metrics in one process."""
-    settings = _settings(home=home, redis_url=redis_url, host=host, port=port, alerts=alerts)
+    settings = _settings(home=home, redis_url=redis_url, host=host, port=port, alerts=alerts, auth=auth,
+                         insecure=insecure)
     _run_service(settings, with_api=True)
 
 
@@ -104,8 +115,15 @@ def collect(home: Path | None, redis_url: str | None) -> None:
 
 
 def _run_service(settings: Settings, *, with_api: bool) -> None:
+    from .api.auth import check_bind
+    from .errors import ConfigError
     from .service import Service
 
+    if with_api:
+        try:
+            check_bind(settings)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
     service = Service(settings, with_api=with_api, ruleset=_ruleset(settings.alerts_path))
     try:
         url = service.resolve_redis()
@@ -437,6 +455,11 @@ def dead_letters(home: Path | None, redis_url: str | None, limit: int, as_json: 
             _age(letter.received_at), letter.stream, letter.entry_id, letter.run_id or "-", str(letter.size), letter.reason
         )
     console.print(table)
+
+
+from .cli_api import token  # noqa: E402
+
+main.add_command(token)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,27 +1,17 @@
 """Prometheus exporter: the service's own health, and the latest values of active runs.
 
-Two families go on one injected ``CollectorRegistry`` (served at ``GET /metrics``):
+On one injected ``CollectorRegistry``: the service (ingest by shard, commit latency, consumer
+counters, lag / pending per stream, alerts, notifications, websockets, emitter spool replays)
+and training runs (``runwatch_run_metric{project,run_id,run_name,key}``, ``runwatch_run_step``,
+``runwatch_run_status``, ``runwatch_run_last_heartbeat_timestamp_seconds``) from an in-memory
+tracker that ``on_commit`` feeds: a scrape never queries the store. Cardinality is bounded by a
+grace period after a run ends, per-run and total series caps (what is left out is counted) and
+allow/deny globs on keys.
 
-- the service: events and points ingested by shard, commit latency, the consumer's
-  counters, lag / pending / oldest-pending age per stream, alerts and notifications,
-  websocket clients, and the spool spills and replays that emitters report in heartbeats;
-- training runs: ``runwatch_run_metric{project,run_id,run_name,key}`` (latest value at the
-  highest step), ``runwatch_run_step``, ``runwatch_run_status``,
-  ``runwatch_run_last_heartbeat_timestamp_seconds``, from an in-memory tracker that
-  ``on_commit`` feeds. A scrape never queries the store.
-
-Cardinality is bounded: a run's series go ``exporter_grace_seconds`` after it ends (or after
-``exporter_idle_seconds`` without any event), at most ``exporter_max_series_per_run`` keys per
-run and ``exporter_max_series`` in all are exported, keys are filtered by
-``exporter_keys_allow`` / ``exporter_keys_deny`` globs, and whatever is left out is counted in
-``runwatch_exporter_points_dropped_total{reason}``.
-
-Lag and pending counts come from XINFO GROUPS / XPENDING, read by ``refresh()``, which the
-service awaits about once a second (``run(stop)``). The registry's ``collect()`` is called
-synchronously inside the event loop's /metrics handler, where Redis cannot be awaited, and a
-blocking client there would stall the consumer and every websocket for as long as Redis is
-slow. So a scrape reads the snapshot of at most ``exporter_refresh_seconds`` ago, and
-``runwatch_stream_stats_timestamp_seconds`` says when it was taken.
+Lag and pending come from XINFO GROUPS / XPENDING, read by ``refresh()`` about once a second
+(``run(stop)``): ``collect()`` runs synchronously in the event loop's /metrics handler, where a
+blocking Redis call would stall the consumer and every websocket while Redis is slow. A scrape
+reads that snapshot; ``runwatch_stream_stats_timestamp_seconds`` says how old it is.
 """
 
 from __future__ import annotations
@@ -34,12 +24,11 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString as _go
+from prometheus_client.utils import floatToGoString
 
 from emitter.events import GROUP, shard_for
 
@@ -52,6 +41,14 @@ DROP_REASONS = ("filtered", "run_cap", "total_cap")
 RUN_LABELS = ("project", "run_id", "run_name")
 _UNKNOWN = ("", "")
 _METRIC_HELP = "Latest value (at the highest step) of a metric of an active run."
+_STATUS_HELP = "Status of an active run: 1 on the series of its current status."
+_BEAT_HELP = "When the collector last received a heartbeat of the run (collector clock)."
+_EVENT_HELP = "When the collector last received any event of the run (collector clock)."
+_SPILL_HELP = "Entries emitters wrote to their disk spool (Redis unreachable, queue full), from heartbeats."
+_REPLAY_HELP = "Entries emitters replayed from their disk spool, from heartbeats."
+_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_ENTRY_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+_go = cast(Callable[[float], str], floatToGoString)  # the text format's spelling of a float
 
 
 def _setting(settings: Any, name: str, default: Any) -> Any:
@@ -264,7 +261,9 @@ class RunTracker:
                 labels = run.label_text
                 if labels is None:
                     project, _, name = run.labels(run_id)
-                    labels = run.label_text = f'project="{_esc(project)}",run_id="{_esc(run_id)}",run_name="{_esc(name)}"'
+                    labels = run.label_text = (
+                        f'project="{_esc(project)}",run_id="{_esc(run_id)}",run_name="{_esc(name)}"'
+                    )
                 for key, slot in run.values.items():
                     prefix = slot[2]
                     if prefix is None:
@@ -278,18 +277,9 @@ class RunTracker:
         """The training-run gauges as they are now (called at scrape time)."""
         metric = GaugeMetricFamily("runwatch_run_metric", _METRIC_HELP, labels=(*RUN_LABELS, "key"))
         step = GaugeMetricFamily("runwatch_run_step", "Highest step logged by an active run.", labels=RUN_LABELS)
-        status = GaugeMetricFamily(
-            "runwatch_run_status", "Status of an active run: 1 on the series of its current status.",
-            labels=(*RUN_LABELS, "status"),
-        )
-        heartbeat = GaugeMetricFamily(
-            "runwatch_run_last_heartbeat_timestamp_seconds",
-            "When the collector last received a heartbeat of the run (collector clock).", labels=RUN_LABELS,
-        )
-        last_event = GaugeMetricFamily(
-            "runwatch_run_last_event_timestamp_seconds",
-            "When the collector last received any event of the run (collector clock).", labels=RUN_LABELS,
-        )
+        status = GaugeMetricFamily("runwatch_run_status", _STATUS_HELP, labels=(*RUN_LABELS, "status"))
+        heartbeat = GaugeMetricFamily("runwatch_run_last_heartbeat_timestamp_seconds", _BEAT_HELP, labels=RUN_LABELS)
+        last_event = GaugeMetricFamily("runwatch_run_last_event_timestamp_seconds", _EVENT_HELP, labels=RUN_LABELS)
         with self.lock:
             for run_id, run in self.runs.items():
                 if run.project is None and self.hold_unknown:
@@ -310,9 +300,7 @@ class RunTracker:
             dropped = dict(self.dropped)
             spilled, replayed = self.spilled, self.replayed
         tracked = GaugeMetricFamily("runwatch_exporter_runs", "Runs whose series are exported now.", value=runs)
-        exported = GaugeMetricFamily(
-            "runwatch_exporter_series", "runwatch_run_metric series exported now.", value=series
-        )
+        exported = GaugeMetricFamily("runwatch_exporter_series", "runwatch_run_metric series now.", value=series)
         left_out = CounterMetricFamily(
             "runwatch_exporter_points_dropped",
             "Metric values not exported: key filtered out, or over the per-run or total series cap.",
@@ -320,15 +308,8 @@ class RunTracker:
         )
         for reason, count in dropped.items():
             left_out.add_metric((reason,), count)
-        spills = CounterMetricFamily(
-            "runwatch_emitter_spool_spilled_entries",
-            "Stream entries emitters wrote to their disk spool (Redis unreachable or queue full), from heartbeats.",
-            value=spilled,
-        )
-        replays = CounterMetricFamily(
-            "runwatch_emitter_spool_replayed_entries",
-            "Stream entries emitters replayed from their disk spool, from heartbeats.", value=replayed,
-        )
+        spills = CounterMetricFamily("runwatch_emitter_spool_spilled_entries", _SPILL_HELP, value=spilled)
+        replays = CounterMetricFamily("runwatch_emitter_spool_replayed_entries", _REPLAY_HELP, value=replayed)
         families: list[Metric] = [step, status, heartbeat, last_event, tracked, exported, left_out, spills, replays]
         return [metric, *families] if with_metric else families
 
@@ -340,19 +321,6 @@ class StreamStats:
     stream: str
     length: int
     groups: list[tuple[str, float | None, int, float | None]]  # (group, lag, pending, oldest pending age)
-
-
-class _ScrapeCollector(Collector):
-    """Adapts the exporter's scrape-time families to the registry."""
-
-    def __init__(self, exporter: Exporter) -> None:
-        self.exporter = exporter
-
-    def collect(self) -> Iterator[Metric]:
-        yield from self.exporter.collect()
-
-    def describe(self) -> Iterator[Metric]:
-        yield from self.exporter.describe()
 
 
 class Exporter:
@@ -390,7 +358,6 @@ class Exporter:
             ),
             shards=shards,
         )
-        self.tracker.hold_unknown = callable(getattr(consumer, "in_store", None))
         self.streams: list[str] = list(getattr(consumer, "streams", None) or settings.keys.streams(shards))
         self.stream_stats: list[StreamStats] = []
         self.stats_taken_at: float | None = None
@@ -399,12 +366,8 @@ class Exporter:
         self._websocket_count = 0.0
         shard_labels = [str(i) for i in range(shards)]
 
-        self.events = Counter(
-            "runwatch_events_ingested", "Events newly stored, by shard.", ["shard"], registry=registry
-        )
-        self.points = Counter(
-            "runwatch_points_ingested", "Metric points newly stored, by shard.", ["shard"], registry=registry
-        )
+        self.events = Counter("runwatch_events_ingested", "Events newly stored.", ["shard"], registry=registry)
+        self.points = Counter("runwatch_points_ingested", "Metric points newly stored.", ["shard"], registry=registry)
         for shard in shard_labels:
             self.events.labels(shard)
             self.points.labels(shard)
@@ -414,12 +377,11 @@ class Exporter:
         self.commit_seconds = Histogram(
             "runwatch_commit_duration_seconds",
             "Time to commit one batch of stream entries to the store.",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            buckets=_SECONDS_BUCKETS,
             registry=registry,
         )
         self.commit_entries = Histogram(
-            "runwatch_commit_entries", "Stream entries per committed batch.",
-            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000), registry=registry,
+            "runwatch_commit_entries", "Stream entries per committed batch.", buckets=_ENTRY_BUCKETS, registry=registry
         )
         self.alerts = Counter(
             "runwatch_alerts_fired", "Alerts fired, by rule and severity.", ["rule", "severity"], registry=registry
@@ -428,14 +390,15 @@ class Exporter:
             "runwatch_notifications_sent", "Notifications delivered, by channel.", ["channel"], registry=registry
         )
         self.notification_failures = Counter(
-            "runwatch_notifications_failed", "Failed notification attempts (retried), by channel.", ["channel"],
+            "runwatch_notifications_failed",
+            "Failed notification attempts (retried), by channel.",
+            ["channel"],
             registry=registry,
         )
         self.websockets = Gauge("runwatch_websocket_clients", "Connected live-view websockets.", registry=registry)
         self.websockets.set_function(self._websocket_clients)
         self._rendering = threading.local()
-        self._collector = _ScrapeCollector(self)
-        registry.register(self._collector)
+        registry.register(self)  # a collector itself: collect() builds the scrape-time families
 
     def __repr__(self) -> str:
         return f"<Exporter {self.tracker!r} streams={len(self.stream_stats)} stats_errors={self.stats_errors}>"
@@ -488,11 +451,13 @@ class Exporter:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Refresh the stream snapshot every ``exporter_refresh_seconds`` until ``stop``."""
+        # runs seen without run.start wait (one refresh) to be named from the store, not exported unnamed
+        self.tracker.hold_unknown = callable(getattr(self.consumer, "run_in_store", None))
         while not stop.is_set():
             await self.refresh()
             try:
                 await asyncio.wait_for(stop.wait(), self.refresh_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def refresh(self) -> None:
@@ -525,16 +490,9 @@ class Exporter:
                 oldest_age = max(0.0, now - _id_seconds(pending.get("min")))
             rows = []
             for group in groups:
-                name = _text(group.get("name"))
-                lag = group.get("lag")
-                rows.append(
-                    (
-                        name,
-                        None if lag is None else float(lag),
-                        int(group.get("pending") or 0),
-                        oldest_age if name == GROUP else None,
-                    )
-                )
+                name, lag = _text(group.get("name")), group.get("lag")  # lag: None where Redis cannot tell
+                age = oldest_age if name == GROUP else None
+                rows.append((name, None if lag is None else float(lag), int(group.get("pending") or 0), age))
             stats.append(StreamStats(stream, int(length), rows))
         self.stream_stats = stats
         self.stats_taken_at = now
@@ -543,7 +501,7 @@ class Exporter:
         unknown = self.tracker.unknown()
         if not unknown:
             return
-        in_store: Callable[..., Awaitable[Any]] | None = getattr(self.consumer, "in_store", None)
+        in_store: Callable[..., Awaitable[Any]] | None = getattr(self.consumer, "run_in_store", None)
         store = getattr(self.consumer, "store", None)
         for run_id in unknown[:100]:
             record = None
@@ -593,19 +551,11 @@ class Exporter:
         return families
 
     def _stream_families(self) -> list[Metric]:
-        length = GaugeMetricFamily("runwatch_stream_length_entries", "Entries in the stream (XLEN).", labels=["stream"])
-        lag = GaugeMetricFamily(
-            "runwatch_consumer_lag_entries", "Entries not yet delivered to the consumer group (XINFO GROUPS lag).",
-            labels=["stream", "group"],
-        )
-        pending = GaugeMetricFamily(
-            "runwatch_consumer_pending_entries", "Entries delivered but not yet acknowledged (XPENDING).",
-            labels=["stream", "group"],
-        )
-        oldest = GaugeMetricFamily(
-            "runwatch_consumer_oldest_pending_age_seconds", "Age of the oldest unacknowledged entry.",
-            labels=["stream", "group"],
-        )
+        on = ("stream", "group")
+        length = GaugeMetricFamily("runwatch_stream_length_entries", "Entries in the stream (XLEN).", labels=on[:1])
+        lag = GaugeMetricFamily("runwatch_consumer_lag_entries", "Entries not yet delivered (XINFO lag).", labels=on)
+        pending = GaugeMetricFamily("runwatch_consumer_pending_entries", "Read, not yet acknowledged.", labels=on)
+        oldest = GaugeMetricFamily("runwatch_consumer_oldest_pending_age_seconds", "Oldest unacked entry.", labels=on)
         for stats in self.stream_stats:
             length.add_metric((stats.stream,), stats.length)
             for group, group_lag, group_pending, age in stats.groups:
@@ -615,11 +565,10 @@ class Exporter:
                 if group == GROUP:
                     oldest.add_metric((stats.stream, group), age or 0.0)
         taken = GaugeMetricFamily(
-            "runwatch_stream_stats_timestamp_seconds", "When lag and pending counts were last read from Redis.",
-            value=self.stats_taken_at or 0.0,
+            "runwatch_stream_stats_timestamp_seconds", "When lag/pending were read.", value=self.stats_taken_at or 0
         )
         errors = CounterMetricFamily(
-            "runwatch_stream_stats_errors", "Failed reads of lag and pending counts.", value=self.stats_errors
+            "runwatch_stream_stats_errors", "Failed lag/pending reads.", value=self.stats_errors
         )
         return [length, lag, pending, oldest, taken, errors]
 

@@ -9,7 +9,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -44,6 +46,25 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+class _LoopThread:
+    """A coroutine on its own event loop in its own thread.
+
+    The delivery worker calls the store synchronously; on its own loop that never stalls
+    the consumer's reads or the API while a large commit holds the store.
+    """
+
+    def __init__(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(coroutine,), name=name, daemon=True)
+        self.thread.start()
+
+    def stop(self, stopping: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if self.thread.is_alive():
+            asyncio.run_coroutine_threadsafe(stopping(), self.loop).result(10)
+            self.thread.join(30)
+        self.loop.close()
 
 
 @dataclass
@@ -85,6 +106,7 @@ class Service:
         self.consumer = Consumer(self.settings, redis=redis, store=self.store)
         self.exporter = Exporter(self.settings, registry=self.registry, consumer=self.consumer)
         self.consumer.listeners.append(self.exporter.on_commit)
+        exporter = self.exporter
         self.ruleset = self.ruleset or load_ruleset(self.settings.alerts_path)
         self.alerting = Alerting(self.ruleset, self.store, lost_after=self.settings.lost_after)
         self.store.hooks.append(self.alerting)
@@ -95,12 +117,19 @@ class Service:
             lease=self.settings.delivery_lease,
         )
         self.alerting.listeners.append(lambda transitions: self.worker.wake() if self.worker else None)
+        delivery = _LoopThread("runwatch-delivery", self.worker.run())
+        self.alerting.listeners.append(
+            lambda transitions: [
+                exporter.alert_fired(t.rule, t.severity) for t in transitions if t.state == "firing" and not t.repeat
+            ]
+        )
         tasks = [
             asyncio.create_task(self.consumer.run(self.stop), name="runwatch-consumer"),
-            asyncio.create_task(self.worker.run(), name="runwatch-delivery"),
             asyncio.create_task(self._detect_stalls(), name="runwatch-stall"),
+            asyncio.create_task(self.exporter.run(self.stop), name="runwatch-exporter"),
         ]
         server: _Server | None = None
+        app = None
         if self.with_api:
             app = create_app(self.settings, redis=redis, store=self.store, registry=self.registry)
             config = uvicorn.Config(
@@ -118,10 +147,13 @@ class Service:
         try:
             await self.stop.wait()
         finally:
-            await self.worker.stop()
+            await asyncio.to_thread(delivery.stop, self.worker.stop)
             if server is not None:
                 server.should_exit = True
             await asyncio.gather(*tasks, return_exceptions=True)
+            live = getattr(getattr(app, "state", None), "live", None)
+            if live is not None:
+                await live.close()
             await redis.aclose()
             self.store.close()
             if self.embedded is not None:

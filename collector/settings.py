@@ -31,6 +31,9 @@ class Settings(BaseSettings):
 
     consumer_name: str = Field(default_factory=lambda: f"collector-{socket.gethostname()}")
     read_count: int = Field(500, ge=1, description="Stream entries read per XREADGROUP.")
+    max_commit_points: int = Field(
+        10_000, ge=1, description="Points per transaction at most: bounds how long an alert waits behind a backlog."
+    )
     block_ms: int = Field(500, ge=1, description="How long one read blocks waiting for new entries.")
     claim_idle_ms: int = Field(30_000, ge=1, description="Entries idle this long in a dead consumer are claimed.")
     claim_interval: float = Field(5.0, gt=0)
@@ -44,6 +47,16 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the API binds to.")
     port: int = Field(8765, ge=0, le=65535)
     public_url: str | None = Field(None, description="Dashboard URL used in alert links.")
+    auth: bool = Field(False, description="Require API tokens on every route and the websocket.")
+    insecure: bool = Field(False, description="Allow a non-loopback bind without auth.")
+    metrics_public: bool = Field(False, description="Serve /metrics without a token when auth is on.")
+    exporter_grace_seconds: float = Field(300.0, ge=0, description="An ended run's series vanish after this.")
+    exporter_idle_seconds: float = Field(3600.0, ge=0, description="A silent run's series vanish after this.")
+    exporter_max_series_per_run: int = Field(500, ge=1)
+    exporter_max_series: int = Field(50_000, ge=1)
+    exporter_keys_allow: list[str] = Field(default_factory=list, description="Metric key globs to export.")
+    exporter_keys_deny: list[str] = Field(default_factory=list, description="Metric key globs never exported.")
+    exporter_refresh_seconds: float = Field(1.0, gt=0, description="How often lag/pending are read from Redis.")
     alerts: Path | None = Field(None, description="Alert rules file (default: $RUNWATCH_HOME/alerts.yaml).")
     lost_after: float = Field(60.0, gt=0, description="A running run silent this long is marked lost.")
     delivery_lease: float = Field(

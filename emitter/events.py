@@ -218,12 +218,21 @@ def _check_values(payload: dict[str, Any]) -> str | None:
         return "step must be an integer"
     if not isinstance(values, dict) or not values:
         return "values must be a non-empty map"
+    # C-level scans first (this runs for every point the collector reads); details only on failure
+    if set(map(type, values)) == _STR and set(map(type, values.values())) == _FLOAT:
+        lengths = set(map(len, values))
+        if min(lengths) > 0 and max(lengths) <= MAX_KEY_LENGTH:
+            return None
     for key, value in values.items():
         if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
             return f"bad metric key {str(key)[:40]!r}"
         if type(value) is not float:
             return f"value of {key[:40]!r} is not a float"
     return None
+
+
+_STR = {str}
+_FLOAT = {float}
 
 
 def _check_run_start(payload: dict[str, Any]) -> str | None:

@@ -7,12 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ..settings import Settings
 from ..store.base import Store
+from . import auth, runs
+from .live import LiveHub
+from .web import SecurityHeaders, mount_dashboard
 
 
 def create_app(
@@ -23,7 +26,13 @@ def create_app(
     registry: CollectorRegistry | None = None,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """Build the API app over injected Redis, store and metrics registry (nothing global)."""
+    """Build the API app over injected Redis, store and metrics registry (nothing global).
+
+    Raises ``ConfigError`` for a non-loopback bind without auth (unless ``insecure``).
+    The live hub is ``app.state.live``; it starts with the first websocket, and whoever
+    runs the server awaits ``app.state.live.close()`` on shutdown.
+    """
+    auth.check_bind(settings)
     app = FastAPI(title="runwatch", version="0.1.0", docs_url="/docs", openapi_url="/api/v1/openapi.json")
     registry = registry or CollectorRegistry()
     app.state.settings = settings
@@ -31,13 +40,13 @@ def create_app(
     app.state.store = store
     app.state.registry = registry
     app.state.clock = clock
+    app.state.live = LiveHub(settings, redis=redis, store=store)
+    app.add_middleware(SecurityHeaders)
 
-    @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, Any]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
     async def readyz() -> Response:
         """Redis and the store are reachable."""
         problems = {}
@@ -52,9 +61,22 @@ def create_app(
         status = 200 if not problems else 503
         return JSONResponse({"status": "ready" if not problems else "unavailable", "problems": problems}, status)
 
-    @app.get("/metrics", tags=["metrics"], include_in_schema=False)
+    for prefix in ("", "/api/v1"):
+        app.add_api_route(f"{prefix}/healthz", healthz, methods=["GET"], tags=["health"], include_in_schema=not prefix)
+        app.add_api_route(f"{prefix}/readyz", readyz, methods=["GET"], tags=["health"], include_in_schema=not prefix)
+
     async def metrics() -> Response:
         """Prometheus exposition of the service and of active runs."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    # With auth on, Prometheus scrapes with a viewer token (authorization.credentials) unless metrics_public.
+    guard = [] if getattr(settings, "metrics_public", False) else [Depends(auth.require("viewer"))]
+    app.add_api_route("/metrics", metrics, methods=["GET"], tags=["metrics"], include_in_schema=False, dependencies=guard)
+
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(runs.router, tags=["runs"])
+    api.include_router(auth.router)
+    api.add_api_websocket_route("/live", app.state.live.endpoint)
+    app.include_router(api)
+    mount_dashboard(app)
     return app

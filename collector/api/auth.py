@@ -107,9 +107,9 @@ def require(role: str) -> Callable[..., Any]:
             raise HTTPException(401, "a valid token is required", headers={"WWW-Authenticate": "Bearer"})
         if not who.can(role):
             raise HTTPException(403, f"this needs the {role} role; the token has {who.role}")
-        if who.via == "cookie" and request.method not in ("GET", "HEAD", "OPTIONS"):
-            if request.headers.get(CSRF_HEADER) != "runwatch":
-                raise HTTPException(403, f"cookie-authenticated writes need the header {CSRF_HEADER}: runwatch")
+        unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
+        if who.via == "cookie" and unsafe and request.headers.get(CSRF_HEADER) != "runwatch":
+            raise HTTPException(403, f"cookie-authenticated writes need the header {CSRF_HEADER}: runwatch")
         return who
 
     dependency.__name__ = f"require_{role}"

@@ -205,28 +205,31 @@ def _step_bounds(store: Any, sid: int) -> tuple[int | None, int | None]:
 
 
 def _raw(store: Any, sid: int, lo: int, hi: int) -> Iterator[tuple[int, float, float | None, int | None]]:
-    """``(step, ts, value, bits)`` of every point with lo <= step <= hi, in chunks (the lock is released between)."""
-    last: tuple[int, int] | None = None
+    """``(step, ts, value, bits)`` of every point with lo <= step <= hi, in step order (then writer, seq).
+
+    Read in chunks by keyset, releasing the store lock between chunks.
+    """
+    after: tuple[int, int, int] | None = None
     while True:
-        if last is None:
+        if after is None:
             rows = _read(
                 store,
-                "SELECT step, rowid, ts, value, bits FROM points WHERE series = ? AND step BETWEEN ? AND ?"
-                " ORDER BY step, rowid LIMIT ?",
+                "SELECT step, writer_id, seq, ts, value, bits FROM points WHERE series = ? AND step BETWEEN ? AND ?"
+                " ORDER BY step, writer_id, seq LIMIT ?",
                 (sid, lo, hi, CHUNK),
             )
         else:
             rows = _read(
                 store,
-                "SELECT step, rowid, ts, value, bits FROM points WHERE series = ? AND step BETWEEN ? AND ?"
-                " AND (step, rowid) > (?, ?) ORDER BY step, rowid LIMIT ?",
-                (sid, lo, hi, last[0], last[1], CHUNK),
+                "SELECT step, writer_id, seq, ts, value, bits FROM points WHERE series = ? AND step BETWEEN ? AND ?"
+                " AND (step, writer_id, seq) > (?, ?, ?) ORDER BY step, writer_id, seq LIMIT ?",
+                (sid, lo, hi, *after, CHUNK),
             )
-        for step, _rowid, ts, value, bits in rows:
+        for step, _writer, _seq, ts, value, bits in rows:
             yield step, ts, value, bits
         if len(rows) < CHUNK:
             return
-        last = (rows[-1][0], rows[-1][1])
+        after = (rows[-1][0], rows[-1][1], rows[-1][2])
 
 
 def _rollups_complete(store: Any, sid: int, count: int) -> bool:
@@ -388,30 +391,41 @@ def _csv_field(text: str) -> str:
 
 # ------------------------------------------------------------------ alerts and dead letters
 
-#: Columns the alerts engine's ``alerts`` table is expected to have (any subset is shown).
-ALERT_COLUMNS = ("id", "rule", "run_id", "state", "severity", "title", "text", "value", "step",
-                 "episode", "started_at", "resolved_at", "updated_at")  # fmt: skip
+#: Columns of the alert engine's ``alerts`` table (sqlite_0003_alerts.sql); any subset is shown as is,
+#: ``value`` and ``payload`` (JSON text) are decoded.
+ALERT_COLUMNS = ("id", "rule", "run_id", "state", "kind", "severity", "title", "text", "metric", "value", "step",
+                 "at", "payload")  # fmt: skip
+_JSON_COLUMNS = ("value", "payload")
 
 
 def alerts(store: Any, *, run_id: str | None = None, limit: int = 200, state: str | None = None) -> dict[str, Any]:
-    """Rule alerts (from the alert engine's ``alerts`` table, when it exists) and alerts raised by runs."""
+    """Rule alerts (the engine's ``alerts`` table, when it exists) and alerts raised by runs, newest first."""
     rule_alerts: list[dict[str, Any]] = []
     if table_exists(store, "alerts"):
         columns = [row[1] for row in _read(store, "PRAGMA table_info(alerts)")]
         where, args = [], []
         if run_id is not None and "run_id" in columns:
-            where.append("run_id = ?")
+            where.append("a.run_id = ?")
             args.append(run_id)
         if state is not None and "state" in columns:
-            where.append("state = ?")
+            where.append("a.state = ?")
             args.append(state)
-        sql = "SELECT * FROM alerts" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY rowid DESC LIMIT ?"
-        for row in _read(store, sql, [*args, limit]):
-            item = {}
-            for name, value in zip(columns, row, strict=False):
+        order = "a.at DESC, a.rowid DESC" if "at" in columns else "a.rowid DESC"
+        name = ", r.name AS run_name" if "run_id" in columns else ""
+        join = " LEFT JOIN runs r ON r.id = a.run_id" if "run_id" in columns else ""
+        sql = f"SELECT a.*{name} FROM alerts a{join}" + (" WHERE " + " AND ".join(where) if where else "")
+        names = columns + (["run_name"] if name else [])
+        for row in _read(store, f"{sql} ORDER BY {order} LIMIT ?", [*args, limit]):
+            item: dict[str, Any] = {}
+            for column, value in zip(names, row, strict=False):
                 if isinstance(value, bytes):
                     continue
-                item[name] = jnum(value) if isinstance(value, float) else value
+                if column in _JSON_COLUMNS and isinstance(value, str):
+                    try:
+                        value = json.loads(value)
+                    except ValueError:
+                        pass
+                item[column] = jnum(value) if isinstance(value, float) else value
             rule_alerts.append(item)
     sql = (
         "SELECT u.id, u.run_id, r.name, u.ts, u.title, u.text, u.level FROM user_alerts u"

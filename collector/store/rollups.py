@@ -20,7 +20,6 @@ LEVELS = 11
 BASE_SHIFT = 4  # level 1: 16 steps per bucket
 LEVEL_SHIFT = 2  # each level 4x wider than the one below
 
-Row = tuple[int, int, float, "float | None", "int | None"]
 
 
 def shift(level: int) -> int:
@@ -64,7 +63,8 @@ def _fold_points(rows: Sequence[tuple[int, int, float, float | None, int | None]
     """Level-1 aggregates of this batch's points, in arrival order."""
     base = BASE_SHIFT
     level: dict[tuple[int, int], list] = {}
-    for sid, step, _ts, value, bits in rows:
+    for row in rows:  # (series, step, ts, value, bits, ...): extra columns are ignored
+        sid, step, value, bits = row[0], row[1], row[3], row[4]
         key = (sid, step >> base)
         agg = level.get(key)
         nan = value is None

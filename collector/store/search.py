@@ -310,7 +310,7 @@ class _Parser:
         if key is None:
             return _match(COLUMNS[ns], op, value, self._bind)
         if ns == "metrics":
-            if isinstance(value, str) or isinstance(value, bool):
+            if isinstance(value, (str, bool)):
                 raise FilterError("metrics compare with numbers", tok.pos, self.text)
             k = self._bind(key)
             return f"EXISTS (SELECT 1 FROM series s WHERE s.run_id = runs.id AND s.key = {k} AND s.last {op} {self._bind(value)})"

@@ -48,6 +48,37 @@ def needs_bits(value: float) -> bool:
     return value != value or (value == 0.0 and math.copysign(1.0, value) < 0)
 
 
+def _by_writer(batches: Sequence[Batch]) -> list[Batch]:
+    """One batch per writer, in first-seen order, events by seq without repeats.
+
+    A busy commit holds many small entries of the same writer; applying them together
+    costs one idempotency check and one run update instead of one per entry.
+    """
+    grouped: dict[str, list[Batch]] = {}
+    for batch in batches:
+        grouped.setdefault(batch.writer, []).append(batch)
+    merged = []
+    for group in grouped.values():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        events = sorted((e for b in group for e in b.events), key=lambda e: e.seq)
+        unique = [e for i, e in enumerate(events) if i == 0 or e.seq != events[i - 1].seq]
+        merged.append(Batch(group[0].run_id, group[0].writer, unique))
+    return merged
+
+
+def _seq_ranges(events: list[Event]) -> list[list[int]]:
+    """Seqs (ascending) as ``[lo, hi]`` runs."""
+    ranges: list[list[int]] = []
+    for event in events:
+        if ranges and event.seq == ranges[-1][1] + 1:
+            ranges[-1][1] = event.seq
+        else:
+            ranges.append([event.seq, event.seq])
+    return ranges
+
+
 def _nothing() -> None:
     return None
 
@@ -117,7 +148,7 @@ class SQLiteStore(AlertsTables):
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for batch in batches:
+                for batch in _by_writer(batches):
                     fresh = self._claim_seqs(batch, now, result)
                     if fresh:
                         self._apply(batch.run_id, fresh, now, result)
@@ -150,14 +181,13 @@ class SQLiteStore(AlertsTables):
             ).lastrowid
         else:
             self._writer_id, committed, extra = row[0], row[1], json.loads(row[2])
-        fresh = [
-            event
-            for event in batch.events
-            if event.seq > committed and not any(lo <= event.seq <= hi for lo, hi in extra)
-        ]
+        if extra:
+            fresh = [e for e in batch.events if e.seq > committed and not any(lo <= e.seq <= hi for lo, hi in extra)]
+        else:
+            fresh = [e for e in batch.events if e.seq > committed]
         result.duplicates += len(batch.events) - len(fresh)
         if fresh:
-            ranges = sorted([*extra, *([[e.seq, e.seq] for e in fresh])])
+            ranges = sorted([*extra, *_seq_ranges(fresh)])
             merged: list[list[int]] = []
             for lo, hi in ranges:
                 if merged and lo <= merged[-1][1] + 1:
@@ -218,7 +248,7 @@ class SQLiteStore(AlertsTables):
             db.executemany(
                 "INSERT INTO points (series, step, ts, value, bits, writer_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
             )
-            update_rollups(db, [row[:5] for row in rows])
+            update_rollups(db, rows)
             self._update_summaries(summary)
             result.points += len(rows)
         db.execute(

@@ -222,9 +222,11 @@ def test_caps_hold_with_100000_distinct_keys_attempted(tmp_path):
     assert value(samples, "runwatch_exporter_series") == 5_000
     assert value(samples, "runwatch_exporter_points_dropped_total", reason="run_cap") == 50_000 - 50
     assert value(samples, "runwatch_exporter_points_dropped_total", reason="total_cap") == 50_000 - 4_950
-    assert value(samples, "runwatch_points_ingested_total", shard="0") + value(
-        samples, "runwatch_points_ingested_total", shard="1"
-    ) == 100_000
+    assert (
+        value(samples, "runwatch_points_ingested_total", shard="0")
+        + value(samples, "runwatch_points_ingested_total", shard="1")
+        == 100_000
+    )
 
     # admitted keys keep updating; a key refused once stays out
     wide_later = Writer("wide", "w2")
@@ -251,16 +253,30 @@ def test_runs_seen_without_run_start_are_named_from_the_store_before_they_are_ex
         streams: list[str] = []
         store = type("S", (), {"get_run": staticmethod(lambda run_id: Record() if run_id == "r1" else None)})()
 
-        async def in_store(self, fn: Any, *args: Any) -> Any:
+        async def run_in_store(self, fn: Any, *args: Any) -> Any:
             return fn(*args)
 
-    exporter = make(tmp_path, consumer=FakeConsumer())
-    commit(exporter, [Writer("r1", "w9").log(7, loss=0.1), Writer("r2", "w9").log(1, loss=0.2)])
-    assert not series(scrape(exporter), "runwatch_run_metric")  # held, not exported with empty labels
-    asyncio.run(exporter.refresh())
-    samples = scrape(exporter)
-    assert value(samples, "runwatch_run_metric", project="restored", run_id="r1", run_name="named-later", key="loss")
-    assert value(samples, "runwatch_run_metric", project="", run_id="r2", run_name="", key="loss") == 0.2
+    unscheduled = make(tmp_path, consumer=FakeConsumer())
+    commit(unscheduled, [Writer("r1", "w9").log(7, loss=0.1)])
+    assert value(scrape(unscheduled), "runwatch_run_metric", project="", run_id="r1", run_name="", key="loss") == 0.1
+
+    exporter = make(tmp_path, consumer=FakeConsumer(), exporter_refresh_seconds=60)
+
+    async def scenario() -> tuple[Samples, Samples]:
+        stop = asyncio.Event()
+        refresher = asyncio.create_task(exporter.run(stop))
+        await asyncio.sleep(0.05)  # the service's refresher is running
+        commit(exporter, [Writer("r1", "w9").log(7, loss=0.1), Writer("r2", "w9").log(1, loss=0.2)])
+        held = scrape(exporter)
+        await exporter.refresh()
+        stop.set()
+        await refresher
+        return held, scrape(exporter)
+
+    held, named = asyncio.run(scenario())
+    assert not series(held, "runwatch_run_metric")  # not exported with empty labels meanwhile
+    assert value(named, "runwatch_run_metric", project="restored", run_id="r1", run_name="named-later", key="loss")
+    assert value(named, "runwatch_run_metric", project="", run_id="r2", run_name="", key="loss") == 0.2
 
 
 # ------------------------------------------------------------------ the service itself
@@ -375,12 +391,23 @@ def test_metrics_endpoint_parses_and_shows_both_families_while_runs_log(emitter_
         assert response.headers["content-type"].startswith("text/plain")
         families = {f.name: f for f in text_string_to_metric_families(response.text)}
         for name in (
-            "runwatch_run_metric", "runwatch_run_step", "runwatch_run_status",
-            "runwatch_run_last_heartbeat_timestamp_seconds", "runwatch_events_ingested", "runwatch_points_ingested",
-            "runwatch_commit_duration_seconds", "runwatch_consumer_lag_entries", "runwatch_consumer_pending_entries",
-            "runwatch_dead_letters", "runwatch_consumer_entries_reclaimed", "runwatch_alerts_fired",
-            "runwatch_notifications_sent", "runwatch_notifications_failed", "runwatch_websocket_clients",
-            "runwatch_emitter_spool_replayed_entries", "runwatch_exporter_points_dropped",
+            "runwatch_run_metric",
+            "runwatch_run_step",
+            "runwatch_run_status",
+            "runwatch_run_last_heartbeat_timestamp_seconds",
+            "runwatch_events_ingested",
+            "runwatch_points_ingested",
+            "runwatch_commit_duration_seconds",
+            "runwatch_consumer_lag_entries",
+            "runwatch_consumer_pending_entries",
+            "runwatch_dead_letters",
+            "runwatch_consumer_entries_reclaimed",
+            "runwatch_alerts_fired",
+            "runwatch_notifications_sent",
+            "runwatch_notifications_failed",
+            "runwatch_websocket_clients",
+            "runwatch_emitter_spool_replayed_entries",
+            "runwatch_exporter_points_dropped",
         ):
             assert name in families, name
         samples = parse(response.text)

@@ -1,0 +1,100 @@
+"""Alert latency: run.log({"loss": nan}) returning → the (fake) Slack server receiving the POST.
+
+200 alerts, each a new episode (a finite loss resolves the previous one), while a
+background job pushes >= 100,000 points/s through the same collector.
+
+    .venv/bin/python bench/bench_alert_latency.py
+
+Starts its own redis-server, a real `runwatch collect`, a fake Slack webhook on 127.0.0.1
+and a load-generating training process; nothing shared is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_pipeline import count_points, start_redis  # noqa: E402
+from tests.alerts.fake_slack import FakeSlack  # noqa: E402
+
+ALERTS = 200
+LOAD = """
+import sys, time, emitter
+rate, seconds = float(sys.argv[1]), float(sys.argv[2])
+run = emitter.init("background-load")
+names = [f"m{i}" for i in range(10)]
+start = time.perf_counter()
+step = 0
+while time.perf_counter() - start < seconds:
+    target = int((time.perf_counter() - start) * rate / 10)
+    while step < target:
+        run.log({n: step * 1e-3 + i for i, n in enumerate(names)}, step=step)
+        step += 1
+    time.sleep(0.001)
+run.finish()
+print(step * 10)
+"""
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as directory, FakeSlack() as slack:
+        tmp = Path(directory)
+        redis_process, url = start_redis(tmp / "redis")
+        home = tmp / "home"
+        rules = tmp / "alerts.yaml"
+        rules.write_text(
+            f'channels: {{slack: {{type: slack, webhook_url: "{slack.webhook_url}"}}}}\n'
+            "rules: [{name: loss-nan, metric: loss, condition: nonfinite, notify: [slack]}]\n"
+        )
+        env = {**os.environ, "RUNWATCH_REDIS_URL": url, "RUNWATCH_PREFIX": "bench", "RUNWATCH_HOME": str(home),
+               "RUNWATCH_ALERTS": str(rules)}
+        collector = subprocess.Popen([sys.executable, "-m", "collector", "collect"], env=env, cwd=ROOT,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.environ.update({k: env[k] for k in ("RUNWATCH_REDIS_URL", "RUNWATCH_PREFIX", "RUNWATCH_HOME")})
+        import emitter
+
+        try:
+            while not (home / "runwatch.db").exists():
+                time.sleep(0.05)
+            load = subprocess.Popen([sys.executable, "-c", LOAD, "120000", "60"], env=env, cwd=ROOT,
+                                    stdout=subprocess.PIPE, text=True)
+            time.sleep(2.0)  # let the load reach its rate
+            before = count_points(home / "runwatch.db")
+            load_started = time.perf_counter()
+            run = emitter.init("alerting", name="nan-maker")
+            latencies = []
+            for i in range(ALERTS):
+                run.log({"loss": math.nan}, step=2 * i)
+                sent = time.time()
+                received = slack.wait_for(i + 1, timeout=30)[i].received_at
+                latencies.append((received - sent) * 1000)
+                run.log({"loss": 1.0}, step=2 * i + 1)  # resolves: the next NaN is a new episode
+                time.sleep(0.05)
+            during = (count_points(home / "runwatch.db") - before) / (time.perf_counter() - load_started)
+            run.finish()
+            load.kill()
+        finally:
+            collector.terminate()
+            collector.wait(10)
+            redis_process.kill()
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(f"alert latency over {ALERTS} alerts, log() returning -> Slack POST received:")
+    print(f"  p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms   (target p99 <= 100 ms)")
+    print(f"  background load committed meanwhile: {during:,.0f} points/s (target >= 100,000)")
+    print("JSON: " + json.dumps({"p50_ms": p50, "p99_ms": p99, "max_ms": latencies[-1], "load_points_per_s": during}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""REST routes under ``/api/v1``: runs, metrics, compare, export, alerts, dead letters.
+
+Store reads are plain ``def`` handlers, so FastAPI runs them in its thread pool and a
+slow query never stalls the event loop (live pushes, the consumer in ``runwatch serve``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from emitter.events import MAX_PAYLOAD_BYTES, encode_entry, shard_for
+
+from ..store import queries
+from ..store.search import FilterError
+from .auth import require
+
+router = APIRouter()
+viewer = [Depends(require("viewer"))]
+writer = [Depends(require("writer"))]
+MAX_COMPARE = 20
+
+
+def _store(request: Request) -> Any:
+    return request.app.state.store
+
+
+def _run_id(request: Request, ref: str) -> str:
+    run_id = queries.resolve_run(_store(request), ref)
+    if run_id is None:
+        raise HTTPException(404, f"no run with id or unique name {ref!r}")
+    return run_id
+
+
+def _keys(keys: str | None) -> list[str] | None:
+    if keys is None or not keys.strip():
+        return None
+    return [k.strip() for k in keys.split(",") if k.strip()]
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        offset = json.loads(base64.urlsafe_b64decode(padded))["o"]
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError
+        return offset
+    except Exception:  # noqa: BLE001 - any malformed cursor is the caller's mistake
+        raise HTTPException(400, "malformed cursor: pass back the next_cursor of a previous page") from None
+
+
+def _filter_error(exc: FilterError, what: str) -> HTTPException:
+    return HTTPException(400, {"error": f"invalid {what}: {exc.message}", "position": exc.position, what: exc.text})
+
+
+@router.get("/runs", dependencies=viewer)
+def list_runs(
+    request: Request,
+    filter: str | None = Query(None, description="e.g. params.lr = 0.01 and metrics.val/acc > 0.9"),
+    sort: str | None = Query(None, description="e.g. -metrics.loss, name (default: created_at desc)"),
+    limit: int = Query(50, ge=1, le=1000),
+    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+) -> dict[str, Any]:
+    """Runs matching a filter, sorted, one page at a time."""
+    offset = _decode_cursor(cursor)
+    try:
+        runs, more = queries.list_runs(_store(request), filter=filter, sort=sort, limit=limit, offset=offset)
+    except FilterError as exc:
+        is_sort = bool(sort) and exc.text == (sort or "").strip() and exc.text != filter
+        raise _filter_error(exc, "sort" if is_sort else "filter") from None
+    return {
+        "runs": runs,
+        "next_cursor": _encode_cursor(offset + limit) if more else None,
+        "now": request.app.state.clock(),
+    }
+
+
+@router.get("/runs/{ref}", dependencies=viewer)
+def get_run(request: Request, ref: str) -> dict[str, Any]:
+    """A run's metadata, params, tags, notes, environment, status, metric summary and alerts."""
+    detail = queries.run_detail(_store(request), _run_id(request, ref))
+    if detail is None:
+        raise HTTPException(404, f"no run {ref!r}")
+    detail["now"] = request.app.state.clock()
+    return detail
+
+
+@router.get("/runs/{ref}/metrics", dependencies=viewer)
+def get_metrics(
+    request: Request,
+    ref: str,
+    keys: str | None = Query(None, description="comma-separated metric keys (default: all)"),
+    max_points: int = Query(1000, ge=0, le=1_000_000, description="buckets per series; 0 returns every point"),
+    from_step: int | None = None,
+    to_step: int | None = None,
+) -> dict[str, Any]:
+    """Series of a run, downsampled to ``max_points`` buckets keeping each bucket's min, max and last.
+
+    Non-finite values are the strings "NaN", "Infinity" and "-Infinity".
+    """
+    run_id = _run_id(request, ref)
+    data = queries.series(
+        _store(request), run_id, _keys(keys), max_points=max_points, from_step=from_step, to_step=to_step
+    )
+    return {"run": run_id, "max_points": max_points, "series": data}
+
+
+@router.get("/runs/{ref}/export.csv", dependencies=viewer)
+def export_csv(request: Request, ref: str) -> StreamingResponse:
+    """Every point, exact: ``step,ts,key,value`` with Python float syntax (nan, inf, -inf, -0.0)."""
+    run_id = _run_id(request, ref)
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in run_id)
+    return StreamingResponse(
+        queries.export_csv(_store(request), run_id),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{safe}.csv"'},
+    )
+
+
+@router.get("/compare", dependencies=viewer)
+def compare(
+    request: Request,
+    runs: str = Query(..., description="comma-separated run ids or unique names"),
+    keys: str | None = Query(None, description="metric keys to overlay (default: the most common, up to 8)"),
+    max_points: int = Query(1000, ge=0, le=100_000),
+) -> dict[str, Any]:
+    """Params side by side (``differs`` marks the differing ones) and the chosen series of every run."""
+    refs = [r.strip() for r in runs.split(",") if r.strip()]
+    if not refs or len(refs) > MAX_COMPARE:
+        raise HTTPException(400, f"give 1 to {MAX_COMPARE} runs")
+    ids = [_run_id(request, ref) for ref in refs]
+    return queries.compare(_store(request), ids, _keys(keys), max_points=max_points)
+
+
+@router.get("/alerts", dependencies=viewer)
+def get_alerts(
+    request: Request,
+    run: str | None = None,
+    state: str | None = Query(None, description="e.g. firing or resolved"),
+    limit: int = Query(200, ge=1, le=5000),
+) -> dict[str, Any]:
+    """Alerts from the rule engine and alerts raised by runs (``run.alert()``), newest first."""
+    run_id = _run_id(request, run) if run else None
+    return queries.alerts(_store(request), run_id=run_id, limit=limit, state=state)
+
+
+@router.get("/dead-letters", dependencies=viewer)
+def get_dead_letters(request: Request, limit: int = Query(100, ge=1, le=5000)) -> dict[str, Any]:
+    """Stream entries the collector could not store, with the reason, newest first."""
+    return queries.dead_letters(_store(request), limit=limit)
+
+
+# ------------------------------------------------------------------ writes: through the event stream
+
+
+class NoteIn(BaseModel):
+    text: str = Field(..., min_length=1, max_length=MAX_PAYLOAD_BYTES)
+
+
+class TagsIn(BaseModel):
+    tags: list[str] = Field(..., min_length=1, max_length=100)
+
+
+async def _emit(request: Request, run_id: str, kind: str, payload: dict[str, Any]) -> str:
+    """Append one event to the run's stream, as an emitter would: the collector stores it."""
+    settings = request.app.state.settings
+    writer_id = f"api-{uuid.uuid4().hex}"
+    fields = encode_entry(run_id, writer_id, [[0, time.time(), kind, payload]])
+    stream = settings.keys.stream(shard_for(run_id, settings.shards))
+    entry_id = await request.app.state.redis.xadd(stream, fields)
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+@router.post("/runs/{ref}/notes", dependencies=writer, status_code=202)
+async def add_note(request: Request, ref: str, body: NoteIn) -> dict[str, Any]:
+    """Add a note to a run (stored by the collector from the event stream)."""
+    from starlette.concurrency import run_in_threadpool
+
+    run_id = await run_in_threadpool(_run_id, request, ref)
+    return {"run": run_id, "entry": await _emit(request, run_id, "note", {"text": body.text})}
+
+
+@router.post("/runs/{ref}/tags", dependencies=writer, status_code=202)
+async def add_tags(request: Request, ref: str, body: TagsIn) -> dict[str, Any]:
+    """Add tags to a run."""
+    from starlette.concurrency import run_in_threadpool
+
+    if any(not t or len(t) > 250 for t in body.tags):
+        raise HTTPException(422, "tags must be 1 to 250 characters")
+    run_id = await run_in_threadpool(_run_id, request, ref)
+    return {"run": run_id, "entry": await _emit(request, run_id, "tags", {"tags": body.tags})}

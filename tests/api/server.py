@@ -1,0 +1,55 @@
+"""The API served for real: uvicorn in a thread, on a free port of 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import uvicorn
+
+from tests.helpers import free_port, wait_for
+
+
+class ServerThread:
+    """uvicorn serving ``app`` from a thread; ``timeout_graceful_shutdown=1`` so open websockets cannot hang the stop.
+
+    >>> with ServerThread(app) as server:
+    ...     httpx.get(server.url + "/healthz")
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.port = free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/api/v1/live"
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        wait_for(lambda: self.server.started, timeout=15, what="uvicorn to start")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

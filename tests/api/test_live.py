@@ -1,0 +1,189 @@
+"""WS /api/v1/live: points within one frame, resume without gap or duplicate, slow clients bounded."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from websockets.sync.client import ClientConnection, connect
+
+from emitter.events import encode_entry, shard_for
+from tests.helpers import wait_for
+
+
+class Producer:
+    """Appends metric events of one run straight to its stream, as an emitter does."""
+
+    def __init__(self, redis_url: str, settings: Any, run_id: str = "live-run") -> None:
+        self.client = redis.Redis.from_url(redis_url)
+        self.run_id = run_id
+        self.writer = f"w-{os.urandom(4).hex()}"
+        self.stream = settings.keys.stream(shard_for(run_id, settings.shards))
+        self.seq = 0
+
+    def log(self, steps: range, keys: int = 1, value: Any = None) -> str:
+        events = []
+        for step in steps:
+            values = {f"k{i}": (random.random() if value is None else value) for i in range(keys)}
+            events.append([self.seq, time.time(), "metrics", {"step": step, "values": values}])
+            self.seq += 1
+        return self.client.xadd(self.stream, encode_entry(self.run_id, self.writer, events)).decode()
+
+
+@pytest.fixture
+def producer(redis_url: str, settings: Any) -> Iterator[Producer]:
+    made = Producer(redis_url, settings)
+    yield made
+    made.client.close()
+
+
+def frames(ws: ClientConnection, timeout: float = 10.0) -> Iterator[dict[str, Any]]:
+    """Data frames as they come (keepalives skipped)."""
+    while True:
+        frame = json.loads(ws.recv(timeout=timeout))
+        if frame["type"] == "frame":
+            yield frame
+
+
+def steps_of(frame: dict[str, Any], key: str = "k0") -> list[int]:
+    return [step for s in frame["series"] if s["key"] == key for step in s["steps"]]
+
+
+def test_a_point_arrives_in_the_first_frame_after_it_is_committed_to_the_stream(serve: Any, producer: Producer) -> None:
+    server = serve()
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({"runs": [producer.run_id]}))
+        wait_for(lambda: server.app.state.live.clients, what="subscription registered")
+        incoming = frames(ws)
+        for step in range(15):
+            producer.log(range(step, step + 1), value=float("nan") if step == 7 else step / 10)
+            frame = next(incoming)
+            assert steps_of(frame) == [step]
+            assert frame["series"][0]["values"] == ["NaN" if step == 7 else step / 10]
+            assert frame["coalesced"] is False
+
+
+def test_status_and_alert_events_are_pushed(serve: Any, producer: Producer) -> None:
+    server = serve()
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({}))
+        wait_for(lambda: server.app.state.live.clients, what="subscription registered")
+        entry = encode_entry(producer.run_id, producer.writer, [
+            [0, time.time(), "status", {"status": "failed", "exit_code": 3}],
+            [1, time.time(), "alert", {"title": "<b>x</b>", "text": "t", "level": "error"}],
+        ])
+        producer.client.xadd(producer.stream, entry)
+        events = next(frames(ws))["events"]
+        assert [(e["kind"], e.get("status"), e.get("title")) for e in events] == [
+            ("status", "failed", None), ("alert", None, "<b>x</b>")]
+
+
+def test_project_subscription_and_key_filter(serve: Any, redis_url: str, settings: Any, fake_run: Any) -> None:
+    server = serve()
+    mine = Producer(redis_url, settings, "run-in-project")
+    other = Producer(redis_url, settings, "run-elsewhere")
+    fake_run("vision", run_id="run-in-project")
+    fake_run("audio", run_id="run-elsewhere")
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({"project": "vision", "keys": ["k1"]}))
+        wait_for(lambda: server.app.state.live.clients, what="subscription registered")
+        other.log(range(0, 5), keys=2)
+        mine.log(range(0, 5), keys=2)
+        frame = next(frames(ws))
+        assert {(s["run"], s["key"]) for s in frame["series"]} == {("run-in-project", "k1")}
+
+
+def test_reconnecting_with_the_last_cursor_gives_no_gap_and_no_duplicate(serve: Any, producer: Producer) -> None:
+    server = serve()
+    total = 3000
+    produced = threading.Event()
+
+    def produce() -> None:
+        for start in range(0, total, 10):
+            producer.log(range(start, start + 10))
+            time.sleep(0.002)
+        produced.set()
+
+    seen: list[int] = []
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({"runs": [producer.run_id]}))
+        wait_for(lambda: server.app.state.live.clients, what="subscription registered")
+        threading.Thread(target=produce, daemon=True).start()
+        for frame in frames(ws):
+            seen += steps_of(frame)
+            cursor = frame["cursor"]
+            if len(seen) > 500:
+                break  # drop the connection mid-stream; frames sent after this one are lost with it
+    time.sleep(0.3)  # the producer goes on meanwhile
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({"runs": [producer.run_id], "cursor": cursor}))
+        for frame in frames(ws):
+            assert frame["gap"] is False
+            seen += steps_of(frame)
+            if produced.is_set() and len(seen) >= total:
+                break
+    assert seen == list(range(total))  # every point once, in order
+
+
+def _raw_websocket(port: int, message: dict[str, Any]) -> socket.socket:
+    """A client that subscribes and then never reads, with a tiny receive buffer."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101")
+    payload = json.dumps(message).encode()
+    mask = os.urandom(4)
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    return sock
+
+
+def test_a_slow_client_is_coalesced_and_bounded_and_does_not_delay_a_fast_one(serve: Any, producer: Producer) -> None:
+    server = serve()
+    hub = server.app.state.live
+    hub.max_pending = 20_000
+    slow = _raw_websocket(server.port, {"runs": [producer.run_id]})
+    received: list[int] = []
+    coalesced: list[bool] = []
+    try:
+        with connect(server.ws_url, max_size=None) as ws:
+            ws.send(json.dumps({"runs": [producer.run_id]}))
+            wait_for(lambda: len(hub.clients) == 2, what="both clients subscribed")
+            entries, per_entry = 150, 200  # 150 entries x 200 steps x 10 keys = 300,000 points (~6 MB of JSON)
+
+            def produce() -> None:
+                for i in range(entries):
+                    producer.log(range(i * per_entry, (i + 1) * per_entry), keys=10)
+                    time.sleep(0.01)
+
+            threading.Thread(target=produce, daemon=True).start()
+            for frame in frames(ws):
+                received += steps_of(frame)
+                coalesced.append(frame["coalesced"])
+                if len(received) >= entries * per_entry:
+                    break
+            slow_client = next(c for c in hub.clients if c.coalesce_count)
+            fast_client = next(c for c in hub.clients if c is not slow_client)
+            assert received == list(range(entries * per_entry))  # the fast client got every point, in order
+            assert not any(coalesced) and fast_client.coalesce_count == 0
+            assert slow_client.max_pending_seen <= hub.max_pending + 10  # bounded: latest values only
+            assert slow_client.pending <= len(slow_client.series) + hub.max_pending
+            assert slow_client.points_sent < entries * per_entry * 10 / 2  # most of it never queued for it
+    finally:
+        slow.close()
