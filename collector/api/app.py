@@ -24,7 +24,7 @@ def create_app(
     redis: aioredis.Redis,
     store: Store,
     registry: CollectorRegistry | None = None,
-    metrics: Callable[[], bytes] | None = None,
+    render_metrics: Callable[[], bytes] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """Build the API app over injected Redis, store and metrics registry (nothing global).
@@ -68,7 +68,8 @@ def create_app(
 
     async def metrics() -> Response:
         """Prometheus exposition of the service and of active runs."""
-        body = metrics() if metrics is not None else generate_latest(registry)  # render(): same samples, ~10x faster
+        # the exporter's render() gives the same samples ~10x faster than generate_latest
+        body = render_metrics() if render_metrics is not None else generate_latest(registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     # With auth on, Prometheus scrapes with a viewer token (authorization.credentials) unless metrics_public.

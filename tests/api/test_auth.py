@@ -86,9 +86,9 @@ def test_the_dashboard_session_cookie_and_its_csrf_guard(secured: Any) -> None:
 def _closed_code(url: str, first: dict[str, Any] | None, **kwargs: Any) -> tuple[int | None, list[str]]:
     received: list[str] = []
     with connect(url, open_timeout=10, **kwargs) as ws:
-        if first is not None:
-            ws.send(json.dumps(first))
         try:
+            if first is not None:
+                ws.send(json.dumps(first))  # a bad cookie may already have closed it: that races the send
             while True:
                 received.append(str(ws.recv(timeout=10)))
         except ConnectionClosed as closed:
