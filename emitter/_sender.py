@@ -30,7 +30,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ._spool import Segment, Spool
-from .events import CONTRACT_VERSION, MAX_EVENTS_PER_ENTRY, Keys, encode_body, shard_for
+from .events import MAX_EVENTS_PER_ENTRY, Keys, encode_body, entry_fields, shard_for
 
 logger = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ class Sender:
 
     def _xadd(self, pipe: Any, run_id: str, body: bytes) -> None:
         stream = self._keys.stream(shard_for(run_id, self._shards))
-        pipe.xadd(stream, {"v": CONTRACT_VERSION, "run": run_id, "b": body})
+        pipe.xadd(stream, entry_fields(run_id, body))
 
     def _remember(self, sent: _Sent) -> None:
         self._unconfirmed.append(sent)

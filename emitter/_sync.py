@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ._sender import connect
 from ._spool import Segment, Spool
-from .events import CONTRACT_VERSION, DEFAULT_PREFIX, DEFAULT_SHARDS, Keys, shard_for
+from .events import DEFAULT_PREFIX, DEFAULT_SHARDS, Keys, entry_fields, shard_for
 from .run import DEFAULT_REDIS_URL
 
 
@@ -65,7 +65,7 @@ def sync_spool(
                     continue
                 run_id, body = segment.read()
                 stream = keys.stream(shard_for(run_id, shards))
-                client.xadd(stream, {"v": CONTRACT_VERSION, "run": run_id, "b": body})
+                client.xadd(stream, entry_fields(run_id, body))
                 report.sent += 1
                 pending.append(segment)
             say(f"writer {writer}: sent {len(segments)} spooled entries")

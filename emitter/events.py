@@ -146,9 +146,14 @@ def shard_for(run_id: str, shards: int) -> int:
 # -------------------------------------------------------------------------- codec
 
 
+def entry_fields(run_id: str, body: bytes) -> dict[str | bytes | int | float, str | bytes | int | float]:
+    """The stream entry for an encoded body (the only place the fields are spelled)."""
+    return {"v": CONTRACT_VERSION, "run": run_id, "b": body}
+
+
 def encode_entry(run_id: str, writer: str, events: list[list[Any]]) -> dict[str, Any]:
     """Stream entry fields for ``events`` given as ``[seq, ts, kind, payload]`` lists."""
-    return {"v": CONTRACT_VERSION, "run": run_id, "b": msgpack.packb([writer, events], use_bin_type=True)}
+    return entry_fields(run_id, encode_body(writer, events))
 
 
 def encode_body(writer: str, events: list[list[Any]]) -> bytes:

@@ -445,16 +445,7 @@ class SQLiteStore(AlertsTables):
         return int(row[0][0]) if row else -1
 
     def mark_lost(self, run_ids: Sequence[str], now: float) -> list[str]:
-        changed = []
-        with self._lock:
-            for run_id in run_ids:
-                cursor = self._db.execute(
-                    "UPDATE runs SET status = 'lost', updated_at = ? WHERE id = ? AND status = 'running'",
-                    (now, run_id),
-                )
-                if cursor.rowcount:
-                    changed.append(run_id)
-        return changed
+        return self.transaction(lambda: self.mark_lost_in_tx(run_ids, now))
 
     # ------------------------------------------------------------------ reading
 
