@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 import msgpack
+from redis.typing import EncodableT, FieldT
 
 CONTRACT_VERSION = 1
 DEFAULT_PREFIX = "runwatch"
@@ -146,12 +147,12 @@ def shard_for(run_id: str, shards: int) -> int:
 # -------------------------------------------------------------------------- codec
 
 
-def entry_fields(run_id: str, body: bytes) -> dict[str | bytes | int | float, str | bytes | int | float]:
+def entry_fields(run_id: str, body: bytes) -> dict[FieldT, EncodableT]:
     """The stream entry for an encoded body (the only place the fields are spelled)."""
     return {"v": CONTRACT_VERSION, "run": run_id, "b": body}
 
 
-def encode_entry(run_id: str, writer: str, events: list[list[Any]]) -> dict[str, Any]:
+def encode_entry(run_id: str, writer: str, events: list[list[Any]]) -> dict[FieldT, EncodableT]:
     """Stream entry fields for ``events`` given as ``[seq, ts, kind, payload]`` lists."""
     return entry_fields(run_id, encode_body(writer, events))
 
