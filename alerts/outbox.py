@@ -151,8 +151,10 @@ class DeliveryWorker:
         lease: float = 120.0,
         max_age: float = 86_400.0,
         rng: random.Random | None = None,
+        on_attempt: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_attempt = on_attempt  # (channel, delivered): e.g. the exporter's sent/failed counters
         self.notifiers = dict(notifiers)
         self.public_url = public_url
         self.clock = clock
@@ -244,13 +246,23 @@ class DeliveryWorker:
             self._failed_attempt(channel, delivery, exc)
         except Exception as exc:  # a notifier bug must not stop the worker; retried like an outage
             logger.exception("notifier %s raised on delivery %s", channel, delivery.id)
+            self._report(channel, False)
             self._retry(delivery, self.clock() + self.backoff.delay(delivery.attempts, self.rng), repr(exc)[:300])
         else:
             self.store.mark_sent(delivery.id, self.clock())
             self.sent += 1
+            self._report(channel, True)
             logger.info("alert %s delivered to %s (attempt %d)", delivery.id, channel, delivery.attempts)
 
+    def _report(self, channel: str, delivered: bool) -> None:
+        if self.on_attempt is not None:
+            try:
+                self.on_attempt(channel, delivered)
+            except Exception:  # a metrics hook must never stop deliveries
+                logger.exception("delivery attempt hook failed")
+
     def _failed_attempt(self, channel: str, delivery: Delivery, exc: NotifyError) -> None:
+        self._report(channel, False)
         now = self.clock()  # read after the response: Retry-After counts from when it arrived
         error = str(exc)
         if exc.permanent:

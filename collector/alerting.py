@@ -76,6 +76,7 @@ class Alerting:
         self.store = store
         self.lost_after = lost_after
         self.listeners = list(listeners)
+        self.lost_listeners: list[Callable[[list[str]], None]] = []  # run ids the detector marked lost
         self.clock = clock
         self.state = AlertState.from_rows(store.alert_state_rows())
         self._uncommitted: list[Transition] = []
@@ -123,15 +124,22 @@ class Alerting:
     def tick(self, now: float | None = None, available_since: float | None = None) -> list[Transition]:
         """One stall-detector step in its own transaction; returns the transitions it caused."""
         now = self.clock() if now is None else now
+        lost: list[str] = []
         try:
-            transitions = self.store.transaction(lambda: self._tick_in_tx(now, available_since))
+            transitions = self.store.transaction(lambda: self._tick_in_tx(now, available_since, lost))
         except BaseException:
             self.after_rollback()
             raise
         self.after_commit()
+        if lost:
+            for listener in self.lost_listeners:
+                try:
+                    listener(lost)
+                except Exception:
+                    logger.exception("lost-run listener %r failed", listener)
         return transitions
 
-    def _tick_in_tx(self, now: float, available_since: float | None) -> list[Transition]:
+    def _tick_in_tx(self, now: float, available_since: float | None, lost_out: list[str]) -> list[Transition]:
         runs = self.store.liveness_in_tx()
         transitions = evaluate_timers(
             self.ruleset, self.state, runs, now, available_since=available_since, info=self._run_info
@@ -144,6 +152,7 @@ class Alerting:
                 if r.status == "running" and now - max(r.last_event_at, available_since) > self.lost_after
             }
         changed = self.store.mark_lost_in_tx(sorted(lost), now)
+        lost_out.extend(changed)
         if changed:
             logger.warning("runs lost (no events for too long): %s", ", ".join(changed))
             events = [lost_status_event(run_id, now) for run_id in changed]

@@ -108,9 +108,22 @@ def serve(
 
 @main.command()
 @_common
-def collect(home: Path | None, redis_url: str | None) -> None:
-    """Run only the stream consumer (scale out: one per replica, same consumer group)."""
-    settings = _settings(home=home, redis_url=redis_url)
+@click.option("--host", help="Address /metrics and the probes bind to [127.0.0.1].")
+@click.option(
+    "--metrics-port", type=int, help="Serve /metrics, /healthz and /readyz on this port [off; $RUNWATCH_METRICS_PORT]."
+)
+@click.option("--alerts", type=click.Path(path_type=Path), help="Alert rules file [$RUNWATCH_HOME/alerts.yaml].")
+def collect(
+    home: Path | None, redis_url: str | None, host: str | None, metrics_port: int | None, alerts: Path | None
+) -> None:
+    """Run the collector without the API: consumer, alerting, delivery, stall detector.
+
+    \b
+    Run it next to `runwatch serve` or instead of it; replicas share the consumer
+    group. With --metrics-port, Prometheus can scrape it and an orchestrator probe it:
+        runwatch collect --metrics-port 9108
+    """
+    settings = _settings(home=home, redis_url=redis_url, host=host, metrics_port=metrics_port, alerts=alerts)
     _run_service(settings, with_api=False)
 
 
@@ -119,7 +132,7 @@ def _run_service(settings: Settings, *, with_api: bool) -> None:
     from .errors import ConfigError
     from .service import Service
 
-    if with_api:
+    if with_api or settings.metrics_port is not None:
         try:
             check_bind(settings)
         except ConfigError as exc:
@@ -133,6 +146,8 @@ def _run_service(settings: Settings, *, with_api: bool) -> None:
     console.print(f"[bold]runwatch[/] redis {url} ({where}), store {settings.sqlite_path}")
     if with_api:
         console.print(f"dashboard and API on [link]http://{settings.host}:{settings.port}[/link]  (Ctrl-C to stop)")
+    elif settings.metrics_port is not None:
+        console.print(f"/metrics and probes on http://{settings.host}:{settings.metrics_port}  (Ctrl-C to stop)")
     asyncio.run(service.run())
 
 

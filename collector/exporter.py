@@ -428,6 +428,13 @@ class Exporter:
     def notification_sent(self, channel: str) -> None:
         self.notifications.labels(channel).inc()
 
+    def notification_attempt(self, channel: str, delivered: bool) -> None:
+        """The delivery worker's hook: one attempt on ``channel`` succeeded or failed."""
+        if delivered:
+            self.notification_sent(channel)
+        else:
+            self.notification_failed(channel)
+
     def notification_failed(self, channel: str) -> None:
         self.notification_failures.labels(channel).inc()
 

@@ -11,8 +11,8 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 import uvicorn
@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from alerts import DeliveryWorker, RuleSet, build_notifiers
 
 from .alerting import Alerting, load_ruleset
-from .api.app import create_app
+from .api.app import create_app, create_metrics_app
 from .consumer import Consumer
 from .embedded_redis import EmbeddedRedis
 from .exporter import Exporter
@@ -110,11 +110,13 @@ class Service:
         self.ruleset = self.ruleset or load_ruleset(self.settings.alerts_path)
         self.alerting = Alerting(self.ruleset, self.store, lost_after=self.settings.lost_after)
         self.store.hooks.append(self.alerting)
+        self.alerting.lost_listeners.append(exporter.runs_lost)
         self.worker = DeliveryWorker(
             self.store,
             build_notifiers(self.ruleset),
             public_url=self.settings.dashboard_url,
             lease=self.settings.delivery_lease,
+            on_attempt=exporter.notification_attempt,
         )
         self.alerting.listeners.append(lambda transitions: self.worker.wake() if self.worker else None)
         delivery = _LoopThread("runwatch-delivery", self.worker.run())
@@ -131,17 +133,32 @@ class Service:
         server: _Server | None = None
         app = None
         if self.with_api:
-            app = create_app(self.settings, redis=redis, store=self.store, registry=self.registry)
+            app = create_app(
+                self.settings,
+                redis=redis,
+                store=self.store,
+                registry=self.registry,
+                render_metrics=self.exporter.render,
+            )
+            hub = app.state.live
+            exporter.websocket_clients_from(lambda: len(hub.clients))
+            port = self.settings.port
+        elif self.settings.metrics_port is not None:
+            app = create_metrics_app(
+                self.settings, redis=redis, store=self.store, registry=self.registry, render_metrics=exporter.render
+            )
+            port = self.settings.metrics_port
+        if app is not None:
             config = uvicorn.Config(
                 app,
                 host=self.settings.host,
-                port=self.settings.port,
+                port=port,
                 log_level="warning",
                 timeout_graceful_shutdown=1,
                 lifespan="off",
             )
             server = _Server(config)
-            tasks.append(asyncio.create_task(server.serve(), name="runwatch-api"))
+            tasks.append(asyncio.create_task(server.serve(), name="runwatch-http"))
         if self.embedded is not None:
             tasks.append(asyncio.create_task(self._supervise_redis(), name="runwatch-redis"))
         try:

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the API binds to.")
     port: int = Field(8765, ge=0, le=65535)
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="`runwatch collect` serves /metrics, /healthz, /readyz on host:this port."
+    )
     public_url: str | None = Field(None, description="Dashboard URL used in alert links.")
     auth: bool = Field(False, description="Require API tokens on every route and the websocket.")
     insecure: bool = Field(False, description="Allow a non-loopback bind without auth.")

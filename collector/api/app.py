@@ -35,14 +35,56 @@ def create_app(
     """
     auth.check_bind(settings)
     app = FastAPI(title="runwatch", version="0.1.0", docs_url="/docs", openapi_url="/api/v1/openapi.json")
+    _add_operations(app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics, clock=clock)
+    app.state.live = LiveHub(settings, redis=redis, store=store)
+    app.add_middleware(SecurityHeaders)
+
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(runs.router, tags=["runs"])
+    api.include_router(auth.router)
+    api.add_api_websocket_route("/live", app.state.live.endpoint)
+    app.include_router(api)
+    mount_dashboard(app)
+    return app
+
+
+def create_metrics_app(
+    settings: Settings,
+    *,
+    redis: aioredis.Redis,
+    store: Store,
+    registry: CollectorRegistry | None = None,
+    render_metrics: Callable[[], bytes] | None = None,
+) -> FastAPI:
+    """Only ``/metrics``, ``/healthz`` and ``/readyz``: what ``runwatch collect`` serves.
+
+    A collector replica has no API, but Prometheus still scrapes it and an orchestrator
+    still probes it. Same bind and auth rules as the full app.
+    """
+    auth.check_bind(settings)
+    app = FastAPI(title="runwatch collector", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
+    _add_operations(app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _add_operations(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    redis: aioredis.Redis,
+    store: Store,
+    registry: CollectorRegistry | None,
+    render_metrics: Callable[[], bytes] | None,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Health probes and the Prometheus endpoint, shared by both apps."""
     registry = registry or CollectorRegistry()
     app.state.settings = settings
     app.state.redis = redis
     app.state.store = store
     app.state.registry = registry
     app.state.clock = clock
-    app.state.live = LiveHub(settings, redis=redis, store=store)
-    app.add_middleware(SecurityHeaders)
 
     async def healthz() -> dict[str, Any]:
         """The process is up."""
@@ -66,8 +108,9 @@ def create_app(
         app.add_api_route(f"{prefix}/healthz", healthz, methods=["GET"], tags=["health"], include_in_schema=not prefix)
         app.add_api_route(f"{prefix}/readyz", readyz, methods=["GET"], tags=["health"], include_in_schema=not prefix)
 
-    async def metrics() -> Response:
+    def metrics() -> Response:
         """Prometheus exposition of the service and of active runs."""
+        # sync: FastAPI runs it in its thread pool, so a scrape never stalls websockets
         # the exporter's render() gives the same samples ~10x faster than generate_latest
         body = render_metrics() if render_metrics is not None else generate_latest(registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
@@ -75,11 +118,3 @@ def create_app(
     # With auth on, Prometheus scrapes with a viewer token (authorization.credentials) unless metrics_public.
     guard = [] if getattr(settings, "metrics_public", False) else [Depends(auth.require("viewer"))]
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["metrics"], include_in_schema=False, dependencies=guard)
-
-    api = APIRouter(prefix="/api/v1")
-    api.include_router(runs.router, tags=["runs"])
-    api.include_router(auth.router)
-    api.add_api_websocket_route("/live", app.state.live.endpoint)
-    app.include_router(api)
-    mount_dashboard(app)
-    return app

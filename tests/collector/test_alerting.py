@@ -13,6 +13,7 @@ from alerts import parse_rules
 from tests.alerts.conftest import fake_slack, smtp_sink  # noqa: F401 - fixtures
 from tests.alerts.fake_slack import Reply
 from tests.helpers import CollectorProcess, RedisServer, ThreadedService, spawn_python, wait_for
+from tests.prom import scrape, value
 
 
 @pytest.fixture
@@ -64,13 +65,18 @@ def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
     [record] = service.store.list_alerts()
     assert (record.rule, record.state, record.metric, record.step) == ("loss-nan", "firing", "loss", 1)
     assert {d["channel"]: d["status"] for d in record.deliveries} == {"hook": "sent", "bot": "sent", "mail": "sent"}
+    # the service's /metrics counts what happened
+    samples = scrape(service.service.exporter)
+    assert value(samples, "runwatch_alerts_fired_total", rule="loss-nan", severity="critical") == 1
+    for channel in ("hook", "bot", "mail"):
+        assert value(samples, "runwatch_notifications_sent_total", channel=channel) == 1
 
 
 def test_slack_429_then_500s_then_200_is_delivered_once_and_not_before_retry_after(
     emitter_env, service_factory, fake_slack  # noqa: F811
 ):
     fake_slack.enqueue(Reply.rate_limited(2), Reply(500, "oops"), Reply(500, "oops"))
-    service_factory(f"""
+    service = service_factory(f"""
 channels: {{hook: {{type: slack, webhook_url: "{fake_slack.webhook_url}"}}}}
 rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
 """)
@@ -82,6 +88,9 @@ rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
     time.sleep(1.0)
     statuses = [r.status for r in fake_slack.requests]
     assert statuses == [429, 500, 500, 200]
+    samples = scrape(service.service.exporter)
+    assert value(samples, "runwatch_notifications_failed_total", channel="hook") == 3
+    assert value(samples, "runwatch_notifications_sent_total", channel="hook") == 1
     first, second = fake_slack.requests[0], fake_slack.requests[1]
     assert second.received_at >= first.answered_at + 2.0, "retried before Retry-After"
 
@@ -106,6 +115,8 @@ def test_a_run_killed_with_sigkill_raises_one_lost_alert_within_after_plus_one_s
     run = store.get_run(record.run_id)
     assert record.rule == "lost" and run.status == "lost"
     assert record.at - run.last_event_at <= 3.0 + 1.0 + 0.25  # after + the detector's period (+ commit slack)
+    labels = {"project": "lost-job", "run_id": run.id, "run_name": run.name}
+    assert value(scrape(service.service.exporter), "runwatch_run_status", **labels, status="lost") == 1
     time.sleep(2.0)
     assert len(service.store.list_alerts()) == 1, "one alert per episode"
 

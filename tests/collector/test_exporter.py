@@ -22,6 +22,7 @@ from collector.settings import Settings
 from collector.store.base import WriteResult
 from emitter.events import GROUP, Event, encode_entry
 from tests.helpers import ThreadedCollector, wait_for
+from tests.prom import Samples, parse, scrape, series, value
 
 
 class ExporterSettings(Settings):
@@ -42,31 +43,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(text: str) -> Samples:
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def scrape(exporter: Exporter) -> Samples:
-    """What the service's /metrics handler serves: ``generate_latest`` of the registry."""
-    return parse(generate_latest(exporter.registry).decode())
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
-
-
-def series(samples: Samples, name: str, **labels: str) -> list[dict[str, str]]:
-    wanted = set(labels.items())
-    return [dict(key) for (n, key) in samples if n == name and wanted <= key]
 
 
 def make(tmp_path: Any, clock: Clock | None = None, consumer: Any = None, **fields: Any) -> Exporter:

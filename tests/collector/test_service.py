@@ -14,6 +14,7 @@ import redis
 import emitter
 from collector.embedded_redis import EmbeddedRedis, find_server_binary
 from tests.helpers import ROOT, free_port, wait_for
+from tests.prom import parse, value
 
 
 def test_the_embedded_redis_starts_with_persistence_and_stops(tmp_path):
@@ -75,6 +76,44 @@ def test_runwatch_serve_persists_runs_and_answers_health_checks(tmp_path, emitte
         output, _ = serve.communicate(timeout=30)
     assert serve.returncode == 0, output
     assert "dashboard and API on" in output
+
+
+def test_runwatch_collect_serves_metrics_and_probes_but_no_api_on_its_metrics_port(tmp_path, emitter_env):
+    port = free_port()
+    collect = subprocess.Popen(
+        [sys.executable, "-m", "collector", "collect", "--metrics-port", str(port)],
+        env=emitter_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _get(base + "/healthz") == 200, what="collect to answer /healthz")
+        assert _get(base + "/readyz") == 200
+        assert _get(base + "/api/v1/runs") == 404, "a collector replica serves no API"
+        run = emitter.init("collected", name="replica-run")
+        run.log({"val/acc": 0.75}, step=3)
+        assert run.flush(20)
+
+        def exported() -> float | None:
+            samples = parse(httpx.get(base + "/metrics", timeout=2).text)
+            labels = {"project": "collected", "run_id": run.id, "run_name": "replica-run"}
+            return value(samples, "runwatch_run_metric", **labels, key="val/acc")
+
+        assert wait_for(exported, what="the training metric on collect's /metrics") == 0.75
+        run.finish()
+    finally:
+        collect.send_signal(signal.SIGTERM)
+        output, _ = collect.communicate(timeout=30)
+    assert collect.returncode == 0, output
+    assert f"/metrics and probes on http://127.0.0.1:{port}" in output
+
+
+def test_runwatch_collect_refuses_to_serve_metrics_on_a_public_address_without_auth(emitter_env):
+    result = subprocess.run(
+        [sys.executable, "-m", "collector", "collect", "--metrics-port", "0", "--host", "0.0.0.0"],
+        env=emitter_env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "auth" in result.stderr.lower()
 
 
 def _get(url: str) -> int:
