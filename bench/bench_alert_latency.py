@@ -72,12 +72,23 @@ def main() -> None:
             before = count_points(home / "runwatch.db")
             load_started = time.perf_counter()
             run = emitter.init("alerting", name="nan-maker")
+            import redis
+
+            from emitter.events import shard_for
+
+            probe = redis.Redis.from_url(url, decode_responses=True)
             latencies = []
             for i in range(ALERTS):
                 run.log({"loss": math.nan}, step=2 * i)
                 sent = time.time()
                 received = slack.wait_for(i + 1, timeout=30)[i].received_at
                 latencies.append((received - sent) * 1000)
+                if os.environ.get("BENCH_VERBOSE"):
+                    lags = [
+                        next(g["lag"] for g in probe.xinfo_groups(f"bench:{{{n}}}:events")) for n in range(4)
+                    ]
+                    print(f"{i:4d} t={time.perf_counter() - load_started:6.2f}s {latencies[-1]:8.1f} ms "
+                          f"shard={shard_for(run.id, 4)} lags={lags}", flush=True)
                 run.log({"loss": 1.0}, step=2 * i + 1)  # resolves: the next NaN is a new episode
                 time.sleep(0.05)
             during = (count_points(home / "runwatch.db") - before) / (time.perf_counter() - load_started)
@@ -93,6 +104,7 @@ def main() -> None:
     print(f"alert latency over {ALERTS} alerts, log() returning -> Slack POST received:")
     print(f"  p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms   (target p99 <= 100 ms)")
     print(f"  background load committed meanwhile: {during:,.0f} points/s (target >= 100,000)")
+    print("  slowest:", ", ".join(f"{x:.0f}" for x in latencies[-8:]), "ms")
     print("JSON: " + json.dumps({"p50_ms": p50, "p99_ms": p99, "max_ms": latencies[-1], "load_points_per_s": during}))
 
 

@@ -77,7 +77,7 @@ def count_points(db_path: Path) -> int:
         return 0
     try:
         with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as db:
-            return int(db.execute("SELECT count(*) FROM points").fetchone()[0])
+            return int(db.execute("SELECT coalesce(sum(n), 0) FROM point_chunks").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
 

@@ -355,8 +355,8 @@ def tail(home: Path | None, redis_url: str | None, run_ref: str, prefix: str | N
     published = client.get(settings.keys.shards)
     shards = int(published) if published else settings.shards
     stream = Keys(settings.prefix).stream(shard_for(run_id, shards))
+    last = _stream_end(client, stream)  # a concrete id, not "$": nothing logged after the line below is missed
     console.print(f"following run {run_id} on {stream} (Ctrl-C to stop)")
-    last = "$"
     try:
         while True:
             for _, items in client.xread({stream: last}, block=1000, count=500) or []:
@@ -377,6 +377,13 @@ def tail(home: Path | None, redis_url: str | None, run_ref: str, prefix: str | N
                             console.print(f"[bold]{event.kind}[/] {json.dumps(event.payload, default=str)[:200]}")
     except KeyboardInterrupt:
         pass
+
+
+def _stream_end(client: redis.Redis, stream: str) -> str | bytes:
+    try:
+        return client.xinfo_stream(stream)["last-generated-id"]  # type: ignore[no-any-return]
+    except redis.ResponseError:  # no such stream yet: everything it will hold is new
+        return "0-0"
 
 
 # ------------------------------------------------------------------ data

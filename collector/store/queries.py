@@ -13,15 +13,13 @@ import hashlib
 import json
 import math
 import secrets
-import struct
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from . import rollups
+from . import chunks, rollups
+from .exact import from_columns
 from .search import Query, parse_filter, parse_sort
 
-_PACK = struct.Struct("<d")
-_BITS = struct.Struct("<q")
 CHUNK = 20_000
 MAX_LIST_KEYS = 32
 ROLES = ("viewer", "writer", "admin")
@@ -43,12 +41,6 @@ def jnum(value: float | None) -> float | str | None:
     if value == -math.inf:
         return "-Infinity"
     return value
-
-
-def _exact(value: float | None, bits: int | None) -> float:
-    if bits is not None:
-        return _PACK.unpack(_BITS.pack(bits))[0]  # type: ignore[no-any-return]
-    return math.nan if value is None else value
 
 
 def _read(store: Any, sql: str, args: Sequence[Any] = ()) -> list[Any]:
@@ -114,7 +106,7 @@ def list_runs(
             run = by_id[run_id]
             run["metric_count"] += 1
             if len(run["metrics"]) < MAX_LIST_KEYS:
-                run["metrics"][key] = {"last": jnum(_exact(last, bits)), "step": step}
+                run["metrics"][key] = {"last": jnum(from_columns(last, bits)), "step": step}
         for run_id, key, value in _read(
             store, f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks}) ORDER BY run_id, key", ids
         ):
@@ -133,7 +125,7 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any] | None:
     run["metrics"] = {
         key: {
             "kind": kind,
-            "last": jnum(_exact(last, bits)),
+            "last": jnum(from_columns(last, bits)),
             "step": step,
             "min": jnum(low) if low is not None else None,
             "max": jnum(high) if high is not None else None,
@@ -199,37 +191,12 @@ def series(
 
 
 def _step_bounds(store: Any, sid: int) -> tuple[int | None, int | None]:
-    low = _read(store, "SELECT min(step) FROM points WHERE series = ?", (sid,))[0][0]
-    high = _read(store, "SELECT max(step) FROM points WHERE series = ?", (sid,))[0][0]
-    return low, high
+    return chunks.step_bounds(lambda sql, args: _read(store, sql, args), sid)
 
 
-def _raw(store: Any, sid: int, lo: int, hi: int) -> Iterator[tuple[int, float, float | None, int | None]]:
-    """``(step, ts, value, bits)`` of every point with lo <= step <= hi, in step order (then writer, seq).
-
-    Read in chunks by keyset, releasing the store lock between chunks.
-    """
-    after: tuple[int, int, int] | None = None
-    while True:
-        if after is None:
-            rows = _read(
-                store,
-                "SELECT step, writer_id, seq, ts, value, bits FROM points WHERE series = ? AND step BETWEEN ? AND ?"
-                " ORDER BY step, writer_id, seq LIMIT ?",
-                (sid, lo, hi, CHUNK),
-            )
-        else:
-            rows = _read(
-                store,
-                "SELECT step, writer_id, seq, ts, value, bits FROM points WHERE series = ? AND step BETWEEN ? AND ?"
-                " AND (step, writer_id, seq) > (?, ?, ?) ORDER BY step, writer_id, seq LIMIT ?",
-                (sid, lo, hi, *after, CHUNK),
-            )
-        for step, _writer, _seq, ts, value, bits in rows:
-            yield step, ts, value, bits
-        if len(rows) < CHUNK:
-            return
-        after = (rows[-1][0], rows[-1][1], rows[-1][2])
+def _raw(store: Any, sid: int, lo: int, hi: int) -> Iterator[tuple[int, float, float]]:
+    """``(step, ts, value)`` of every point with lo <= step <= hi, in step order (then writer, seq)."""
+    return chunks.points(lambda sql, args: _read(store, sql, args), sid, lo, hi)
 
 
 def _rollups_complete(store: Any, sid: int, count: int) -> bool:
@@ -250,17 +217,13 @@ def _one_series(
     if lo > hi:
         return empty
     if max_points > 0:
-        n = _read(
-            store,
-            "SELECT count(*) FROM (SELECT 1 FROM points WHERE series = ? AND step BETWEEN ? AND ? LIMIT ?)",
-            (sid, lo, hi, max_points + 1),
-        )[0][0]
+        n = chunks.count_between(lambda sql, args: _read(store, sql, args), sid, lo, hi)
     if max_points <= 0 or n <= max_points:
         steps: list[int] = []
         values: list[Any] = []
-        for step, _ts, value, bits in _raw(store, sid, lo, hi):
+        for step, _ts, value in _raw(store, sid, lo, hi):
             steps.append(step)
-            values.append(jnum(value if bits is None and value is not None else _exact(value, bits)))
+            values.append(jnum(value))
         return {"steps": steps, "values": values, "count": len(steps), "downsampled": False}
     return _downsample(store, sid, count, max_points, lo, hi)
 
@@ -284,9 +247,8 @@ def _downsample(store: Any, sid: int, count: int, max_points: int, lo: int, hi: 
             rollups.merge(found, agg)
 
     def fold_raw(a: int, b: int) -> None:
-        for step, _ts, value, bits in _raw(store, sid, a, b):
-            nan = value is None
-            fold((step - base) // bucket, [1, 1 if nan else 0, value, value, step, value, bits])
+        for step, _ts, value in _raw(store, sid, a, b):
+            fold((step - base) // bucket, rollups.point_aggregate(step, value))
 
     if level:
         first = -(-lo // w)  # first bucket entirely inside [lo, hi]
@@ -312,7 +274,7 @@ def _downsample(store: Any, sid: int, count: int, max_points: int, lo: int, hi: 
     for target in sorted(aggs):
         n, nan, low, high, step, last_value, last_bits = aggs[target]
         steps.append(step)
-        values.append(jnum(_exact(last_value, last_bits)))
+        values.append(jnum(from_columns(last_value, last_bits)))
         lows.append(jnum(math.nan if low is None else low))
         highs.append(jnum(math.nan if high is None else high))
         nans.append(nan)
@@ -374,8 +336,8 @@ def export_csv(store: Any, run_id: str) -> Iterator[str]:
     for sid, key in _read(store, "SELECT id, key FROM series WHERE run_id = ? ORDER BY key", (run_id,)):
         quoted = _csv_field(key)
         lines: list[str] = []
-        for step, ts, value, bits in _raw(store, sid, -(2**63), 2**63 - 1):
-            lines.append(f"{step},{ts!r},{quoted},{_exact(value, bits)!r}\r\n")
+        for step, ts, value in _raw(store, sid, -(2**63), 2**63 - 1):
+            lines.append(f"{step},{ts!r},{quoted},{value!r}\r\n")
             if len(lines) >= CHUNK:
                 yield "".join(lines)
                 lines = []

@@ -6,15 +6,19 @@ point (highest step, then latest arrival). A downsampled read of a range picks t
 coarsest level whose buckets are no wider than the requested bucket and merges at most
 four rows per returned bucket, so it costs the same for 10 thousand or 10 million points.
 
-``update_rollups`` is called by the store inside the write transaction with the point
-rows just inserted: ``(series, step, ts, value, bits)`` where ``value`` is None for NaN
-and ``bits`` holds the exact float64 pattern of NaN and -0.0.
+``update_rollups`` is called by the store inside the write transaction with the points
+just written, per (series, chunk bucket). A bucket's ``last`` is stored as REAL plus
+``last_bits``, the exact float64 pattern of NaN and -0.0.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .chunks import Pending
+from .exact import to_columns
 
 LEVELS = 11
 BASE_SHIFT = 4  # level 1: 16 steps per bucket
@@ -46,11 +50,11 @@ _UPSERT = (
 )
 
 
-def update_rollups(db: sqlite3.Connection, rows: Sequence[tuple[int, int, float, float | None, int | None]]) -> None:
-    """Fold newly inserted points ``(series, step, ts, value, bits)`` into the rollup tables."""
-    if not rows:
+def update_rollups(db: sqlite3.Connection, pending: Mapping[tuple[int, int], Pending]) -> None:
+    """Fold the points just written (per series, as ``chunks.Pending``) into the rollup tables."""
+    if not pending:
         return
-    level = _fold_points(rows)
+    level = _fold_points(pending)
     out: list[tuple[object, ...]] = []
     for lvl in range(1, LEVELS + 1):
         if lvl > 1:
@@ -59,32 +63,40 @@ def update_rollups(db: sqlite3.Connection, rows: Sequence[tuple[int, int, float,
     db.executemany(_UPSERT, out)
 
 
-def _fold_points(rows: Sequence[tuple[int, int, float, float | None, int | None]]) -> dict[tuple[int, int], list]:
+def point_aggregate(step: int, value: float) -> list[Any]:
+    """The aggregate of a single point (a bucket read from raw points)."""
+    last, bits = to_columns(value)
+    if value != value:
+        return [1, 1, None, None, step, last, bits]
+    return [1, 0, value, value, step, last, bits]
+
+
+def _fold_points(pending: Mapping[tuple[int, int], Pending]) -> dict[tuple[int, int], list[Any]]:
     """Level-1 aggregates of this batch's points, in arrival order."""
     base = BASE_SHIFT
-    level: dict[tuple[int, int], list] = {}
-    for row in rows:  # (series, step, ts, value, bits, ...): extra columns are ignored
-        sid, step, value, bits = row[0], row[1], row[3], row[4]
-        key = (sid, step >> base)
-        agg = level.get(key)
-        nan = value is None
-        if agg is None:
-            level[key] = [1, 1 if nan else 0, value, value, step, value, bits]
-            continue
-        agg[0] += 1
-        if nan:
-            agg[1] += 1
-        else:
-            low = agg[2]
-            if low is None or value < low:
-                agg[2] = value
-            high = agg[3]
-            if high is None or value > high:
-                agg[3] = value
-        if step >= agg[4]:
-            agg[4] = step
-            agg[5] = value
-            agg[6] = bits
+    level: dict[tuple[int, int], list[Any]] = {}
+    for (sid, _bucket), points in pending.items():
+        for step, value in zip(points.steps, points.values, strict=True):
+            key = (sid, step >> base)
+            agg = level.get(key)
+            if agg is None:
+                level[key] = [1, 0, value, value, step, value] if value == value else [1, 1, None, None, step, value]
+                continue
+            agg[0] += 1
+            if value != value:
+                agg[1] += 1
+            else:
+                low = agg[2]
+                if low is None or value < low:
+                    agg[2] = value
+                high = agg[3]
+                if high is None or value > high:
+                    agg[3] = value
+            if step >= agg[4]:
+                agg[4] = step
+                agg[5] = value
+    for agg in level.values():  # the last value as its columns: (REAL, exact bits for NaN and -0.0)
+        agg[5:] = to_columns(agg[5])
     return level
 
 

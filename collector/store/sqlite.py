@@ -1,16 +1,14 @@
 """The SQLite store: the default, one file under ``$RUNWATCH_HOME``, WAL mode.
 
-SQLite turns a NaN into NULL and -0.0 into 0, so a point keeps its exact float64 bit
-pattern in ``bits`` whenever its value is one of those; every other value (±Inf
-included) is stored as a plain REAL.
+Points live in packed chunks (``chunks.py``), which keep every float64 bit pattern;
+summaries and rollups store REALs plus exact bits for NaN and -0.0 (``exact.py``).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-import math
 import sqlite3
-import struct
 import threading
 from collections.abc import Iterator, Sequence
 from importlib import resources
@@ -19,33 +17,31 @@ from typing import Any
 
 from emitter.events import Batch, Event, Kind, RunStatus
 
+from . import chunks
 from .alerts_sql import AlertsTables
 from .base import DeadLetter, MetricSummary, Point, RunRecord, WriteHook, WriteResult
+from .exact import float_bits, from_columns, needs_bits
 from .rollups import update_rollups
 
-_PACK = struct.Struct("<d")
-_BITS = struct.Struct("<q")
 _RAW_LIMIT = 64 << 10
 _ENDED = (RunStatus.FINISHED.value, RunStatus.FAILED.value, RunStatus.KILLED.value)
 
 
 def _migrations() -> list[str]:
-    """Schema migrations in order: ``sqlite_NNNN_*.sql`` files of the migrations package."""
+    """Schema migrations in order: ``sqlite_NNNN_*.sql`` (or ``.py`` with ``migrate(db)``) files."""
     files = resources.files("collector.store.migrations").iterdir()
-    return sorted(f.name for f in files if f.name.startswith("sqlite_") and f.name.endswith(".sql"))
+    return sorted(f.name for f in files if f.name.startswith("sqlite_") and f.name.endswith((".sql", ".py")))
 
 
-def float_bits(value: float) -> int:
-    return _BITS.unpack(_PACK.pack(value))[0]  # type: ignore[no-any-return]
-
-
-def bits_float(bits: int) -> float:
-    return _PACK.unpack(_BITS.pack(bits))[0]  # type: ignore[no-any-return]
-
-
-def needs_bits(value: float) -> bool:
-    """True for the values SQLite cannot keep exactly: NaN (any payload) and -0.0."""
-    return value != value or (value == 0.0 and math.copysign(1.0, value) < 0)
+def _apply_migration(db: sqlite3.Connection, name: str) -> None:
+    if name.endswith(".py"):
+        module = importlib.import_module(f"collector.store.migrations.{name[:-3]}")
+        module.migrate(db)
+        return
+    sql = resources.files("collector.store.migrations").joinpath(name).read_text()
+    for statement in sql.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
 
 
 def _by_writer(batches: Sequence[Batch]) -> list[Batch]:
@@ -84,7 +80,7 @@ def _nothing() -> None:
 
 
 def _stored(value: Any, bits: Any) -> float:
-    return bits_float(bits) if bits is not None else value
+    return from_columns(value, bits) if bits is not None or value is None else value
 
 
 class SQLiteStore(AlertsTables):
@@ -120,16 +116,13 @@ class SQLiteStore(AlertsTables):
         with self._lock:
             self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             for version, name in enumerate(_migrations(), start=1):
-                sql = resources.files("collector.store.migrations").joinpath(name).read_text()
                 self._db.execute("BEGIN IMMEDIATE")  # another process may be migrating right now
                 current = self._db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
                 if version <= current:
                     self._db.execute("COMMIT")
                     continue
                 try:
-                    for statement in sql.split(";\n"):
-                        if statement.strip():
-                            self._db.execute(statement)
+                    _apply_migration(self._db, name)
                     self._db.execute("INSERT INTO schema_version VALUES (?)", (version,))
                     self._db.execute("COMMIT")
                 except BaseException:
@@ -208,10 +201,12 @@ class SQLiteStore(AlertsTables):
         self._ensure_run(run_id, events, now)
         wid = self._writer_id
         series_ids = self._series.setdefault(run_id, {})
-        rows: list[tuple[int, int, float, float | None, int | None, int, int]] = []
+        pending: dict[tuple[int, int], chunks.Pending] = {}
         summary: dict[int, list[Any]] = {}
         last_step: int | None = None
         heartbeat = False
+        shift = chunks.SHIFT
+        points = 0
         for event in events:
             kind = event.kind
             payload = event.payload
@@ -219,15 +214,19 @@ class SQLiteStore(AlertsTables):
                 step = payload["step"]
                 ts = event.ts
                 seq = event.seq
+                bucket = step >> shift
                 if last_step is None or step > last_step:
                     last_step = step
                 for key, value in payload["values"].items():
                     sid = series_ids.get(key) or self._series_id(run_id, key, kind)
-                    if value == value and value != 0.0:
-                        rows.append((sid, step, ts, value, None, wid, seq))
-                    else:
-                        bits = float_bits(value) if needs_bits(value) else None
-                        rows.append((sid, step, ts, None if value != value else value, bits, wid, seq))
+                    chunk = pending.get((sid, bucket))
+                    if chunk is None:
+                        chunk = pending[(sid, bucket)] = chunks.Pending()
+                    chunk.steps.append(step)
+                    chunk.seqs.append(seq)
+                    chunk.ts.append(ts)
+                    chunk.values.append(value)
+                    points += 1
                     agg = summary.get(sid)
                     if agg is None:
                         summary[sid] = [step, value, value, value, 1]
@@ -244,13 +243,11 @@ class SQLiteStore(AlertsTables):
                 heartbeat = True
             else:
                 self._apply_other(run_id, event, now)
-        if rows:
-            db.executemany(
-                "INSERT INTO points (series, step, ts, value, bits, writer_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-            )
-            update_rollups(db, rows)
+        if points:
+            chunks.insert(db, wid, pending)
+            update_rollups(db, pending)
             self._update_summaries(summary)
-            result.points += len(rows)
+            result.points += points
         db.execute(
             "UPDATE runs SET updated_at = ?, last_event_at = ?,"
             " last_heartbeat_at = CASE WHEN ? THEN ? ELSE last_heartbeat_at END,"
@@ -488,17 +485,19 @@ class SQLiteStore(AlertsTables):
         for sid, key in series:
             if keys is not None and key not in keys:
                 continue
-            for step, ts, value, bits in self._read(
-                "SELECT step, ts, value, bits FROM points WHERE series = ? ORDER BY step, writer_id, seq", (sid,)
-            ):
-                yield Point(step, ts, key, _stored(value, bits))
+            low, high = chunks.step_bounds(self._read, sid)
+            if low is None or high is None:
+                continue
+            for step, ts, value in chunks.points(self._read, sid, low, high):
+                yield Point(step, ts, key, value)
 
     def count_points(self, run_id: str | None = None) -> int:
         if run_id is None:
-            return int(self._read("SELECT count(*) FROM points")[0][0])
+            return int(self._read("SELECT coalesce(sum(n), 0) FROM point_chunks")[0][0])
         return int(
             self._read(
-                "SELECT count(*) FROM points WHERE series IN (SELECT id FROM series WHERE run_id = ?)", (run_id,)
+                "SELECT coalesce(sum(n), 0) FROM point_chunks WHERE series IN (SELECT id FROM series WHERE run_id = ?)",
+                (run_id,),
             )[0][0]
         )
 

@@ -99,7 +99,8 @@ def test_tail_follows_a_run_live_from_the_stream(emitter_env, collector, store, 
          "--prefix", prefix],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**emitter_env, "COLUMNS": "200"},
     )
-    time.sleep(1.5)  # let it start reading at the stream's end ($)
+    assert tail.stdout is not None
+    assert tail.stdout.readline().startswith("following run"), "tail announces where it starts reading"
     for step in range(3):
         run.log({"loss": 0.5 + step}, step=step)
     run.finish()
