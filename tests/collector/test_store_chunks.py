@@ -1,0 +1,81 @@
+"""Points in packed chunks: exact values, order, ranges, and the upgrade from one row per point."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import struct
+from importlib import resources
+
+from collector.store import chunks
+from collector.store.sqlite import SQLiteStore
+from emitter.events import Batch, Event, Kind
+
+NAN_PAYLOAD = struct.unpack("<d", struct.pack("<q", 0x7FF8_0000_DEAD_BEEF))[0]
+
+
+def bits(value: float) -> int:
+    return struct.unpack("<q", struct.pack("<d", value))[0]
+
+
+def metrics(run: str, writer: str, seq: int, step: int, **values: float) -> Event:
+    return Event(run, writer, seq, 1000.0 + seq, Kind.METRICS, {"step": step, "values": values})
+
+
+def write(store: SQLiteStore, *events: Event) -> None:
+    store.write([Batch(events[0].run_id, events[0].writer, list(events))], [], now=2000.0)
+
+
+def test_values_keep_their_exact_bits_and_come_back_by_step_then_first_seen_writer_then_seq(tmp_path):
+    store = SQLiteStore(tmp_path / "runwatch.db")
+    write(store, metrics("r", "w2", 0, 5, x=1.0), metrics("r", "w2", 1, 2, x=NAN_PAYLOAD))
+    write(store, metrics("r", "w1", 0, 5, x=-0.0), metrics("r", "w1", 1, 2000, x=math.inf))
+    got = [(p.step, bits(p.value)) for p in store.points("r")]
+    assert got == [(2, bits(NAN_PAYLOAD)), (5, bits(1.0)), (5, bits(-0.0)), (2000, bits(math.inf))]
+    assert store.count_points("r") == 4
+    store.close()
+
+
+def test_a_range_read_spans_buckets_and_never_splits_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(chunks, "READ_CHUNKS", 3)  # force several reads over a series of many chunks
+    store = SQLiteStore(tmp_path / "runwatch.db")
+    for seq, step in enumerate(range(0, 5000, 7)):  # one commit per point: one chunk each, ~146 per bucket
+        write(store, metrics("r", "w", seq, step, x=float(step)))
+    sid = store._read("SELECT id FROM series WHERE run_id = 'r'")[0][0]
+    got = [step for step, _ts, _value in chunks.points(store._read, sid, 1000, 4100)]
+    assert got == list(range(1001, 4101, 7))
+    assert chunks.count_between(store._read, sid, 1000, 4100) == len(got)
+    assert chunks.step_bounds(store._read, sid) == (0, 4998)
+    store.close()
+
+
+def test_a_database_of_one_row_per_point_is_converted_losing_nothing(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, name in enumerate(("sqlite_0001_initial.sql", "sqlite_0002_rollups_tokens.sql",
+                                    "sqlite_0003_alerts.sql"), start=1):
+        sql = resources.files("collector.store.migrations").joinpath(name).read_text()
+        for statement in sql.split(";\n"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+    db.execute("INSERT INTO runs (id, project, name, status, created_at, updated_at) VALUES ('r', 'p', 'n', 'running', 0, 0)")
+    db.execute("INSERT INTO series (id, run_id, key, kind) VALUES (1, 'r', 'loss', 'metrics')")
+    rows = [  # (step, writer, seq, ts, value, bits) as version 3 stored them
+        (3, 1, 0, 10.0, 0.5, None),
+        (1, 1, 1, 11.0, None, bits(NAN_PAYLOAD)),
+        (1, 2, 0, 12.0, 0.0, bits(-0.0)),
+        (4000, 1, 2, 13.0, math.inf, None),
+    ]
+    db.executemany(
+        "INSERT INTO points (series, step, writer_id, seq, ts, value, bits) VALUES (1, ?, ?, ?, ?, ?, ?)", rows
+    )
+    db.close()
+
+    store = SQLiteStore(path)
+    assert store.schema_version >= 4
+    got = [(p.step, p.ts, bits(p.value)) for p in store.points("r")]
+    assert got == [(1, 11.0, bits(NAN_PAYLOAD)), (1, 12.0, bits(-0.0)), (3, 10.0, bits(0.5)), (4000, 13.0, bits(math.inf))]
+    assert not store._read("SELECT name FROM sqlite_master WHERE name = 'points'"), "the old table is gone"
+    store.close()
