@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import partial
 from typing import Any, Protocol
 
 from alerts.engine import Transition
@@ -87,8 +88,11 @@ def deliveries_for(transitions: Iterable[Transition], now: float) -> list[Delive
 class OutboxStore(Protocol):
     """Where deliveries live; the collector's store implements it (``MemoryOutbox`` in tests)."""
 
-    def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        """Insert new pending deliveries; an ``id`` already present is left as it is."""
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Insert new pending deliveries as given; an ``id`` already present is left as it is.
+
+        Returns the deliveries actually inserted.
+        """
         ...
 
     def claim_due(self, now: float, limit: int, lease_until: float) -> list[Delivery]:
@@ -166,6 +170,8 @@ class DeliveryWorker:
         self.rng = rng or random.Random()
         self.sent = self.retried = self.failed = 0
         self._hold: dict[str, float] = {}  # channel → not before (its Retry-After)
+        self._channel_locks: dict[str, asyncio.Lock] = {}  # one channel's sends stay in order
+        self._submitted: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._stopping = False
@@ -197,6 +203,29 @@ class DeliveryWorker:
         """Finish the pass in progress (no send is abandoned halfway), then return from ``run``."""
         self._stopping = True
         self.wake()
+        if self._submitted:
+            await asyncio.gather(*self._submitted, return_exceptions=True)
+
+    def submit(self, deliveries: Sequence[Delivery]) -> None:
+        """Send these now, without a claim: the fast path right after the commit that created them.
+
+        They must already be leased (``attempts`` 1, ``next_attempt_at`` past now) in the
+        store, so if this process dies before sending, ``claim_due`` picks them up when
+        the lease expires. Safe from any thread.
+        """
+        loop = self._loop
+        if not deliveries or loop is None or loop.is_closed() or self._stopping:
+            return  # the lease expires and a pass claims them
+        loop.call_soon_threadsafe(self._start_sending, list(deliveries))
+
+    def _start_sending(self, deliveries: list[Delivery]) -> None:
+        by_channel: dict[str, list[Delivery]] = {}
+        for delivery in deliveries:
+            by_channel.setdefault(delivery.channel, []).append(delivery)
+        for channel, items in by_channel.items():
+            task = asyncio.get_running_loop().create_task(self._send_channel(channel, items))
+            self._submitted.add(task)
+            task.add_done_callback(self._submitted.discard)
 
     def wake(self) -> None:
         """Start a pass now (new deliveries were committed). Safe from any thread."""
@@ -216,7 +245,8 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim what is due and attempt each; returns how many were handled."""
         now = self.clock()
-        claimed = self.store.claim_due(now, self.batch_size, now + self.lease)
+        # on a thread: the store may be busy committing, and submitted sends go on meanwhile
+        claimed = await asyncio.to_thread(self.store.claim_due, now, self.batch_size, now + self.lease)
         if not claimed:
             return 0
         by_channel: dict[str, list[Delivery]] = {}
@@ -227,29 +257,39 @@ class DeliveryWorker:
         return len(claimed)
 
     async def _send_channel(self, channel: str, deliveries: list[Delivery]) -> None:
-        for delivery in deliveries:
-            await self._attempt(channel, delivery)
+        """Send in order under the channel's lock; record the outcomes in the store after it.
 
-    async def _attempt(self, channel: str, delivery: Delivery) -> None:
+        Recording waits for the store (it may be committing), so it happens off the event
+        loop and outside the lock: the next alert's send never waits for it.
+        """
+        marks: list[Callable[[], None]] = []
+        async with self._channel_locks.setdefault(channel, asyncio.Lock()):
+            for delivery in deliveries:
+                await self._attempt(channel, delivery, marks)
+        if marks:
+            await asyncio.to_thread(_run_all, marks)
+
+    async def _attempt(self, channel: str, delivery: Delivery, marks: list[Callable[[], None]]) -> None:
         notifier = self.notifiers.get(channel)
         if notifier is None:
-            self._fail(delivery, f"channel {channel!r} is not configured")
+            self._fail(delivery, f"channel {channel!r} is not configured", marks)
             return
         hold = self._hold.get(channel)
         if hold is not None and self.clock() < hold:
-            self.store.mark_retry(delivery.id, hold, "waiting: channel rate-limited (Retry-After)")
+            marks.append(partial(self.store.mark_retry, delivery.id, hold, "waiting: channel rate-limited (Retry-After)"))
             return
         try:
             message = AlertMessage.from_transition(delivery.transition, self.public_url)
             await asyncio.to_thread(notifier.send, message)
         except NotifyError as exc:
-            self._failed_attempt(channel, delivery, exc)
+            self._failed_attempt(channel, delivery, exc, marks)
         except Exception as exc:  # a notifier bug must not stop the worker; retried like an outage
             logger.exception("notifier %s raised on delivery %s", channel, delivery.id)
             self._report(channel, False)
-            self._retry(delivery, self.clock() + self.backoff.delay(delivery.attempts, self.rng), repr(exc)[:300])
+            delay = self.backoff.delay(delivery.attempts, self.rng)
+            self._retry(delivery, self.clock() + delay, repr(exc)[:300], marks)
         else:
-            self.store.mark_sent(delivery.id, self.clock())
+            marks.append(partial(self.store.mark_sent, delivery.id, self.clock()))
             self.sent += 1
             self._report(channel, True)
             logger.info("alert %s delivered to %s (attempt %d)", delivery.id, channel, delivery.attempts)
@@ -261,33 +301,40 @@ class DeliveryWorker:
             except Exception:  # a metrics hook must never stop deliveries
                 logger.exception("delivery attempt hook failed")
 
-    def _failed_attempt(self, channel: str, delivery: Delivery, exc: NotifyError) -> None:
+    def _failed_attempt(
+        self, channel: str, delivery: Delivery, exc: NotifyError, marks: list[Callable[[], None]]
+    ) -> None:
         self._report(channel, False)
         now = self.clock()  # read after the response: Retry-After counts from when it arrived
         error = str(exc)
         if exc.permanent:
-            self._fail(delivery, error)
+            self._fail(delivery, error, marks)
         elif now - delivery.created_at >= self.max_age:
-            self._fail(delivery, f"gave up after {delivery.attempts} attempts: {error}")
+            self._fail(delivery, f"gave up after {delivery.attempts} attempts: {error}", marks)
         elif exc.retry_after is not None:
             not_before = now + exc.retry_after
             self._hold[channel] = max(self._hold.get(channel, 0.0), not_before)
-            self._retry(delivery, not_before, error)
+            self._retry(delivery, not_before, error, marks)
         else:
-            self._retry(delivery, now + self.backoff.delay(delivery.attempts, self.rng), error)
+            self._retry(delivery, now + self.backoff.delay(delivery.attempts, self.rng), error, marks)
 
-    def _retry(self, delivery: Delivery, at: float, error: str) -> None:
-        self.store.mark_retry(delivery.id, at, error)
+    def _retry(self, delivery: Delivery, at: float, error: str, marks: list[Callable[[], None]]) -> None:
+        marks.append(partial(self.store.mark_retry, delivery.id, at, error))
         self.retried += 1
         logger.warning("alert %s to %s: %s; retrying at %.3f", delivery.id, delivery.channel, error, at)
 
-    def _fail(self, delivery: Delivery, error: str) -> None:
-        self.store.mark_failed(delivery.id, self.clock(), error)
+    def _fail(self, delivery: Delivery, error: str, marks: list[Callable[[], None]]) -> None:
+        marks.append(partial(self.store.mark_failed, delivery.id, self.clock(), error))
         self.failed += 1
         logger.error("alert %s to %s failed for good: %s", delivery.id, delivery.channel, error)
 
     def __repr__(self) -> str:
         return f"<DeliveryWorker sent={self.sent} retried={self.retried} failed={self.failed} held={len(self._hold)}>"
+
+
+def _run_all(calls: Sequence[Callable[[], None]]) -> None:
+    for call in calls:
+        call()
 
 
 @dataclass
@@ -303,10 +350,12 @@ class MemoryOutbox:
     errors: dict[str, list[str]] = field(default_factory=dict)  # every error of every attempt
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
         with self._lock:
-            for delivery in deliveries:
-                self.rows.setdefault(delivery.id, delivery)
+            inserted = [d for d in deliveries if d.id not in self.rows]
+            for delivery in inserted:
+                self.rows[delivery.id] = delivery
+            return inserted
 
     def claim_due(self, now: float, limit: int, lease_until: float) -> list[Delivery]:
         with self._lock:

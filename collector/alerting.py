@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from alerts import (
     AlertState,
+    Delivery,
     RuleSet,
     RunInfo,
     Transition,
@@ -70,6 +72,8 @@ class Alerting:
         *,
         lost_after: float = 60.0,
         listeners: Sequence[TransitionListener] = (),
+        dispatch: Callable[[list[Delivery]], None] | None = None,
+        lease: float = 120.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.ruleset = ruleset
@@ -79,7 +83,14 @@ class Alerting:
         self.lost_listeners: list[Callable[[list[str]], None]] = []  # run ids the detector marked lost
         self.clock = clock
         self.state = AlertState.from_rows(store.alert_state_rows())
+        # The fast path: with ``dispatch``, new deliveries are stored already leased to this
+        # process and handed to the delivery worker right after the commit, skipping its
+        # claim (which would wait for the next commit's lock). A crash before sending leaves
+        # them to ``claim_due`` once the lease expires.
+        self.dispatch = dispatch
+        self.lease = lease
         self._uncommitted: list[Transition] = []
+        self._undispatched: list[Delivery] = []
         self.fired = 0
 
     def __repr__(self) -> str:
@@ -95,6 +106,12 @@ class Alerting:
         self._persist(transitions, now)
 
     def after_commit(self) -> None:
+        deliveries, self._undispatched = self._undispatched, []
+        if deliveries and self.dispatch is not None:
+            try:
+                self.dispatch(deliveries)
+            except Exception:
+                logger.exception("dispatching %d deliveries failed; they are sent when their lease expires", len(deliveries))
         transitions, self._uncommitted = self._uncommitted, []
         if transitions:
             self.fired += sum(1 for t in transitions if t.state == "firing" and not t.repeat)
@@ -107,12 +124,18 @@ class Alerting:
     def after_rollback(self) -> None:
         """The events were not committed: forget what evaluating them changed."""
         self._uncommitted = []
+        self._undispatched = []
         self.state = AlertState.from_rows(self.store.alert_state_rows())
 
     def _persist(self, transitions: list[Transition], now: float) -> None:
         if transitions:
             self.store.record_transitions_in_tx(transitions)
-            self.store.add_deliveries(deliveries_for(transitions, now))
+            deliveries = deliveries_for(transitions, now)
+            if self.dispatch is None:
+                self.store.add_deliveries(deliveries)
+            else:
+                leased = [replace(d, attempts=1, next_attempt_at=now + self.lease) for d in deliveries]
+                self._undispatched.extend(self.store.add_deliveries(leased))
             self._uncommitted.extend(transitions)
         self.store.save_alert_state_in_tx(self.state.drain_changes())
 

@@ -11,8 +11,10 @@ with the reason and are acknowledged in the same MULTI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +49,7 @@ class CommitReport:
 
 
 Listener = Callable[[CommitReport], None]
+_Ack = tuple[list[Entry], list[tuple[Entry, DeadLetter]], dict[str, int]]
 
 
 @dataclass(slots=True)
@@ -86,6 +89,7 @@ class Consumer:
         self.name = settings.consumer_name
         self._backlog = True  # re-read our own pending entries first
         self._claim_cursors = {stream: "0-0" for stream in self.streams}
+        self._entry_points = 1.0  # points per stream entry lately: sizes the reads
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runwatch-store")
         self.redis_available = False
         self.available_since: float | None = None  # when the streams last became readable; None while not
@@ -107,20 +111,50 @@ class Consumer:
     # ------------------------------------------------------------------ running
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Read, reclaim and trim until ``stop`` is set; survives Redis outages and restarts."""
-        decoded: asyncio.Queue[_Decoded] = asyncio.Queue(maxsize=1)
+        """Read, reclaim and trim until ``stop`` is set; survives Redis outages and restarts.
 
-        async def read_ahead() -> None:  # decode the next entries while the store commits these
+        The reader keeps about one commit's worth of decoded entries ahead of the store
+        (``Backlog``); each commit takes the quietest writers first, so a NaN from a quiet
+        run waits for at most the commit in progress, not for a busy run's backlog.
+        """
+        backlog = Backlog()
+        changed = asyncio.Condition()
+        limit = self.settings.max_commit_points
+
+        async def read_ahead() -> None:
+            async with changed:
+                await changed.wait_for(lambda: backlog.points < limit)
             entries = await self._read()
             if entries:
-                await decoded.put(self._decode(entries))
+                decoded = self._decode(entries)
+                async with changed:
+                    backlog.add(decoded)
+                    self._entry_points = backlog.points_per_entry
+                    changed.notify_all()
+
+        # Acknowledging costs a Redis round trip: it overlaps the next commit instead of
+        # preceding it, in commit order (watermarks only grow). Bounded: two commits ahead.
+        acks: asyncio.Queue[_Ack] = asyncio.Queue(maxsize=2)
 
         async def commit_next() -> None:
-            await self._commit(await decoded.get())
+            async with changed:
+                await changed.wait_for(lambda: bool(backlog))
+                batches, dead = backlog.take(limit)
+                changed.notify_all()
+            await self._commit_chunk(batches, dead, backlog.now, acks=acks)
+
+        async def ack_next() -> None:
+            ack = await acks.get()
+            try:
+                await self._ack(*ack)
+            except _REDIS_DOWN:
+                self._backlog = True  # committed but not acknowledged: re-read our pending entries
+                raise
 
         tasks = [
             asyncio.create_task(self._forever(read_ahead, stop, 0.0), name="runwatch-read"),
             asyncio.create_task(self._forever(commit_next, stop, 0.0), name="runwatch-commit"),
+            asyncio.create_task(self._forever(ack_next, stop, 0.0), name="runwatch-ack"),
             asyncio.create_task(self._forever(self.reclaim, stop, self.settings.claim_interval), name="runwatch-claim"),
             asyncio.create_task(self._forever(self.maintain, stop, self.settings.trim_interval), name="runwatch-trim"),
         ]
@@ -130,6 +164,9 @@ class Consumer:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            while not acks.empty():  # committed: acknowledge before leaving (else they are redelivered, harmlessly)
+                with contextlib.suppress(*_REDIS_DOWN):
+                    await self._ack(*acks.get_nowait())
             self._store_thread.shutdown(wait=True)
 
     async def _forever(self, work: Callable[[], Any], stop: asyncio.Event, interval: float) -> None:
@@ -190,7 +227,7 @@ class Consumer:
                 GROUP,
                 self.name,
                 {stream: start for stream in self.streams},
-                count=self.settings.read_count,
+                count=self._read_count(),
                 block=None if self._backlog else self.settings.block_ms,
             )
         except ResponseError as exc:
@@ -210,6 +247,11 @@ class Consumer:
         if self._backlog and not entries:
             self._backlog = False  # own pending list drained: switch to new entries
         return entries
+
+    def _read_count(self) -> int:
+        """Entries per stream for about one commit's worth of points (at most ``read_count``)."""
+        per_stream = self.settings.max_commit_points / max(1.0, self._entry_points) / len(self.streams)
+        return max(1, min(self.settings.read_count, int(per_stream) + 1))
 
     async def reclaim(self) -> int:
         """Take over entries idle past ``claim_idle_ms`` in other (dead) consumers."""
@@ -255,36 +297,22 @@ class Consumer:
         return decoded
 
     async def _commit(self, decoded: _Decoded) -> None:
-        """Commit in chunks of at most ``max_commit_points``, quiet writers first.
-
-        A busy run's backlog must not delay a NaN from a quiet one: entries are grouped by
-        writer (keeping each writer's order), the groups with the fewest events go first,
-        and no transaction grows past the bound, so an alert waits for at most about two
-        small commits.
-        """
-        groups: dict[str, list[tuple[Entry, Batch]]] = {}
-        for item in decoded.batches:
-            groups.setdefault(item[1].writer, []).append(item)
-        ordered = sorted(groups.values(), key=lambda group: sum(len(b.events) for _, b in group))
-        limit = self.settings.max_commit_points
-        chunk: list[tuple[Entry, Batch]] = []
-        size = 0
-        dead = decoded.dead
-        for group in ordered:
-            for item in group:
-                weight = _points(item[1])
-                if chunk and size + weight > limit:
-                    await self._commit_chunk(chunk, dead, decoded.now)
-                    chunk, size, dead = [], 0, []
-                chunk.append(item)
-                size += weight
-        if chunk or dead:
-            await self._commit_chunk(chunk, dead, decoded.now)
+        """Commit what one read brought, in chunks of at most ``max_commit_points``, quiet writers first."""
+        backlog = Backlog()
+        backlog.add(decoded)
+        while backlog:
+            batches, dead = backlog.take(self.settings.max_commit_points)
+            await self._commit_chunk(batches, dead, decoded.now)
 
     async def _commit_chunk(
-        self, batches: list[tuple[Entry, Batch]], dead: list[tuple[Entry, DeadLetter]], now: float
+        self,
+        batches: list[tuple[Entry, Batch]],
+        dead: list[tuple[Entry, DeadLetter]],
+        now: float,
+        *,
+        acks: asyncio.Queue[_Ack] | None = None,
     ) -> None:
-        """Write in one transaction, then acknowledge; isolate a poison entry if the write fails."""
+        """Write in one transaction, then acknowledge (now, or via ``acks``); isolate a poison entry if it fails."""
         entries = len(batches) + len(dead)
         started = time.perf_counter()
         try:
@@ -296,9 +324,13 @@ class Consumer:
         report = CommitReport(result, entries, time.perf_counter() - started, dead=[d for _, d in dead])
         for (stream, _, _), batch in batches:
             report.events_by_stream[stream] = report.events_by_stream.get(stream, 0) + len(batch.events)
-        await self._ack([e for e, _ in batches], dead, result.watermarks)
+        ack: _Ack = ([e for e, _ in batches], dead, result.watermarks)
         self.commits += 1
         self._notify(report)
+        if acks is None:
+            await self._ack(*ack)
+        else:
+            await acks.put(ack)
 
     async def _persist_one_by_one(
         self, batches: list[tuple[Entry, Batch]], dead: list[tuple[Entry, DeadLetter]], now: float
@@ -399,6 +431,64 @@ class Consumer:
         if threshold <= (0, 0):
             return 0
         return int(await self.redis.xtrim(stream, minid=f"{threshold[0]}-{threshold[1]}", approximate=False))
+
+
+class Backlog:
+    """Decoded entries waiting for a commit: per writer in arrival order, plus dead letters.
+
+    ``take`` fills a chunk with the writers that have the least waiting first, and keeps a
+    chunk of quiet writers apart from busy ones: a quiet run's NaN commits in a small
+    transaction of its own instead of behind thousands of another run's points.
+    """
+
+    def __init__(self) -> None:
+        self.writers: dict[str, deque[tuple[Entry, Batch, int]]] = {}
+        self.waiting: dict[str, int] = {}  # writer -> points waiting
+        self.dead: list[tuple[Entry, DeadLetter]] = []
+        self.points = 0
+        self.entries = 0
+        self.now = 0.0  # when the newest entries were read
+        self.points_per_entry = 1.0
+
+    def __bool__(self) -> bool:
+        return bool(self.writers or self.dead)
+
+    def __repr__(self) -> str:
+        return f"<Backlog writers={len(self.writers)} points={self.points} dead={len(self.dead)}>"
+
+    def add(self, decoded: _Decoded) -> None:
+        points = 0
+        for entry, batch in decoded.batches:
+            weight = _points(batch)
+            points += weight
+            self.writers.setdefault(batch.writer, deque()).append((entry, batch, weight))
+            self.waiting[batch.writer] = self.waiting.get(batch.writer, 0) + weight
+        self.dead.extend(decoded.dead)
+        self.points += points
+        self.now = decoded.now
+        if decoded.batches:  # a moving average: reads size themselves to about one commit
+            self.points_per_entry = 0.7 * self.points_per_entry + 0.3 * points / len(decoded.batches)
+
+    def take(self, limit: int) -> tuple[list[tuple[Entry, Batch]], list[tuple[Entry, DeadLetter]]]:
+        """The next chunk: whole entries, each writer's in order, at most ``limit`` points (one at least)."""
+        quiet = max(1, limit // 8)
+        chunk: list[tuple[Entry, Batch]] = []
+        size = 0
+        for writer in sorted(self.waiting, key=self.waiting.__getitem__):
+            if chunk and size <= quiet < self.waiting[writer]:
+                break  # quiet writers commit on their own
+            queue = self.writers[writer]
+            while queue and (not chunk or size + queue[0][2] <= limit):
+                entry, batch, weight = queue.popleft()
+                chunk.append((entry, batch))
+                size += weight
+                self.waiting[writer] -= weight
+            if queue:
+                break  # the chunk is full
+            del self.writers[writer], self.waiting[writer]
+        self.points -= size
+        dead, self.dead = self.dead, []
+        return chunk, dead
 
 
 def _points(batch: Batch) -> int:

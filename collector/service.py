@@ -118,7 +118,8 @@ class Service:
             lease=self.settings.delivery_lease,
             on_attempt=exporter.notification_attempt,
         )
-        self.alerting.listeners.append(lambda transitions: self.worker.wake() if self.worker else None)
+        self.alerting.dispatch = self.worker.submit  # new deliveries go straight to the worker after commit
+        self.alerting.lease = self.settings.delivery_lease
         delivery = _LoopThread("runwatch-delivery", self.worker.run())
         self.alerting.listeners.append(
             lambda transitions: [

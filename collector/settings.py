@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     consumer_name: str = Field(default_factory=lambda: f"collector-{socket.gethostname()}")
     read_count: int = Field(500, ge=1, description="Stream entries read per XREADGROUP.")
     max_commit_points: int = Field(
-        10_000, ge=1, description="Points per transaction at most: bounds how long an alert waits behind a backlog."
+        5_000, ge=1, description="Points per transaction at most: bounds how long an alert waits behind a backlog."
     )
     block_ms: int = Field(500, ge=1, description="How long one read blocks waiting for new entries.")
     claim_idle_ms: int = Field(30_000, ge=1, description="Entries idle this long in a dead consumer are claimed.")

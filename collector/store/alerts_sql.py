@@ -125,17 +125,20 @@ class AlertsTables:
 
     # ------------------------------------------------------------------ outbox
 
-    def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        """OutboxStore: insert pending deliveries (inside the current transaction when there is one)."""
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """OutboxStore: insert deliveries as given (inside the current transaction when there is one)."""
+        inserted = []
         with self._lock:
-            self._db.executemany(
-                "INSERT INTO alert_deliveries (id, alert_id, channel, payload, status, attempts, created_at,"
-                " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (id) DO NOTHING",
-                [
-                    (d.id, d.id.rsplit("@", 1)[0], d.channel, json.dumps(d.payload), d.created_at, d.next_attempt_at)
-                    for d in deliveries
-                ],
-            )
+            for d in deliveries:
+                cursor = self._db.execute(
+                    "INSERT INTO alert_deliveries (id, alert_id, channel, payload, status, attempts, created_at,"
+                    " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    (d.id, d.id.rsplit("@", 1)[0], d.channel, json.dumps(d.payload), d.attempts, d.created_at,
+                     d.next_attempt_at),
+                )
+                if cursor.rowcount == 1:
+                    inserted.append(d)
+        return inserted
 
     def claim_due(self, now: float, limit: int, lease_until: float) -> list[Delivery]:
         """OutboxStore: lease due deliveries (attempts + 1, due again at ``lease_until``)."""
