@@ -46,6 +46,20 @@ print(step * 10)
 """
 
 
+def read_times(db_path: Path) -> list[float]:
+    """When the collector read each NaN (the alert's created_at: the read time of its entry)."""
+    import sqlite3
+
+    db = sqlite3.connect(db_path)
+    try:
+        rows = db.execute(
+            "SELECT created_at FROM alert_deliveries WHERE alert_id LIKE 'loss-nan|%' ORDER BY created_at"
+        ).fetchall()
+    finally:
+        db.close()
+    return [row[0] for row in rows]
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as directory, FakeSlack() as slack:
         tmp = Path(directory)
@@ -78,11 +92,15 @@ def main() -> None:
 
             probe = redis.Redis.from_url(url, decode_responses=True)
             latencies = []
+            sent_at: list[float] = []
+            received_at: list[float] = []
             for i in range(ALERTS):
                 run.log({"loss": math.nan}, step=2 * i)
                 sent = time.time()
                 received = slack.wait_for(i + 1, timeout=30)[i].received_at
                 latencies.append((received - sent) * 1000)
+                sent_at.append(sent)
+                received_at.append(received)
                 if os.environ.get("BENCH_VERBOSE"):
                     lags = [
                         next(g["lag"] for g in probe.xinfo_groups(f"bench:{{{n}}}:events")) for n in range(4)
@@ -94,6 +112,7 @@ def main() -> None:
             during = (count_points(home / "runwatch.db") - before) / (time.perf_counter() - load_started)
             run.finish()
             load.kill()
+            read_at = read_times(home / "runwatch.db")
         finally:
             collector.terminate()
             collector.wait(10)
@@ -105,6 +124,12 @@ def main() -> None:
     print(f"  p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms   (target p99 <= 100 ms)")
     print(f"  background load committed meanwhile: {during:,.0f} points/s (target >= 100,000)")
     print("  slowest:", ", ".join(f"{x:.0f}" for x in latencies[-8:]), "ms")
+    if len(read_at) == ALERTS:  # where the time goes: until the collector read the NaN, then until Slack got it
+        to_read = sorted((r - s) * 1000 for r, s in zip(read_at, sent_at, strict=True))
+        to_slack = sorted((p - r) * 1000 for p, r in zip(received_at, read_at, strict=True))
+        print(f"  log() -> collector read: p50 {statistics.median(to_read):.1f} ms, p99 {to_read[int(ALERTS * 0.99) - 1]:.1f} ms")
+        print(f"  read -> Slack received (commit, alert, send): p50 {statistics.median(to_slack):.1f} ms, "
+              f"p99 {to_slack[int(ALERTS * 0.99) - 1]:.1f} ms")
     print("JSON: " + json.dumps({"p50_ms": p50, "p99_ms": p99, "max_ms": latencies[-1], "load_points_per_s": during}))
 
 

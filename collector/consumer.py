@@ -113,7 +113,7 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Read, reclaim and trim until ``stop`` is set; survives Redis outages and restarts.
 
-        The reader keeps about one commit's worth of decoded entries ahead of the store
+        The reader keeps one or two commits' worth of decoded entries ahead of the store
         (``Backlog``); each commit takes the quietest writers first, so a NaN from a quiet
         run waits for at most the commit in progress, not for a busy run's backlog.
         """
@@ -121,9 +121,9 @@ class Consumer:
         changed = asyncio.Condition()
         limit = self.settings.max_commit_points
 
-        async def read_ahead() -> None:
+        async def read_ahead() -> None:  # a read is in flight unless two commits' worth are waiting
             async with changed:
-                await changed.wait_for(lambda: backlog.points < limit)
+                await changed.wait_for(lambda: backlog.points < 2 * limit)
             entries = await self._read()
             if entries:
                 decoded = self._decode(entries)

@@ -103,6 +103,8 @@ class Service:
                 loop.add_signal_handler(sig, self.stop.set)
         redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
         self.store = self.store or open_store(self.settings)
+        if isinstance(self.store, SQLiteStore):
+            self.store.checkpoint_in_background()
         self.consumer = Consumer(self.settings, redis=redis, store=self.store)
         self.exporter = Exporter(self.settings, registry=self.registry, consumer=self.consumer)
         self.consumer.listeners.append(self.exporter.on_commit)

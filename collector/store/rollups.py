@@ -14,10 +14,14 @@ just written, per (series, chunk bucket). A bucket's ``last`` is stored as REAL 
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
+from itertools import islice
+from operator import le
 from typing import Any
 
 from .chunks import Pending
+from .columns import bounds
 from .exact import to_columns
 
 LEVELS = 11
@@ -73,31 +77,57 @@ def point_aggregate(step: int, value: float) -> list[Any]:
 
 def _fold_points(pending: Mapping[tuple[int, int], Pending]) -> dict[tuple[int, int], list[Any]]:
     """Level-1 aggregates of this batch's points, in arrival order."""
-    base = BASE_SHIFT
     level: dict[tuple[int, int], list[Any]] = {}
     for (sid, _bucket), points in pending.items():
-        for step, value in zip(points.steps, points.values, strict=True):
-            key = (sid, step >> base)
-            agg = level.get(key)
-            if agg is None:
-                level[key] = [1, 0, value, value, step, value] if value == value else [1, 1, None, None, step, value]
-                continue
-            agg[0] += 1
-            if value != value:
-                agg[1] += 1
+        steps = points.steps
+        if len(steps) > 1 and not all(map(le, steps, islice(steps, 1, None))):
+            _fold_unordered(level, sid, steps, points.values)
+            continue
+        # steps never go down: each level-1 bucket is one slice, folded by C-level min/max
+        values = points.values
+        start, end = 0, len(steps)
+        while start < end:
+            bucket = steps[start] >> BASE_SHIFT
+            stop = bisect_left(steps, (bucket + 1) << BASE_SHIFT, start, end)
+            column = values[start:stop]
+            low, high = bounds(column)
+            if low != low:  # every value is NaN
+                agg = [len(column), len(column), None, None, steps[stop - 1], values[stop - 1]]
             else:
-                low = agg[2]
-                if low is None or value < low:
-                    agg[2] = value
-                high = agg[3]
-                if high is None or value > high:
-                    agg[3] = value
-            if step >= agg[4]:
-                agg[4] = step
-                agg[5] = value
+                agg = [len(column), _nans(column), low, high, steps[stop - 1], values[stop - 1]]
+            level[(sid, bucket)] = agg
+            start = stop
     for agg in level.values():  # the last value as its columns: (REAL, exact bits for NaN and -0.0)
         agg[5:] = to_columns(agg[5])
     return level
+
+
+def _nans(column: Sequence[float]) -> int:
+    total = sum(column)
+    return 0 if total == total else sum(1 for v in column if v != v)
+
+
+def _fold_unordered(level: dict[tuple[int, int], list[Any]], sid: int, steps: Sequence[int], values: Sequence[float]) -> None:
+    base = BASE_SHIFT
+    for step, value in zip(steps, values, strict=True):
+        key = (sid, step >> base)
+        agg = level.get(key)
+        if agg is None:
+            level[key] = [1, 0, value, value, step, value] if value == value else [1, 1, None, None, step, value]
+            continue
+        agg[0] += 1
+        if value != value:
+            agg[1] += 1
+        else:
+            low = agg[2]
+            if low is None or value < low:
+                agg[2] = value
+            high = agg[3]
+            if high is None or value > high:
+                agg[3] = value
+        if step >= agg[4]:
+            agg[4] = step
+            agg[5] = value
 
 
 def _fold_up(level: dict[tuple[int, int], list]) -> dict[tuple[int, int], list]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -20,10 +21,12 @@ from emitter.events import Batch, Event, Kind, RunStatus
 from . import chunks
 from .alerts_sql import AlertsTables
 from .base import DeadLetter, MetricSummary, Point, RunRecord, WriteHook, WriteResult
+from .columns import Summary, add_segment
 from .exact import float_bits, from_columns, needs_bits
 from .rollups import update_rollups
 
 _RAW_LIMIT = 64 << 10
+logger = logging.getLogger(__name__)
 _ENDED = (RunStatus.FINISHED.value, RunStatus.FAILED.value, RunStatus.KILLED.value)
 
 
@@ -105,6 +108,7 @@ class SQLiteStore(AlertsTables):
         self._known_runs: set[str] = set()
         self._writer_id = 0  # the writer of the batch being applied
         self.hooks: list[WriteHook] = []
+        self._checkpointer: tuple[threading.Event, threading.Thread] | None = None
         self._migrate()
 
     def __repr__(self) -> str:
@@ -202,47 +206,40 @@ class SQLiteStore(AlertsTables):
         wid = self._writer_id
         series_ids = self._series.setdefault(run_id, {})
         pending: dict[tuple[int, int], chunks.Pending] = {}
-        summary: dict[int, list[Any]] = {}
+        summary: dict[int, Summary] = {}
         last_step: int | None = None
         heartbeat = False
-        shift = chunks.SHIFT
         points = 0
+        segment: list[Event] = []
+        segment_kind = ""
+        segment_keys: tuple[str, ...] = ()
+
+        def flush() -> None:
+            nonlocal last_step, points
+
+            def series_id(key: str, kind: str = segment_kind) -> int:
+                return series_ids.get(key) or self._series_id(run_id, key, kind)
+
+            top = add_segment(segment, segment_keys, series_id, pending, summary)
+            points += len(segment) * len(segment_keys)
+            if last_step is None or top > last_step:
+                last_step = top
+            segment.clear()
+
         for event in events:
             kind = event.kind
-            payload = event.payload
             if kind == "metrics" or kind == "system":
-                step = payload["step"]
-                ts = event.ts
-                seq = event.seq
-                bucket = step >> shift
-                if last_step is None or step > last_step:
-                    last_step = step
-                for key, value in payload["values"].items():
-                    sid = series_ids.get(key) or self._series_id(run_id, key, kind)
-                    chunk = pending.get((sid, bucket))
-                    if chunk is None:
-                        chunk = pending[(sid, bucket)] = chunks.Pending()
-                    chunk.steps.append(step)
-                    chunk.seqs.append(seq)
-                    chunk.ts.append(ts)
-                    chunk.values.append(value)
-                    points += 1
-                    agg = summary.get(sid)
-                    if agg is None:
-                        summary[sid] = [step, value, value, value, 1]
-                    else:
-                        if step >= agg[0]:
-                            agg[0] = step
-                            agg[1] = value
-                        if value < agg[2] or agg[2] != agg[2]:
-                            agg[2] = value
-                        if value > agg[3] or agg[3] != agg[3]:
-                            agg[3] = value
-                        agg[4] += 1
+                keys = tuple(event.payload["values"])
+                if segment and (kind != segment_kind or keys != segment_keys):
+                    flush()
+                segment_kind, segment_keys = kind, keys
+                segment.append(event)
             elif kind == "heartbeat":
                 heartbeat = True
             else:
                 self._apply_other(run_id, event, now)
+        if segment:
+            flush()
         if points:
             chunks.insert(db, wid, pending)
             update_rollups(db, pending)
@@ -511,7 +508,40 @@ class SQLiteStore(AlertsTables):
     def notes(self, run_id: str) -> list[tuple[float, str]]:
         return [(ts, text) for ts, text in self._read("SELECT ts, text FROM notes WHERE run_id = ? ORDER BY id", (run_id,))]
 
+    def checkpoint_in_background(self, interval: float = 1.0) -> None:
+        """Move WAL checkpoints off the commit path (the collector calls this; readers need not).
+
+        A thread with its own connection copies committed pages back into the database
+        every ``interval`` seconds, so a commit mostly just appends to the WAL; the
+        writer's own automatic checkpoint stays as a cap (64 MB of WAL).
+        """
+        if self._checkpointer is not None or str(self.path) == ":memory:":
+            return
+        with self._lock:
+            self._db.execute("PRAGMA wal_autocheckpoint=16384")
+        stop = threading.Event()
+
+        def checkpoint_forever() -> None:
+            db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            try:
+                while not stop.wait(interval):
+                    try:
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.Error as exc:
+                        logger.warning("background WAL checkpoint failed: %s", exc)
+            finally:
+                db.close()
+
+        thread = threading.Thread(target=checkpoint_forever, name="runwatch-checkpoint", daemon=True)
+        thread.start()
+        self._checkpointer = (stop, thread)
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            stop, thread = self._checkpointer
+            stop.set()
+            thread.join(10)
+            self._checkpointer = None
         with self._lock:
             self._db.close()
 

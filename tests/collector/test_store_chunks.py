@@ -79,3 +79,34 @@ def test_a_database_of_one_row_per_point_is_converted_losing_nothing(tmp_path):
     assert got == [(1, 11.0, bits(NAN_PAYLOAD)), (1, 12.0, bits(-0.0)), (3, 10.0, bits(0.5)), (4000, 13.0, bits(math.inf))]
     assert not store._read("SELECT name FROM sqlite_master WHERE name = 'points'"), "the old table is gone"
     store.close()
+
+
+def test_events_logging_different_key_sets_keep_every_series_and_its_summary_exact(tmp_path):
+    """Consecutive events with the same keys are stored as one segment; changing keys starts another."""
+    store = SQLiteStore(tmp_path / "runwatch.db")
+    logged = [
+        (0, {"a": 1.0, "b": math.nan}),
+        (1, {"a": 3.0, "b": 2.0}),
+        (2000, {"a": -1.0}),  # another bucket and another key set
+        (1, {"b": -0.0, "a": 7.0}),  # same keys, other order, an earlier step
+        (3, {"c": math.inf}),
+    ]
+    events = [metrics("r", "w", seq, step, **values) for seq, (step, values) in enumerate(logged)]
+    write(store, *events)
+    stored: dict[str, list[tuple[int, int]]] = {}
+    for point in store.points("r"):
+        stored.setdefault(point.key, []).append((point.step, bits(point.value)))
+    expected: dict[str, list[tuple[int, int]]] = {}
+    for step, values in sorted(logged, key=lambda item: item[0]):  # stable: arrival order on equal steps
+        for key, value in values.items():
+            expected.setdefault(key, []).append((step, bits(value)))
+    assert stored == expected
+    summary = store.get_run("r").metrics
+    assert (summary["a"].last_step, summary["a"].last, summary["a"].min, summary["a"].max, summary["a"].count) == (
+        2000, -1.0, -1.0, 7.0, 4
+    )
+    assert (summary["b"].last_step, bits(summary["b"].last), summary["b"].min, summary["b"].max, summary["b"].count) == (
+        1, bits(-0.0), -0.0, 2.0, 3
+    )
+    assert summary["c"].last == math.inf and summary["c"].count == 1
+    store.close()
