@@ -194,6 +194,8 @@ class DeliveryWorker:
                 except TimeoutError:
                     pass
         finally:
+            if self._submitted:  # fast-path sends finish before their notifiers close
+                await asyncio.gather(*self._submitted, return_exceptions=True)
             for notifier in self.notifiers.values():
                 close = getattr(notifier, "close", None)
                 if callable(close):
@@ -219,6 +221,8 @@ class DeliveryWorker:
         loop.call_soon_threadsafe(self._start_sending, list(deliveries))
 
     def _start_sending(self, deliveries: list[Delivery]) -> None:
+        if self._stopping:
+            return  # stop() came first: the lease expires and the next run claims them
         by_channel: dict[str, list[Delivery]] = {}
         for delivery in deliveries:
             by_channel.setdefault(delivery.channel, []).append(delivery)

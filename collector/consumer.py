@@ -446,7 +446,6 @@ class Backlog:
         self.waiting: dict[str, int] = {}  # writer -> points waiting
         self.dead: list[tuple[Entry, DeadLetter]] = []
         self.points = 0
-        self.entries = 0
         self.now = 0.0  # when the newest entries were read
         self.points_per_entry = 1.0
 
