@@ -5,11 +5,10 @@
 
 Part 1 (end to end): a private redis-server, ``runwatch serve`` in a subprocess, and a loader
 process writing every run's next step (all keys) each ``--interval`` seconds straight into the
-streams; once every series is exported, ``GET /metrics`` is timed ``--scrapes`` times. Twice:
-as app.py serves it today (``generate_latest``), then with /metrics answered by
-``Exporter.render()`` (the proposed one-line change, patched in for the measurement).
-Part 2 (in process): the same series in an ``Exporter`` fed by a thread, timing
-``generate_latest(registry)`` (what the API serves today) against ``Exporter.render()``.
+streams; once every series is exported, ``GET /metrics`` (served by ``Exporter.render()``) is
+timed ``--scrapes`` times.
+Part 2 (in process): the same series in an ``Exporter`` fed by a thread, timing the
+generic ``generate_latest(registry)`` against ``Exporter.render()``, the baseline in the same run.
 """
 
 from __future__ import annotations
@@ -86,24 +85,10 @@ def load(redis_url: str, runs: int, keys: int, interval: float) -> None:
         time.sleep(max(0.0, interval - (time.monotonic() - began)))
 
 
-def serve_with_render() -> None:
-    """``runwatch serve`` whose /metrics returns ``Exporter.render()``: the proposed app.py change."""
-    import asyncio
-
-    import collector.api.app as app_module
-    from collector.service import Service
-    from collector.settings import load_settings
-
-    service = Service(load_settings())
-    fallback = app_module.generate_latest
-    app_module.generate_latest = lambda registry: service.exporter.render() if service.exporter else fallback(registry)
-    asyncio.run(service.run())
-
-
 # ------------------------------------------------------------------ part 1: end to end
 
 
-def end_to_end(args: argparse.Namespace, *, render: bool) -> None:
+def end_to_end(args: argparse.Namespace) -> None:
     import httpx
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -147,7 +132,7 @@ def end_to_end(args: argparse.Namespace, *, render: bool) -> None:
             "RUNWATCH_EXPORTER_MAX_SERIES": str(max(50_000, args.runs * args.keys)),
         }
         time.sleep(0.3)
-        serve = [sys.executable, __file__, "--serve-render"] if render else [sys.executable, "-m", "collector", "serve"]
+        serve = [sys.executable, "-m", "collector", "serve"]
         procs.append(subprocess.Popen(serve, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=serve_log))
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
 
@@ -203,9 +188,8 @@ def end_to_end(args: argparse.Namespace, *, render: bool) -> None:
             time.sleep(0.2)
         rate = (points() - before) / (time.monotonic() - t0)
         samples = sum(len(f.samples) for f in text_string_to_metric_families(response.text))
-        how = "Exporter.render() (proposed)" if render else "generate_latest(registry) (today's app.py)"
         print(
-            f"end to end: GET /metrics on `runwatch serve` serving {how}, {args.runs} runs x {args.keys} keys, "
+            f"end to end: GET /metrics on `runwatch serve`, {args.runs} runs x {args.keys} keys, "
             f"ingesting {rate:,.0f} points/s (offered {args.runs * args.keys / args.interval:,.0f})"
         )
         report(timings, sizes[-1], samples)
@@ -307,17 +291,12 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="Seconds between two steps of each run.")
     parser.add_argument("--only", choices=("end-to-end", "in-process"))
     parser.add_argument("--load", metavar="REDIS_URL", help=argparse.SUPPRESS)
-    parser.add_argument("--serve-render", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
         load(args.load, args.runs, args.keys, args.interval)
         return
-    if args.serve_render:
-        serve_with_render()
-        return
     if args.only != "in-process":
-        end_to_end(args, render=False)
-        end_to_end(args, render=True)
+        end_to_end(args)
     if args.only != "end-to-end":
         in_process(args)
 

@@ -22,7 +22,7 @@ from . import chunks
 from .alerts_sql import AlertsTables
 from .base import DeadLetter, MetricSummary, Point, RunRecord, WriteHook, WriteResult
 from .columns import Summary, add_segment
-from .exact import float_bits, from_columns, needs_bits
+from .exact import from_columns, to_columns
 from .rollups import update_rollups
 
 _RAW_LIMIT = 64 << 10
@@ -257,31 +257,29 @@ class SQLiteStore(AlertsTables):
         )
         result.applied.extend(events)
 
-    def _update_summaries(self, summary: dict[int, list[Any]]) -> None:
-        db = self._db
+    def _update_summaries(self, summary: dict[int, Summary]) -> None:
+        """Fold each series' batch summary into its row in one statement (no read first).
+
+        ``last`` moves only for a step at or past the stored one; min/max ignore NaN (a
+        NaN-only batch leaves them alone). Every right-hand side sees the old row.
+        """
+        rows = []
         for sid, (step, last, low, high, count) in summary.items():
-            row = db.execute("SELECT last_step, min, max FROM series WHERE id = ?", (sid,)).fetchone()
-            old_step, old_min, old_max = row
-            if old_step is not None and step < old_step:
-                new_last = None  # keep the stored last: it is at a later step
-            else:
-                new_last = last
             if low != low:  # only NaNs in this batch
                 low = high = None
-            new_min = low if old_min is None or (low is not None and low < old_min) else old_min
-            new_max = high if old_max is None or (high is not None and high > old_max) else old_max
-            if new_last is None:
-                db.execute(
-                    "UPDATE series SET min = ?, max = ?, count = count + ? WHERE id = ?",
-                    (new_min, new_max, count, sid),
-                )
-            else:
-                bits = float_bits(new_last) if needs_bits(new_last) else None
-                db.execute(
-                    "UPDATE series SET last = ?, last_bits = ?, last_step = ?, min = ?, max = ?, count = count + ?"
-                    " WHERE id = ?",
-                    (None if new_last != new_last else new_last, bits, step, new_min, new_max, count, sid),
-                )
+            value, bits = to_columns(last)
+            rows.append((step, value, step, bits, step, step, low, low, low, high, high, high, count, sid))
+        self._db.executemany(
+            "UPDATE series SET"
+            " last = CASE WHEN last_step IS NULL OR ? >= last_step THEN ? ELSE last END,"
+            " last_bits = CASE WHEN last_step IS NULL OR ? >= last_step THEN ? ELSE last_bits END,"
+            " last_step = CASE WHEN last_step IS NULL OR ? >= last_step THEN ? ELSE last_step END,"
+            " min = CASE WHEN ? IS NULL THEN min WHEN min IS NULL OR ? < min THEN ? ELSE min END,"
+            " max = CASE WHEN ? IS NULL THEN max WHEN max IS NULL OR ? > max THEN ? ELSE max END,"
+            " count = count + ?"
+            " WHERE id = ?",
+            rows,
+        )
 
     def _series_id(self, run_id: str, key: str, kind: str) -> int:
         db = self._db
