@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts import DeliveryWorker, RuleSet, build_notifiers
 
+from .alert_stream import AlertPublisher
 from .alerting import Alerting, load_ruleset
 from .api.app import create_app, create_metrics_app
 from .consumer import Consumer
@@ -113,6 +114,7 @@ class Service:
         self.alerting = Alerting(self.ruleset, self.store, lost_after=self.settings.lost_after)
         self.store.hooks.append(self.alerting)
         self.alerting.lost_listeners.append(exporter.runs_lost)
+        self.alerting.listeners.append(AlertPublisher(redis, self.settings.keys.alerts, loop))
         self.worker = DeliveryWorker(
             self.store,
             build_notifiers(self.ruleset),

@@ -130,6 +130,11 @@ class Keys:
         return f"{self.prefix}:dead"
 
     @property
+    def alerts(self) -> str:
+        """Rule-engine alerts the collector committed, for live views (not part of the event contract)."""
+        return f"{self.prefix}:alerts"
+
+    @property
     def shards(self) -> str:
         """Where the collector publishes its shard count for emitters to read."""
         return f"{self.prefix}:shards"

@@ -13,8 +13,11 @@ Protocol (JSON text messages)::
       ({"project": "resnet"} instead of runs; {} for every run; token only when auth is on)
     ← {"type": "frame", "cursor": {"0": "...", "1": "..."}, "series": [{"run", "key", "steps", "values"}],
        "events": [{"kind": "status", "run", "status", ...}, ...], "heartbeats": [run ids],
+       ("events" include {"kind": "rule_alert", "run", "rule", "state", "severity", "title",
+        "metric", "value", "step", ...} for alerts raised by the collector's rules)
        "coalesced": false, "gap": false}
 
+The cursor has one more key than there are shards: the collector's alerts stream.
 A client that reconnects sends the last ``cursor`` it received and gets exactly what it
 missed (no gap, no duplicate); ``"gap": true`` means the streams were trimmed past it
 and the client should reload over REST.
@@ -37,8 +40,9 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from emitter.events import Batch, ContractError, Kind, decode_entry
+from emitter.events import Batch, ContractError, Event, Kind, decode_entry
 
+from ..alert_stream import decode_fields
 from ..store import queries
 from .auth import auth_enabled, handshake_token, identify_websocket
 
@@ -48,6 +52,8 @@ _ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 MAX_RUNS_PER_CLIENT = 1000
 MAX_EVENTS_PENDING = 1000
 AUTH_TIMEOUT = 10.0
+RULE_ALERT = "rule_alert"  # frame events for alerts the collector's rules raised (from the alerts stream)
+COLLECTOR_WRITER = "runwatch-collector"
 KEEPALIVE = 15.0
 
 
@@ -58,6 +64,13 @@ def _parse_id(entry_id: str) -> tuple[int, int]:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _alert_value(value: Any) -> Any:
+    """A transition's value as frames write numbers ('nan'/'inf' strings become NaN/Infinity)."""
+    if isinstance(value, str):
+        return queries.jnum(float(value))
+    return queries.jnum(value) if isinstance(value, float) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +196,12 @@ class LiveClient:
             item.update(keys=sorted(payload.get("params", {}))[:100])
         elif kind == Kind.ARTIFACT:
             item.update(name=payload.get("name"), uri=payload.get("uri"))
+        elif kind == RULE_ALERT:
+            item.update(
+                {field: payload.get(field) for field in ("rule", "state", "severity", "title", "text", "metric", "step")},
+                value=_alert_value(payload.get("value")),
+                repeat=bool(payload.get("repeat")),
+            )
         self.events.append(item)
         if len(self.events) > MAX_EVENTS_PENDING:
             del self.events[: len(self.events) - MAX_EVENTS_PENDING]
@@ -249,7 +268,9 @@ class LiveHub:
         self.max_pending = max_pending
         self.block_ms = block_ms
         self.read_count = read_count
-        self.streams: list[str] = settings.keys.streams(settings.shards)
+        # the event shards, then the collector's alerts stream as one more "shard"
+        self.streams: list[str] = [*settings.keys.streams(settings.shards), settings.keys.alerts]
+        self.alert_shard = len(self.streams) - 1
         self.shard_of = {name: index for index, name in enumerate(self.streams)}
         self.positions: dict[str, str] = {}
         self.clients: set[LiveClient] = set()
@@ -355,6 +376,9 @@ class LiveHub:
         run = fields.get(b"run")
         if run is None:
             return
+        if shard == self.alert_shard:
+            self._dispatch_alert(shard, entry_id, fields)
+            return
         targets, batch = self._targets(_text(run), fields)
         if not targets:
             return
@@ -364,6 +388,29 @@ class LiveHub:
         for event in batch.events:
             if event.kind == Kind.RUN_START:
                 self.projects[batch.run_id] = event.payload["project"]
+        for client in targets:
+            client.offer(shard, entry_id, batch)
+
+    def _alert_batch(self, fields: dict[bytes, bytes]) -> Batch | None:
+        """An alerts-stream entry as a one-event batch of kind ``rule_alert``."""
+        transition = decode_fields(fields)
+        if transition is None:
+            self.undecodable += 1
+            return None
+        if transition.project:
+            self.projects.setdefault(transition.run_id, transition.project)
+        event = Event(transition.run_id, COLLECTOR_WRITER, 0, transition.at, RULE_ALERT, transition.to_dict())
+        return Batch(transition.run_id, COLLECTOR_WRITER, [event])
+
+    def _dispatch_alert(self, shard: int, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        batch = self._alert_batch(fields)
+        if batch is None:
+            return
+        targets = set(self.everything)
+        targets.update(self.by_run.get(batch.run_id, ()))
+        project = self.projects.get(batch.run_id)
+        if project is not None:
+            targets.update(self.by_project.get(project, ()))
         for client in targets:
             client.offer(shard, entry_id, batch)
 
@@ -423,7 +470,7 @@ class LiveHub:
                 run_id = _text(run)
                 if not (wanted.everything or run_id in wanted.runs or wanted.project is not None):
                     continue
-                batch = self._decode(fields)
+                batch = self._alert_batch(fields) if shard == self.alert_shard else self._decode(fields)
                 if batch is None:
                     continue
                 if wanted.project is not None and not wanted.runs:

@@ -473,6 +473,7 @@
         else if (ev.kind === "note") notesList.append(h("li", { text: ev.text }));
         else if (ev.kind === "tags") (ev.tags || []).forEach((t) => tagsBox.append(h("span", { class: "tag", text: t })));
         else if (ev.kind === "alert") alertsList.prepend(h("li", {}, h("b", { text: `[${ev.level}] ${ev.title}` }), " ", ev.text || ""));
+        else if (ev.kind === "rule_alert") alertsList.prepend(h("li", {}, h("b", { text: `[${ev.severity}] ${ev.rule} ${ev.state}` }), " ", ev.title || ""));
       }
     });
     void skew;
@@ -515,15 +516,23 @@
     const data = await api("/alerts");
     const userBody = h("tbody", { id: "user-alerts" }, data.user_alerts.map((a) => alertRow(a.ts, a.run_id, a.run_name, a.level, a.title, a.text)));
     const columns = data.alerts.length ? Object.keys(data.alerts[0]) : [];
+    const ruleBody = h("tbody", { id: "rule-alerts-live" });
     setView(
       h("div", { class: "panel" }, h("h2", { text: "Rule alerts" }),
         data.alerts.length ? h("table", {}, h("thead", {}, h("tr", {}, columns.map((c) => h("th", { text: c })))),
           h("tbody", {}, data.alerts.map((a) => h("tr", {}, columns.map((c) => h("td", { text: typeof a[c] === "object" ? JSON.stringify(a[c]) : a[c] ?? "" })))))) :
           h("p", { class: "muted", text: "No rule alerts." })),
+      h("div", { class: "panel" }, h("h2", { text: "Rule alerts since this page opened" }),
+        h("table", {}, h("thead", {}, h("tr", {}, ["when", "run", "severity", "rule", "state", "title"].map((t) => h("th", { text: t })))), ruleBody)),
       h("div", { class: "panel" }, h("h2", { text: "Alerts raised by runs" }),
         h("table", {}, h("thead", {}, h("tr", {}, ["when", "run", "level", "title", "text"].map((t) => h("th", { text: t })))), userBody)));
     state.live = new Live({}, (frame) => {
-      for (const ev of frame.events) if (ev.kind === "alert") userBody.prepend(alertRow(ev.ts, ev.run, ev.run, ev.level, ev.title, ev.text));
+      for (const ev of frame.events) {
+        if (ev.kind === "alert") userBody.prepend(alertRow(ev.ts, ev.run, ev.run, ev.level, ev.title, ev.text));
+        else if (ev.kind === "rule_alert") ruleBody.prepend(h("tr", {}, h("td", { class: "num", text: when(ev.ts) }),
+          h("td", {}, h("a", { href: "#/run/" + encodeURIComponent(ev.run), text: ev.run })),
+          h("td", { text: ev.severity }), h("td", { text: ev.rule }), h("td", { text: ev.state }), h("td", { text: ev.title })));
+      }
     });
   }
 

@@ -16,6 +16,8 @@ import pytest
 import redis
 from websockets.sync.client import ClientConnection, connect
 
+from alerts import Transition
+from collector.alert_stream import entry_fields
 from emitter.events import encode_entry, shard_for
 from tests.helpers import wait_for
 
@@ -85,6 +87,54 @@ def test_status_and_alert_events_are_pushed(serve: Any, producer: Producer) -> N
         events = next(frames(ws))["events"]
         assert [(e["kind"], e.get("status"), e.get("title")) for e in events] == [
             ("status", "failed", None), ("alert", None, "<b>x</b>")]
+
+
+def rule_alert(run_id: str, project: str, value: float = float("nan"), episode: int = 1) -> Transition:
+    return Transition(
+        rule="loss-nan", run_id=run_id, state="firing", kind="nonfinite", episode=episode, seq=0, at=time.time(),
+        severity="critical", notify=("slack",), title="loss is not finite", metric="loss", value=value, step=7,
+        run_name="resnet-a", project=project,
+    )
+
+
+def test_alerts_raised_by_the_collectors_rules_are_pushed_to_subscribers_of_the_run_or_project(
+    serve: Any, producer: Producer, settings: Any, fake_run: Any
+) -> None:
+    server = serve()
+    fake_run("vision", run_id=producer.run_id)
+    with connect(server.ws_url) as by_project, connect(server.ws_url) as elsewhere:
+        by_project.send(json.dumps({"project": "vision"}))
+        elsewhere.send(json.dumps({"project": "audio"}))
+        wait_for(lambda: len(server.app.state.live.clients) == 2, what="both subscriptions registered")
+        producer.client.xadd(settings.keys.alerts, entry_fields(rule_alert(producer.run_id, "vision")))
+        producer.client.xadd(settings.keys.alerts, {b"run": b"x", b"t": b"not json"})  # skipped, nothing else lost
+        producer.log(range(0, 1))
+        received: list[dict[str, Any]] = []
+        for frame in frames(by_project):
+            received += frame["events"]
+            if steps_of(frame):
+                break
+        [alert] = received
+        assert (alert["kind"], alert["run"], alert["rule"], alert["state"], alert["severity"]) == (
+            "rule_alert", producer.run_id, "loss-nan", "firing", "critical")
+        assert (alert["metric"], alert["value"], alert["step"], alert["title"]) == ("loss", "NaN", 7, "loss is not finite")
+        with pytest.raises(TimeoutError):
+            next(frames(elsewhere, timeout=1.0))  # another project's subscriber gets nothing
+
+
+def test_a_reconnecting_client_replays_the_alerts_it_missed(serve: Any, producer: Producer, settings: Any) -> None:
+    server = serve()
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({"runs": [producer.run_id]}))
+        wait_for(lambda: server.app.state.live.clients, what="subscription registered")
+        producer.log(range(0, 1))
+        cursor = next(frames(ws))["cursor"]
+    assert str(len(server.app.state.live.streams) - 1) in cursor, "the cursor covers the alerts stream"
+    producer.client.xadd(settings.keys.alerts, entry_fields(rule_alert(producer.run_id, "p", value=12.5, episode=2)))
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({"runs": [producer.run_id], "cursor": cursor}))
+        events = next(frames(ws))["events"]
+    assert [(e["kind"], e["value"]) for e in events] == [("rule_alert", 12.5)]
 
 
 def test_project_subscription_and_key_filter(serve: Any, redis_url: str, settings: Any, fake_run: Any) -> None:

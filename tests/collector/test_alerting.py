@@ -7,9 +7,11 @@ import signal
 import time
 
 import pytest
+import redis
 
 import emitter
 from alerts import parse_rules
+from collector.alert_stream import decode_fields
 from tests.alerts.conftest import fake_slack, smtp_sink  # noqa: F401 - fixtures
 from tests.alerts.fake_slack import Reply
 from tests.helpers import CollectorProcess, RedisServer, ThreadedService, spawn_python, wait_for
@@ -70,6 +72,11 @@ def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
     assert value(samples, "runwatch_alerts_fired_total", rule="loss-nan", severity="critical") == 1
     for channel in ("hook", "bot", "mail"):
         assert value(samples, "runwatch_notifications_sent_total", channel=channel) == 1
+    # and live views read it from the alerts stream
+    published = redis.Redis.from_url(service.service.settings.redis_url)
+    [(_, fields)] = published.xrange(service.service.settings.keys.alerts)
+    published.close()
+    assert decode_fields(fields).rule == "loss-nan" and decode_fields(fields).run_id == run.id
 
 
 def test_slack_429_then_500s_then_200_is_delivered_once_and_not_before_retry_after(

@@ -125,3 +125,32 @@ def test_compare_page_overlays_runs_and_marks_differing_params(
         assert page.problems == []
     finally:
         server.stop()
+
+
+def test_the_alerts_page_shows_a_rule_alert_the_moment_the_collector_publishes_it(
+    settings: Any, store: Any, page: Any
+) -> None:
+    import time
+
+    import redis
+
+    from alerts import Transition
+    from collector.alert_stream import entry_fields
+
+    server = _serve(settings, store)
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        page.goto(server.url + "/#/alerts")
+        page.wait_for_selector("#rule-alerts-live", state="attached")  # an empty table body is not "visible"
+        wait_for(lambda: server.app.state.live.clients, what="the alerts page subscribed")
+        alert = Transition(
+            rule="loss-nan", run_id="run-xyz", state="firing", kind="nonfinite", episode=1, seq=0, at=time.time(),
+            severity="critical", notify=(), title=XSS, metric="loss", value=float("nan"), step=3,
+        )
+        client.xadd(settings.keys.alerts, entry_fields(alert))
+        row = page.wait_for_selector("#rule-alerts-live tr")
+        assert "loss-nan" in row.text_content() and XSS in row.text_content()
+        assert page.query_selector_all("main img") == []
+    finally:
+        client.close()
+        server.stop()
