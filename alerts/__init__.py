@@ -20,6 +20,7 @@ from alerts.errors import AlertsError, NotifyError, RuleError
 from alerts.notifiers import AlertMessage, MemoryNotifier, Notifier, build_notifier, build_notifiers
 from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, MemoryOutbox, OutboxStore, deliveries_for
 from alerts.rules import Rule, RuleKind, RuleSet, load_rules, parse_rules
+from alerts.silences import Silence, silencing
 from alerts.state import AlertState
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "RuleKind",
     "RuleSet",
     "RunInfo",
+    "Silence",
     "SlackChannel",
     "Transition",
     "WebhookChannel",
@@ -54,4 +56,5 @@ __all__ = [
     "load_rules",
     "lost_status_event",
     "parse_rules",
+    "silencing",
 ]

@@ -50,6 +50,7 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    SILENCED = "silenced"  # muted by a silence: recorded, never sent
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from alerts import (
     load_rules,
     lost_status_event,
     parse_rules,
+    silencing,
 )
 from emitter.events import Event
 
@@ -130,7 +131,7 @@ class Alerting:
     def _persist(self, transitions: list[Transition], now: float) -> None:
         if transitions:
             self.store.record_transitions_in_tx(transitions)
-            deliveries = deliveries_for(transitions, now)
+            deliveries = self._unsilenced(transitions, now)
             if self.dispatch is None:
                 self.store.add_deliveries(deliveries)
             else:
@@ -138,6 +139,22 @@ class Alerting:
                 self._undispatched.extend(self.store.add_deliveries(leased))
             self._uncommitted.extend(transitions)
         self.store.save_alert_state_in_tx(self.state.drain_changes())
+
+    def _unsilenced(self, transitions: list[Transition], now: float) -> list[Delivery]:
+        """The deliveries to send; those a silence mutes are recorded as 'silenced' instead."""
+        silences = self.store.active_silences_in_tx(now)
+        if not silences:
+            return deliveries_for(transitions, now)
+        send: list[Transition] = []
+        for transition in transitions:
+            silence = silencing(silences, transition, now)
+            if silence is None:
+                send.append(transition)
+            else:
+                reason = f"silenced by silence #{silence.id}" + (f": {silence.comment}" if silence.comment else "")
+                self.store.add_silenced_in_tx(deliveries_for([transition], now), reason[:300])
+                logger.info("alert %s muted (%s)", transition.id, reason)
+        return deliveries_for(send, now)
 
     def _run_info(self, run_id: str) -> RunInfo | None:
         return self.store.run_info_in_tx(run_id)

@@ -117,6 +117,8 @@ class Consumer:
         (``Backlog``); each commit takes the quietest writers first, so a NaN from a quiet
         run waits for at most the commit in progress, not for a busy run's backlog.
         """
+        with contextlib.suppress(*_REDIS_DOWN):  # a fresh Redis has no group yet: not a "vanished" one
+            await self.ensure_groups()
         backlog = Backlog()
         changed = asyncio.Condition()
         limit = self.settings.max_commit_points

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from ..settings import Settings
 from ..store.base import Store
-from . import auth, runs
+from . import auth, runs, silences
 from .live import LiveHub
 from .web import SecurityHeaders, mount_dashboard
 
@@ -42,6 +42,7 @@ def create_app(
     api = APIRouter(prefix="/api/v1")
     api.include_router(runs.router, tags=["runs"])
     api.include_router(auth.router)
+    api.include_router(silences.router)
     api.add_api_websocket_route("/live", app.state.live.endpoint)
     app.include_router(api)
     mount_dashboard(app)

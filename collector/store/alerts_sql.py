@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from alerts import Delivery, DeliveryStatus, Liveness, RunInfo, Transition
+from alerts import Delivery, DeliveryStatus, Liveness, RunInfo, Silence, Transition
 
 T = TypeVar("T")
 _DELIVERY_COLUMNS = "id, channel, payload, status, attempts, created_at, next_attempt_at, sent_at, last_error"
@@ -139,6 +139,25 @@ class AlertsTables:
                 if cursor.rowcount == 1:
                     inserted.append(d)
         return inserted
+
+    def add_silenced_in_tx(self, deliveries: Sequence[Delivery], reason: str) -> None:
+        """Record deliveries a silence muted: status 'silenced', never claimed, the silence named."""
+        self._db.executemany(
+            "INSERT INTO alert_deliveries (id, alert_id, channel, payload, status, attempts, created_at,"
+            " next_attempt_at, last_error) VALUES (?, ?, ?, ?, 'silenced', 0, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            [
+                (d.id, d.id.rsplit("@", 1)[0], d.channel, json.dumps(d.payload), d.created_at, d.next_attempt_at, reason)
+                for d in deliveries
+            ],
+        )
+
+    def active_silences_in_tx(self, now: float) -> list[Silence]:
+        rows = self._db.execute(
+            "SELECT id, rule, run_id, project, starts_at, ends_at, comment FROM silences"
+            " WHERE ends_at > ? AND starts_at <= ? AND expired_at IS NULL ORDER BY id",
+            (now, now),
+        ).fetchall()
+        return [Silence(*row) for row in rows]
 
     def claim_due(self, now: float, limit: int, lease_until: float) -> list[Delivery]:
         """OutboxStore: lease due deliveries (attempts + 1, due again at ``lease_until``)."""

@@ -463,3 +463,57 @@ def run_projects(store: Any, run_ids: Sequence[str]) -> dict[str, str]:
         return {}
     marks = ",".join("?" * len(run_ids))
     return dict(_read(store, f"SELECT id, project FROM runs WHERE id IN ({marks})", list(run_ids)))
+
+
+# ------------------------------------------------------------------ silences
+
+
+def create_silence(
+    store: Any,
+    *,
+    rule: str | None,
+    run_id: str | None,
+    project: str | None,
+    starts_at: float,
+    ends_at: float,
+    comment: str,
+    created_by: str,
+    now: float,
+) -> int:
+    with store._lock:
+        cursor = store._db.execute(
+            "INSERT INTO silences (rule, run_id, project, starts_at, ends_at, comment, created_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (rule, run_id, project, starts_at, ends_at, comment, created_by, now),
+        )
+    return int(cursor.lastrowid)
+
+
+def list_silences(store: Any, now: float, *, include_ended: bool = False) -> list[dict[str, Any]]:
+    """Silences newest first; by default only those not yet over (active or scheduled)."""
+    where = "" if include_ended else "WHERE ends_at > ? AND expired_at IS NULL"
+    rows = _read(
+        store,
+        "SELECT id, rule, run_id, project, starts_at, ends_at, comment, created_by, created_at, expired_at"
+        f" FROM silences {where} ORDER BY id DESC",
+        () if include_ended else (now,),
+    )
+    names = ("id", "rule", "run_id", "project", "starts_at", "ends_at", "comment", "created_by", "created_at",
+             "expired_at")
+    out = []
+    for row in rows:
+        item = dict(zip(names, row, strict=True))
+        item["active"] = item["expired_at"] is None and item["starts_at"] <= now < item["ends_at"]
+        out.append(item)
+    return out
+
+
+def expire_silence(store: Any, silence_id: int, now: float) -> bool:
+    return (
+        _write(
+            store,
+            "UPDATE silences SET expired_at = ? WHERE id = ? AND expired_at IS NULL AND ends_at > ?",
+            (now, silence_id, now),
+        )
+        > 0
+    )

@@ -24,7 +24,7 @@ def _routes(http: httpx.Client) -> list[tuple[str, str]]:
     spec = http.get("/api/v1/openapi.json").json()
     routes = [(method.upper(), path) for path, item in spec["paths"].items() for method in item]
     routes.append(("GET", "/metrics"))
-    return [(m, p.replace("{ref}", "r1").replace("{token_id}", "1")) for m, p in routes]
+    return [(m, p.replace("{ref}", "r1").replace("{token_id}", "1").replace("{silence_id}", "1")) for m, p in routes]
 
 
 @pytest.fixture
@@ -67,6 +67,12 @@ def test_roles_are_enforced(secured: Any) -> None:
         assert http.get("/api/v1/runs", headers={"Authorization": f"Bearer {created['token']}"}).status_code == 401
         listed = http.get("/api/v1/tokens", headers={"Authorization": f"Bearer {tokens['admin']}"}).json()["tokens"]
         assert all("hash" not in t and "token" not in t for t in listed)
+        silence = {"rule": "loss-nan", "duration": 3600}
+        assert call("POST", "/api/v1/silences", "writer", json=silence) == 403
+        assert call("POST", "/api/v1/silences", "admin", json=silence) == 201
+        assert call("GET", "/api/v1/silences", "viewer") == 200
+        assert call("DELETE", "/api/v1/silences/1", "writer") == 403
+        assert call("DELETE", "/api/v1/silences/1", "admin") == 200
 
 
 def test_the_dashboard_session_cookie_and_its_csrf_guard(secured: Any) -> None:

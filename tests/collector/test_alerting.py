@@ -185,3 +185,34 @@ rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
         assert [r.status for r in fake_slack.requests].count(200) == 1
     finally:
         collector.stop()
+
+
+def test_a_silenced_alert_is_recorded_but_not_sent_and_alerts_after_the_silence_are(
+    emitter_env, service_factory, fake_slack  # noqa: F811
+):
+    from collector.store import queries
+
+    service = service_factory(f"""
+channels: {{hook: {{type: slack, webhook_url: "{fake_slack.webhook_url}"}}}}
+rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
+""")
+    now = time.time()
+    silence = queries.create_silence(
+        service.store, rule="loss-nan", run_id=None, project="alerts-silenced", starts_at=now - 1, ends_at=now + 600,
+        comment="known flaky job", created_by="test", now=now,
+    )
+    run = emitter.init("alerts-silenced")
+    run.log({"loss": math.nan}, step=0)
+    assert run.flush(20)
+    [record] = wait_for(lambda: service.store.list_alerts(), what="the alert recorded")
+    assert record.rule == "loss-nan"
+    [delivery] = record.deliveries
+    assert delivery["status"] == "silenced" and "known flaky job" in delivery["last_error"]
+
+    assert queries.expire_silence(service.store, silence, time.time())
+    run.log({"loss": 1.0}, step=1)  # resolves the episode
+    run.log({"loss": math.nan}, step=2)  # a new episode, no silence any more
+    run.finish()
+    fake_slack.wait_for(1, status=200)
+    time.sleep(0.5)
+    assert len(fake_slack.requests) == 1, "only the alert after the silence was sent"
