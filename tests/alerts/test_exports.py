@@ -35,6 +35,7 @@ def test_public_api() -> None:
         "RuleKind",
         "RuleSet",
         "RunInfo",
+        "Silence",
         "SlackChannel",
         "Transition",
         "WebhookChannel",
@@ -46,6 +47,7 @@ def test_public_api() -> None:
         "load_rules",
         "lost_status_event",
         "parse_rules",
+        "silencing",
     }
 
 
