@@ -67,7 +67,9 @@ class Consumer:
     >>> consumer = Consumer(settings, redis=aioredis.from_url(url), store=SQLiteStore(path))
     >>> await consumer.run(stop_event)
 
-    ``listeners`` are called after each commit, on the event loop.
+    ``listeners`` are called after each commit, on the store thread (they must be thread-safe
+    and quick). Decoding runs on the store thread too: one Python thread does the CPU work,
+    the event loop only moves bytes, so the two never fight over the GIL.
     """
 
     def __init__(
@@ -128,7 +130,7 @@ class Consumer:
                 await changed.wait_for(lambda: backlog.points < 2 * limit)
             entries = await self._read()
             if entries:
-                decoded = self._decode(entries)
+                decoded = await self._in_store(self._decode, entries)  # on the store thread: no GIL tug of war
                 async with changed:
                     backlog.add(decoded)
                     self._entry_points = backlog.points_per_entry
@@ -318,21 +320,28 @@ class Consumer:
         entries = len(batches) + len(dead)
         started = time.perf_counter()
         try:
-            result = await self._write([b for _, b in batches], [d for _, d in dead], now)
+            result = await self._in_store(self._write_and_notify, batches, dead, now, started)
         except Exception as exc:  # noqa: BLE001 - any failure: isolate the poison entry
             logger.warning("commit of %d entries failed (%s); retrying one by one", entries, exc)
             await self._persist_one_by_one(batches, dead, now)
             return
-        report = CommitReport(result, entries, time.perf_counter() - started, dead=[d for _, d in dead])
-        for (stream, _, _), batch in batches:
-            report.events_by_stream[stream] = report.events_by_stream.get(stream, 0) + len(batch.events)
         ack: _Ack = ([e for e, _ in batches], dead, result.watermarks)
         self.commits += 1
-        self._notify(report)
         if acks is None:
             await self._ack(*ack)
         else:
             await acks.put(ack)
+
+    def _write_and_notify(
+        self, batches: list[tuple[Entry, Batch]], dead: list[tuple[Entry, DeadLetter]], now: float, started: float
+    ) -> WriteResult:
+        """On the store thread: commit, then tell the listeners (the event loop stays free for I/O)."""
+        result = self.store.write([b for _, b in batches], [d for _, d in dead], now)
+        report = CommitReport(result, len(batches) + len(dead), time.perf_counter() - started, dead=[d for _, d in dead])
+        for (stream, _, _), batch in batches:
+            report.events_by_stream[stream] = report.events_by_stream.get(stream, 0) + len(batch.events)
+        self._notify(report)
+        return result
 
     async def _persist_one_by_one(
         self, batches: list[tuple[Entry, Batch]], dead: list[tuple[Entry, DeadLetter]], now: float
