@@ -124,13 +124,18 @@ class Consumer:
         backlog = Backlog()
         changed = asyncio.Condition()
         limit = self.settings.max_commit_points
+        decoding: list[int] = []  # a read being decoded: the next chunk waits for it, it may hold a NaN
 
         async def read_ahead() -> None:  # a read is in flight unless two commits' worth are waiting
             async with changed:
                 await changed.wait_for(lambda: backlog.points < 2 * limit)
             entries = await self._read()
             if entries:
-                decoded = await self._in_store(self._decode, entries)  # on the store thread: no GIL tug of war
+                decoding.append(len(entries))
+                try:
+                    decoded = await self._in_store(self._decode, entries)  # on the store thread: no GIL tug of war
+                finally:
+                    decoding.pop()
                 async with changed:
                     backlog.add(decoded)
                     self._entry_points = backlog.points_per_entry
@@ -142,7 +147,7 @@ class Consumer:
 
         async def commit_next() -> None:
             async with changed:
-                await changed.wait_for(lambda: bool(backlog))
+                await changed.wait_for(lambda: bool(backlog) and not decoding)
                 batches, dead = backlog.take(limit)
                 changed.notify_all()
             await self._commit_chunk(batches, dead, backlog.now, acks=acks)
