@@ -6,11 +6,14 @@ import datetime as dt
 import re
 import time
 from pathlib import Path
+from typing import Any
 
+import msgpack
 import numpy as np
 import pytest
 
 import emitter
+from emitter._spool import Spool
 from emitter.run import generate_name, new_run_id
 from tests.helpers import free_port
 
@@ -105,6 +108,18 @@ def test_config_and_notes_over_one_mebibyte_are_rejected(tmp_path):
         emitter.init("unit", redis_url=url, home=tmp_path, notes="x" * ((1 << 20) + 1))
 
 
+def run_start_of(run: Any) -> list[Any]:
+    """The run.start event as the sender got it: finish, then read it from the spool (Redis is away)."""
+    run.finish()
+    for segment in Spool(run.home / "spool").segments():
+        _run_id, body = segment.read()
+        _writer, events = msgpack.unpackb(body, raw=False)
+        for event in events:
+            if event[2] == "run.start":
+                return event
+    raise AssertionError("no run.start in the spool")
+
+
 def test_config_values_become_plain_data(offline_run, tmp_path):
     run = emitter.init(
         "unit",
@@ -112,14 +127,12 @@ def test_config_values_become_plain_data(offline_run, tmp_path):
         home=tmp_path / "h2",
         config={"lr": np.float64(0.1), "path": Path("/data"), "layers": (1, 2), "nested": {"a": np.int32(2)}},
     )
-    start = run._sender._queue[0]
-    assert start[2] == "run.start"
+    start = run_start_of(run)
     assert start[3]["config"] == {"lr": 0.1, "path": "/data", "layers": [1, 2], "nested": {"a": 2}}
-    run.finish()
 
 
 def test_run_start_captures_the_environment(offline_run):
-    env = offline_run._sender._queue[0][3]["env"]
+    env = run_start_of(offline_run)[3]["env"]
     assert {"git", "python", "platform", "hostname", "user", "pid", "argv", "cpu_count", "memory_bytes", "gpus",
             "packages"} <= set(env)
     assert env["git"]["commit"] and isinstance(env["git"]["dirty"], bool)  # the tests run in a git checkout
