@@ -479,9 +479,10 @@ def dead_letters(home: Path | None, redis_url: str | None, limit: int, as_json: 
     console.print(table)
 
 
-from .cli_api import token  # noqa: E402
+from .cli_api import silence, token  # noqa: E402
 
 main.add_command(token)
+main.add_command(silence)
 
 
 if __name__ == "__main__":  # pragma: no cover

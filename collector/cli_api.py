@@ -71,3 +71,82 @@ def revoke(home: Path | None, token_id: int) -> None:
     finally:
         store.close()
     click.echo(f"token {token_id} revoked")
+
+
+@click.group()
+def silence() -> None:
+    """Silences: mute notifications of matching alerts for a while (they are still recorded).
+
+    \b
+        runwatch silence add --rule loss-nan --project cifar --for 2h --comment "known, fix coming"
+        runwatch silence list
+        runwatch silence end 3
+    """
+
+
+@silence.command("add")
+@_home
+@click.option("--rule", help="Only alerts of this rule.")
+@click.option("--run", "run_id", help="Only alerts of this run (id).")
+@click.option("--project", help="Only alerts of runs in this project.")
+@click.option("--for", "duration", required=True, help="How long: 90s, 15m, 2h, 1d (at most 90d).")
+@click.option("--comment", default="", help="Why (shown with every muted delivery).")
+def add_silence(
+    home: Path | None, rule: str | None, run_id: str | None, project: str | None, duration: str, comment: str
+) -> None:
+    """Start a silence now; at least one of --rule, --run, --project."""
+    from alerts.errors import RuleError
+    from alerts.rules import parse_duration
+
+    if not (rule or run_id or project):
+        raise click.UsageError("give at least one of --rule, --run, --project (a silence of everything is not allowed)")
+    try:
+        seconds = parse_duration(duration)
+    except (RuleError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--for") from exc
+    if not 0 < seconds <= 90 * 86400:
+        raise click.BadParameter("must be more than 0 and at most 90d", param_hint="--for")
+    now = time.time()
+    store = _open(home)
+    try:
+        silence_id = queries.create_silence(
+            store, rule=rule, run_id=run_id, project=project, starts_at=now, ends_at=now + seconds,
+            comment=comment, created_by="cli", now=now,
+        )
+    finally:
+        store.close()
+    until = time.strftime("%Y-%m-%d %H:%M", time.localtime(now + seconds))
+    click.echo(f"silence {silence_id} until {until}")
+
+
+@silence.command("list")
+@_home
+@click.option("--all", "include_ended", is_flag=True, help="Include silences that are over.")
+def list_silences(home: Path | None, include_ended: bool) -> None:
+    """Active and scheduled silences: id, matchers, until, comment."""
+    store = _open(home)
+    try:
+        rows = queries.list_silences(store, time.time(), include_ended=include_ended)
+    finally:
+        store.close()
+    if not rows:
+        click.echo("no silences")
+    for row in rows:
+        matchers = " ".join(f"{k}={row[k]}" for k in ("rule", "run_id", "project") if row[k])
+        state = "active" if row["active"] else ("ended" if row["expired_at"] or row["ends_at"] <= time.time() else "scheduled")
+        until = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["ends_at"]))
+        click.echo(f"{row['id']:>4}  {state:<9}  until {until}  {matchers}  {row['comment']}")
+
+
+@silence.command("end")
+@_home
+@click.argument("silence_id", type=int)
+def end_silence(home: Path | None, silence_id: int) -> None:
+    """End a silence now."""
+    store = _open(home)
+    try:
+        if not queries.expire_silence(store, silence_id, time.time()):
+            raise click.ClickException(f"no silence {silence_id} that is still on")
+    finally:
+        store.close()
+    click.echo(f"silence {silence_id} ended")

@@ -110,3 +110,33 @@ def test_tail_follows_a_run_live_from_the_stream(emitter_env, collector, store, 
     assert "step        0  loss=0.5" in output
     assert "step        2  loss=2.5" in output
     assert "status" in output and "finished" in output
+
+
+def test_silence_add_list_and_end(home, store):
+    runner = CliRunner()
+    added = runner.invoke(main, ["silence", "add", "--home", str(home), "--rule", "loss-nan", "--project", "cifar",
+                                 "--for", "2h", "--comment", "known NaNs"])
+    assert added.exit_code == 0, added.output
+    assert added.output.startswith("silence 1 until ")
+    listed = runner.invoke(main, ["silence", "list", "--home", str(home)])
+    assert "active" in listed.output and "rule=loss-nan project=cifar" in listed.output and "known NaNs" in listed.output
+    ended = runner.invoke(main, ["silence", "end", "--home", str(home), "1"])
+    assert ended.exit_code == 0 and "silence 1 ended" in ended.output
+    assert runner.invoke(main, ["silence", "list", "--home", str(home)]).output.strip() == "no silences"
+    again = runner.invoke(main, ["silence", "end", "--home", str(home), "1"])
+    assert again.exit_code == 1 and "no silence 1 that is still on" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--for", "1h"], "at least one of --rule, --run, --project"),
+        (["--rule", "x", "--for", "soon"], "cannot parse duration"),
+        (["--rule", "x", "--for", "100d"], "at most 90d"),
+        (["--rule", "x", "--for", "never"], "at most 90d"),
+    ],
+)
+def test_a_bad_silence_is_refused_with_the_reason_and_creates_nothing(home, store, args, message):
+    result = CliRunner().invoke(main, ["silence", "add", "--home", str(home), *args])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert CliRunner().invoke(main, ["silence", "list", "--home", str(home), "--all"]).output.strip() == "no silences"
