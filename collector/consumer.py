@@ -124,18 +124,19 @@ class Consumer:
         backlog = Backlog()
         changed = asyncio.Condition()
         limit = self.settings.max_commit_points
-        decoding: list[int] = []  # a read being decoded: the next chunk waits for it, it may hold a NaN
+        decoding = 0  # reads being decoded: the next chunk waits for them, they may hold a NaN
 
         async def read_ahead() -> None:  # a read is in flight unless two commits' worth are waiting
+            nonlocal decoding
             async with changed:
                 await changed.wait_for(lambda: backlog.points < 2 * limit)
             entries = await self._read()
             if entries:
-                decoding.append(len(entries))
+                decoding += 1
                 try:
                     decoded = await self._in_store(self._decode, entries)  # on the store thread: no GIL tug of war
                 finally:
-                    decoding.pop()
+                    decoding -= 1
                 async with changed:
                     backlog.add(decoded)
                     self._entry_points = backlog.points_per_entry

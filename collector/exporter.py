@@ -329,7 +329,7 @@ class Exporter:
     >>> exporter = Exporter(settings, registry=registry, consumer=consumer)
     >>> consumer.listeners.append(exporter.on_commit)     # training-run gauges, ingest counters
     >>> asyncio.create_task(exporter.run(stop))           # lag / pending snapshot every second
-    >>> exporter.alert_fired("loss_nan", "critical"); exporter.notification_sent("slack")
+    >>> exporter.alert_fired("loss_nan", "critical"); exporter.notification_attempt("slack", delivered=True)
     """
 
     def __init__(
@@ -425,18 +425,9 @@ class Exporter:
     def alert_fired(self, rule: str, severity: str) -> None:
         self.alerts.labels(rule, severity).inc()
 
-    def notification_sent(self, channel: str) -> None:
-        self.notifications.labels(channel).inc()
-
     def notification_attempt(self, channel: str, delivered: bool) -> None:
         """The delivery worker's hook: one attempt on ``channel`` succeeded or failed."""
-        if delivered:
-            self.notification_sent(channel)
-        else:
-            self.notification_failed(channel)
-
-    def notification_failed(self, channel: str) -> None:
-        self.notification_failures.labels(channel).inc()
+        (self.notifications if delivered else self.notification_failures).labels(channel).inc()
 
     def set_websocket_clients(self, count: int) -> None:
         self._websocket_source = None

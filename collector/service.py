@@ -111,10 +111,6 @@ class Service:
         self.consumer.listeners.append(self.exporter.on_commit)
         exporter = self.exporter
         self.ruleset = self.ruleset or load_ruleset(self.settings.alerts_path)
-        self.alerting = Alerting(self.ruleset, self.store, lost_after=self.settings.lost_after)
-        self.store.hooks.append(self.alerting)
-        self.alerting.lost_listeners.append(exporter.runs_lost)
-        self.alerting.listeners.append(AlertPublisher(redis, self.settings.keys.alerts, loop))
         self.worker = DeliveryWorker(
             self.store,
             build_notifiers(self.ruleset),
@@ -122,8 +118,16 @@ class Service:
             lease=self.settings.delivery_lease,
             on_attempt=exporter.notification_attempt,
         )
-        self.alerting.dispatch = self.worker.submit  # new deliveries go straight to the worker after commit
-        self.alerting.lease = self.settings.delivery_lease
+        self.alerting = Alerting(
+            self.ruleset,
+            self.store,
+            lost_after=self.settings.lost_after,
+            dispatch=self.worker.submit,  # new deliveries go straight to the worker after commit
+            lease=self.settings.delivery_lease,
+        )
+        self.store.hooks.append(self.alerting)
+        self.alerting.lost_listeners.append(exporter.runs_lost)
+        self.alerting.listeners.append(AlertPublisher(redis, self.settings.keys.alerts, loop))
         delivery = _LoopThread("runwatch-delivery", self.worker.run())
         self.alerting.listeners.append(
             lambda transitions: [

@@ -347,21 +347,24 @@ class LiveHub:
                 self.projects.clear()
             self.projects.update(found)
 
-    def _targets(self, run_id: str, fields: dict[bytes, bytes]) -> tuple[set[LiveClient], Batch | None]:
+    def _subscribers(self, run_id: str, project: str | None) -> set[LiveClient]:
+        """Clients of every run, of this run, and of its project."""
         targets: set[LiveClient] = set(self.everything)
         targets.update(self.by_run.get(run_id, ()))
+        if project is not None:
+            targets.update(self.by_project.get(project, ()))
+        return targets
+
+    def _targets(self, run_id: str, fields: dict[bytes, bytes]) -> tuple[set[LiveClient], Batch | None]:
         batch: Batch | None = None
-        if self.by_project:
-            project = self.projects.get(run_id)
-            if project is None:  # its run.start may be in this very entry
-                batch = self._decode(fields)
-                if batch is not None:
-                    for event in batch.events:
-                        if event.kind == Kind.RUN_START:
-                            project = self.projects[run_id] = event.payload["project"]
-            if project is not None:
-                targets.update(self.by_project.get(project, ()))
-        return targets, batch
+        project = self.projects.get(run_id)
+        if self.by_project and project is None:  # its run.start may be in this very entry
+            batch = self._decode(fields)
+            if batch is not None:
+                for event in batch.events:
+                    if event.kind == Kind.RUN_START:
+                        project = self.projects[run_id] = event.payload["project"]
+        return self._subscribers(run_id, project), batch
 
     def _decode(self, fields: dict[bytes, bytes]) -> Batch | None:
         try:
@@ -406,12 +409,7 @@ class LiveHub:
         batch = self._alert_batch(fields)
         if batch is None:
             return
-        targets = set(self.everything)
-        targets.update(self.by_run.get(batch.run_id, ()))
-        project = self.projects.get(batch.run_id)
-        if project is not None:
-            targets.update(self.by_project.get(project, ()))
-        for client in targets:
+        for client in self._subscribers(batch.run_id, self.projects.get(batch.run_id)):
             client.offer(shard, entry_id, batch)
 
     # ------------------------------------------------------------ clients

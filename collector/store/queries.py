@@ -190,13 +190,18 @@ def series(
     return out
 
 
+def _reader(store: Any) -> chunks.Read:
+    """``chunks``' way to run a read query on the store (under its lock)."""
+    return lambda sql, args: _read(store, sql, args)
+
+
 def _step_bounds(store: Any, sid: int) -> tuple[int | None, int | None]:
-    return chunks.step_bounds(lambda sql, args: _read(store, sql, args), sid)
+    return chunks.step_bounds(_reader(store), sid)
 
 
 def _raw(store: Any, sid: int, lo: int, hi: int) -> Iterator[tuple[int, float, float]]:
     """``(step, ts, value)`` of every point with lo <= step <= hi, in step order (then writer, seq)."""
-    return chunks.points(lambda sql, args: _read(store, sql, args), sid, lo, hi)
+    return chunks.points(_reader(store), sid, lo, hi)
 
 
 def _rollups_complete(store: Any, sid: int, count: int) -> bool:
@@ -217,7 +222,7 @@ def _one_series(
     if lo > hi:
         return empty
     if max_points > 0:
-        n = chunks.count_between(lambda sql, args: _read(store, sql, args), sid, lo, hi)
+        n = chunks.count_between(_reader(store), sid, lo, hi)
     if max_points <= 0 or n <= max_points:
         steps: list[int] = []
         values: list[Any] = []

@@ -12,7 +12,9 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from functools import partial
 from importlib import resources
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +82,6 @@ def _seq_ranges(events: list[Event]) -> list[list[int]]:
 
 def _nothing() -> None:
     return None
-
-
-def _stored(value: Any, bits: Any) -> float:
-    return from_columns(value, bits) if bits is not None or value is None else value
 
 
 class SQLiteStore(AlertsTables):
@@ -204,42 +202,28 @@ class SQLiteStore(AlertsTables):
         db = self._db
         self._ensure_run(run_id, events, now)
         wid = self._writer_id
-        series_ids = self._series.setdefault(run_id, {})
+        self._series.setdefault(run_id, {})
         pending: dict[tuple[int, int], chunks.Pending] = {}
         summary: dict[int, Summary] = {}
         last_step: int | None = None
         heartbeat = False
         points = 0
-        segment: list[Event] = []
-        segment_kind = ""
-        segment_keys: tuple[str, ...] = ()
-
-        def flush() -> None:
-            nonlocal last_step, points
-
-            def series_id(key: str, kind: str = segment_kind) -> int:
-                return series_ids.get(key) or self._series_id(run_id, key, kind)
-
-            top = add_segment(segment, segment_keys, series_id, pending, summary)
-            points += len(segment) * len(segment_keys)
-            if last_step is None or top > last_step:
-                last_step = top
-            segment.clear()
-
+        metrics: list[Event] = []
         for event in events:
             kind = event.kind
             if kind == "metrics" or kind == "system":
-                keys = tuple(event.payload["values"])
-                if segment and (kind != segment_kind or keys != segment_keys):
-                    flush()
-                segment_kind, segment_keys = kind, keys
-                segment.append(event)
+                metrics.append(event)
             elif kind == "heartbeat":
                 heartbeat = True
             else:
                 self._apply_other(run_id, event, now)
-        if segment:
-            flush()
+        # consecutive events logging the same keys are one segment (see columns.py)
+        for (kind, keys), grouped in groupby(metrics, key=lambda e: (e.kind, tuple(e.payload["values"]))):
+            segment = list(grouped)
+            top = add_segment(segment, keys, partial(self._series_for, run_id, kind), pending, summary)
+            points += len(segment) * len(keys)
+            if last_step is None or top > last_step:
+                last_step = top
         if points:
             chunks.insert(db, wid, pending)
             update_rollups(db, pending)
@@ -280,6 +264,9 @@ class SQLiteStore(AlertsTables):
             " WHERE id = ?",
             rows,
         )
+
+    def _series_for(self, run_id: str, kind: str, key: str) -> int:
+        return self._series[run_id].get(key) or self._series_id(run_id, key, kind)
 
     def _series_id(self, run_id: str, key: str, kind: str) -> int:
         db = self._db
@@ -472,7 +459,7 @@ class SQLiteStore(AlertsTables):
             "SELECT key, last, last_bits, last_step, min, max, count FROM series WHERE run_id = ? ORDER BY key",
             (run.id,),
         ):
-            run.metrics[key] = MetricSummary(key, _stored(last, bits), step, low, high, count)
+            run.metrics[key] = MetricSummary(key, from_columns(last, bits), step, low, high, count)
         return run
 
     def points(self, run_id: str, keys: Sequence[str] | None = None) -> Iterator[Point]:

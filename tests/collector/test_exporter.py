@@ -266,8 +266,8 @@ def test_service_counters_alerts_notifications_websockets_and_spool_replays(tmp_
     commit(exporter, [run.heartbeat(spilled=5, replayed=5)])
     exporter.alert_fired("loss_nan", "critical")
     exporter.alert_fired("loss_nan", "critical")
-    exporter.notification_sent("slack")
-    exporter.notification_failed("email")
+    exporter.notification_attempt("slack", delivered=True)
+    exporter.notification_attempt("email", delivered=False)
     exporter.set_websocket_clients(3)
 
     samples = scrape(exporter)

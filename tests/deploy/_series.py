@@ -73,8 +73,8 @@ def emitted_series() -> dict[str, set[str]]:
     ]
     exporter.on_commit(CommitReport(WriteResult(applied=events, duplicates=1, points=1), 1, 0.01))
     exporter.alert_fired("rule", "warning")
-    exporter.notification_sent("slack")
-    exporter.notification_failed("slack")
+    exporter.notification_attempt("slack", delivered=True)
+    exporter.notification_attempt("slack", delivered=False)
     exporter.stream_stats = [StreamStats(consumer.streams[0], 3, [(GROUP, 1.0, 2, 5.0)])]
     exporter.stats_taken_at = 1.0
     series: dict[str, set[str]] = {}
