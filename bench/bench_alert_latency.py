@@ -1,9 +1,11 @@
 """Alert latency: run.log({"loss": nan}) returning → the (fake) Slack server receiving the POST.
 
 200 alerts, each a new episode (a finite loss resolves the previous one), while a
-background job pushes >= 100,000 points/s through the same collector.
+background job pushes >= 100,000 points/s through the same collector. Runs twice by
+default: with the alerting run on the load's own shard stream (its NaN queues behind the
+load in one stream: the worst case) and on another shard.
 
-    .venv/bin/python bench/bench_alert_latency.py
+    .venv/bin/python bench/bench_alert_latency.py [--placement same|apart|both]
 
 Starts its own redis-server, a real `runwatch collect`, a fake Slack webhook on 127.0.0.1
 and a load-generating training process; nothing shared is touched.
@@ -31,7 +33,7 @@ ALERTS = 200
 LOAD = """
 import sys, time, emitter
 rate, seconds = float(sys.argv[1]), float(sys.argv[2])
-run = emitter.init("background-load")
+run = emitter.init("background-load", run_id=sys.argv[3])
 names = [f"m{i}" for i in range(10)]
 start = time.perf_counter()
 step = 0
@@ -60,7 +62,35 @@ def read_times(db_path: Path) -> list[float]:
     return [row[0] for row in rows]
 
 
+def run_ids(placement: str) -> tuple[str, str]:
+    """A load run and an alerting run whose ids hash to the same shard, or to different ones."""
+    from emitter.events import DEFAULT_SHARDS, shard_for
+    from emitter.run import new_run_id
+
+    load = new_run_id()
+    while True:
+        alerting = new_run_id()
+        same = shard_for(alerting, DEFAULT_SHARDS) == shard_for(load, DEFAULT_SHARDS)
+        if same == (placement == "same"):
+            return load, alerting
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--placement", choices=["same", "apart", "both"], default="both",
+                        help="the alerting run on the load's shard stream, on another, or both in turn")
+    args = parser.parse_args()
+    results = {}
+    for placement in (["same", "apart"] if args.placement == "both" else [args.placement]):
+        print(f"== alerting run on {'the load' if placement == 'same' else 'another'}'s shard stream ==", flush=True)
+        results[placement] = measure(placement)
+    print("JSON: " + json.dumps(results))
+
+
+def measure(placement: str) -> dict[str, float]:
+    load_id, alerting_id = run_ids(placement)
     with tempfile.TemporaryDirectory() as directory, FakeSlack() as slack:
         tmp = Path(directory)
         redis_process, url = start_redis(tmp / "redis")
@@ -80,12 +110,12 @@ def main() -> None:
         try:
             while not (home / "runwatch.db").exists():
                 time.sleep(0.05)
-            load = subprocess.Popen([sys.executable, "-c", LOAD, "120000", "60"], env=env, cwd=ROOT,
+            load = subprocess.Popen([sys.executable, "-c", LOAD, "120000", "60", load_id], env=env, cwd=ROOT,
                                     stdout=subprocess.PIPE, text=True)
             time.sleep(2.0)  # let the load reach its rate
             before = count_points(home / "runwatch.db")
             load_started = time.perf_counter()
-            run = emitter.init("alerting", name="nan-maker")
+            run = emitter.init("alerting", name="nan-maker", run_id=alerting_id)
             import redis
 
             from emitter.events import DEFAULT_SHARDS, Keys, shard_for
@@ -129,7 +159,7 @@ def main() -> None:
         print(f"  log() -> collector read: p50 {statistics.median(to_read):.1f} ms, p99 {to_read[int(ALERTS * 0.99) - 1]:.1f} ms")
         print(f"  read -> Slack received (commit, alert, send): p50 {statistics.median(to_slack):.1f} ms, "
               f"p99 {to_slack[int(ALERTS * 0.99) - 1]:.1f} ms")
-    print("JSON: " + json.dumps({"p50_ms": p50, "p99_ms": p99, "max_ms": latencies[-1], "load_points_per_s": during}))
+    return {"p50_ms": p50, "p99_ms": p99, "max_ms": latencies[-1], "load_points_per_s": during}
 
 
 if __name__ == "__main__":
