@@ -81,15 +81,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--placement", choices=["same", "apart", "both"], default="both",
                         help="the alerting run on the load's shard stream, on another, or both in turn")
+    parser.add_argument("--rate", type=float, default=120_000, help="background load, points/s (default 120,000)")
     args = parser.parse_args()
     results = {}
     for placement in (["same", "apart"] if args.placement == "both" else [args.placement]):
         print(f"== alerting run on {'the load' if placement == 'same' else 'another'}'s shard stream ==", flush=True)
-        results[placement] = measure(placement)
+        results[placement] = measure(placement, args.rate)
     print("JSON: " + json.dumps(results))
 
 
-def measure(placement: str) -> dict[str, float]:
+def measure(placement: str, rate: float) -> dict[str, float]:
     load_id, alerting_id = run_ids(placement)
     with tempfile.TemporaryDirectory() as directory, FakeSlack() as slack:
         tmp = Path(directory)
@@ -110,7 +111,7 @@ def measure(placement: str) -> dict[str, float]:
         try:
             while not (home / "runwatch.db").exists():
                 time.sleep(0.05)
-            load = subprocess.Popen([sys.executable, "-c", LOAD, "120000", "60", load_id], env=env, cwd=ROOT,
+            load = subprocess.Popen([sys.executable, "-c", LOAD, str(rate), "60", load_id], env=env, cwd=ROOT,
                                     stdout=subprocess.PIPE, text=True)
             time.sleep(2.0)  # let the load reach its rate
             before = count_points(home / "runwatch.db")
