@@ -83,7 +83,7 @@ def count_points(db_path: Path) -> int:
         return 0
 
 
-def bench_log_and_throughput(tmp: Path) -> dict[str, float]:
+def bench_log_and_throughput(tmp: Path, steps: int = STEPS) -> dict[str, float]:
     redis_process, url = start_redis(tmp / "redis")
     home = tmp / "home"
     env = {**os.environ, "RUNWATCH_REDIS_URL": url, "RUNWATCH_PREFIX": "bench", "RUNWATCH_HOME": str(home)}
@@ -95,18 +95,18 @@ def bench_log_and_throughput(tmp: Path) -> dict[str, float]:
     try:
         while not (home / "runwatch.db").exists():
             time.sleep(0.05)
-        run = emitter.init("bench", config={"steps": STEPS})
+        run = emitter.init("bench", config={"steps": steps})
         run.flush(10)
         names = [f"metric_{i}" for i in range(KEYS)]
-        values = [{name: step * 1e-3 + i for i, name in enumerate(names)} for step in range(STEPS)]
+        values = [{name: step * 1e-3 + i for i, name in enumerate(names)} for step in range(steps)]
         costs = []
         started = time.perf_counter()
-        for step in range(STEPS):
+        for step in range(steps):
             t0 = time.perf_counter_ns()
             run.log(values[step], step=step)
             costs.append(time.perf_counter_ns() - t0)
         log_seconds = time.perf_counter() - started
-        target = STEPS * KEYS
+        target = steps * KEYS
         while count_points(home / "runwatch.db") < target:
             time.sleep(0.01)
         total = time.perf_counter() - started
@@ -163,11 +163,18 @@ def bench_memory_while_down(tmp: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=STEPS,
+                        help=f"log() calls of {KEYS} metrics for the cost and end-to-end figures (default {STEPS:,}; "
+                             "200,000 gives a sustained end-to-end figure, WAL checkpoints included)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
-        figures = bench_log_and_throughput(tmp)
+        figures = bench_log_and_throughput(tmp, args.steps)
         memory = bench_memory_while_down(tmp)
-    print(f"workload: {STEPS:,} steps x {KEYS} metrics per log() call\n")
+    print(f"workload: {args.steps:,} steps x {KEYS} metrics per log() call\n")
     print("training-thread cost of log(), per point (median):")
     print(f"  runwatch (sender running, real Redis) {figures['log_median_us_per_point']:8.3f} us   (target <= 1 us)")
     for name, cost in PEERS.items():
@@ -176,7 +183,7 @@ def main() -> None:
           f"p99 {figures['log_p99_us_per_call']:.2f} us, max {figures['log_max_ms_per_call']:.2f} ms")
     print(f"\nend-to-end, log() -> committed SQLite rows, one collector: "
           f"{figures['end_to_end_points_per_s']:,.0f} points/s ({figures['end_to_end_seconds']:.2f} s for "
-          f"{STEPS * KEYS:,} points; target >= 300,000)")
+          f"{args.steps * KEYS:,} points; target >= 300,000)")
     print(f"\nRedis down, 1,000,000 points logged: emitter peak RSS {memory['rss_peak_mb']:.0f} MB "
           f"(before logging {memory['rss_before_mb']:.0f} MB), spool on disk {memory['spool_mb']:.0f} MB, "
           f"worst log() call {memory['worst_call_ms']:.1f} ms")

@@ -152,6 +152,8 @@ class Consumer:
                 batches, dead = backlog.take(limit)
                 changed.notify_all()
             await self._commit_chunk(batches, dead, backlog.now, acks=acks)
+            if not backlog and not decoding:  # caught up: the store's housekeeping delays no commit now
+                await self._in_store(self.store.idle)
 
         async def ack_next() -> None:
             ack = await acks.get()

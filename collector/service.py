@@ -105,7 +105,7 @@ class Service:
         redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
         self.store = self.store or open_store(self.settings)
         if isinstance(self.store, SQLiteStore):
-            self.store.checkpoint_in_background()
+            self.store.checkpoint_when_idle()
         self.consumer = Consumer(self.settings, redis=redis, store=self.store)
         self.exporter = Exporter(self.settings, registry=self.registry, consumer=self.consumer)
         self.consumer.listeners.append(self.exporter.on_commit)
