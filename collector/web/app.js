@@ -1,4 +1,4 @@
-/* runwatch dashboard: runs table, run page with live charts, compare, alerts.
+/* runwatch dashboard: runs table, run page with live charts, compare, alerts and silences.
  *
  * Plain JS, no build step. Everything user-controlled (run names, keys, tags, notes,
  * alert text, params) reaches the page as text nodes or attribute values set through the
@@ -98,15 +98,21 @@
       init.headers["Content-Type"] = "application/json";
     }
     const response = await fetch(API + path, init);
-    if (response.status === 401) throw new AuthNeeded();
     const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const err = new Error(typeof data.detail === "string" ? data.detail : (data.detail && data.detail.error) || response.statusText);
-      err.detail = data.detail;
-      err.status = response.status;
-      throw err;
+    if (response.ok) return data;
+    const err = new (response.status === 401 ? AuthNeeded : Error)(reason(data.detail) || response.statusText);
+    err.detail = data.detail;
+    err.status = response.status;
+    throw err;
+  }
+
+  function reason(detail) {
+    /* The API's why: a string, {error: ...}, or FastAPI's list of validation errors ("duration: Field required"). */
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) {
+      return detail.map((d) => [...(d.loc || []).filter((part) => part !== "body"), String(d.msg).replace(/^Value error, /, "")].join(": ")).join("\n");
     }
-    return data;
+    return detail && detail.error;
   }
 
   // ------------------------------------------------------------------ live connection
@@ -524,6 +530,7 @@
           h("p", { class: "muted", text: "No rule alerts." })),
       h("div", { class: "panel" }, h("h2", { text: "Rule alerts since this page opened" }),
         h("table", {}, h("thead", {}, h("tr", {}, ["when", "run", "severity", "rule", "state", "title"].map((t) => h("th", { text: t })))), ruleBody)),
+      silencesPanel(),
       h("div", { class: "panel" }, h("h2", { text: "Alerts raised by runs" }),
         h("table", {}, h("thead", {}, h("tr", {}, ["when", "run", "level", "title", "text"].map((t) => h("th", { text: t })))), userBody)));
     state.live = new Live({}, (frame) => {
@@ -539,6 +546,76 @@
   function alertRow(ts, runId, runName, level, title, text) {
     return h("tr", {}, h("td", { class: "num", text: when(ts) }), h("td", {}, h("a", { href: "#/run/" + encodeURIComponent(runId), text: runName || runId })),
       h("td", { text: level }), h("td", { text: title }), h("td", { text: text }));
+  }
+
+  // Silences (on the alerts page) ---------------------------------------
+
+  const UNITS = { s: 1, m: 60, h: 3600, d: 86400 };
+
+  function seconds(text) {
+    /* "3600", "30m", "2h", "1d12h" → seconds; anything else goes to the API as typed, for it to refuse with its reason. */
+    const t = text.replace(/\s+/g, "");
+    if (!t) return undefined;
+    if (/^\d+(\.\d+)?$/.test(t)) return Number(t);
+    if (!/^(\d+(\.\d+)?[smhd])+$/.test(t)) return t;
+    return [...t.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)].reduce((sum, [, n, unit]) => sum + Number(n) * UNITS[unit], 0);
+  }
+
+  function silencesPanel() {
+    const field = (id, placeholder, cls) => h("input", { type: "text", id, placeholder, class: cls, autocomplete: "off" });
+    const inputs = {
+      rule: field("silence-rule", "rule"), run_id: field("silence-run", "run id"), project: field("silence-project", "project"),
+      duration: field("silence-duration", "for: 30m, 2h, 1d"), comment: field("silence-comment", "comment: why", "grow"),
+    };
+    const errorLine = h("div", { class: "error", id: "silence-error", role: "alert" });
+    const list = h("tbody", { id: "silences" });
+
+    async function load() {
+      try {
+        const { silences } = await api("/silences");
+        list.replaceChildren(...silences.map(row));
+        if (!silences.length) list.append(h("tr", {}, h("td", { colspan: 10, class: "muted", text: "No active or scheduled silences." })));
+      } catch (err) {
+        errorLine.textContent = err.message;
+      }
+    }
+
+    async function change(request) { // a POST or DELETE, then the list as it now is; true if the API accepted it
+      errorLine.textContent = "";
+      let ok = true;
+      try { await request(); } catch (err) { errorLine.textContent = err.message; ok = false; }
+      await load();
+      return ok;
+    }
+
+    function row(s) {
+      const end = () => change(() => api(`/silences/${encodeURIComponent(s.id)}`, { method: "DELETE" }));
+      const state = s.active ? "active" : "scheduled";
+      return h("tr", { dataset: { silence: s.id } },
+        h("td", { class: "num", text: s.id }), h("td", {}, h("span", { class: `status ${state}`, text: state })),
+        h("td", { text: s.rule ?? "any" }),
+        h("td", {}, s.run_id ? h("a", { href: "#/run/" + encodeURIComponent(s.run_id), text: s.run_id }) : "any"),
+        h("td", { text: s.project ?? "any" }),
+        h("td", { class: "num", text: when(s.starts_at) }), h("td", { class: "num", text: when(s.ends_at) }),
+        h("td", { text: s.comment }), h("td", { text: s.created_by }),
+        h("td", {}, h("button", { class: "secondary", text: "End", onclick: end })));
+    }
+
+    const submit = async (e) => {
+      e.preventDefault();
+      const given = (name) => inputs[name].value.trim() || undefined; // empty means "any": not sent
+      const body = { rule: given("rule"), run_id: given("run_id"), project: given("project"),
+        duration: seconds(inputs.duration.value), comment: inputs.comment.value.trim() };
+      if (await change(() => api("/silences", { method: "POST", body }))) Object.values(inputs).forEach((input) => { input.value = ""; });
+    };
+
+    load();
+    return h("div", { class: "panel", id: "silences-panel" }, h("h2", { text: "Silences" }),
+      h("p", { class: "muted", text: "While a silence lasts, matching alerts are still recorded and listed, but no notification is sent. " +
+        "Give at least one of rule, run id, project; every one given must match." }),
+      h("form", { class: "row", id: "silence-form", onsubmit: submit }, Object.values(inputs), h("button", { type: "submit", text: "Add silence" })),
+      errorLine,
+      h("table", {}, h("thead", {}, h("tr", {}, ["id", "state", "rule", "run", "project", "starts", "ends", "comment", "created by", ""].map((t) => h("th", { text: t })))), list));
   }
 
   // Login --------------------------------------------------------------

@@ -1,0 +1,155 @@
+"""Silences on the alerts page, in real headless Chromium, signed in with a token as a user would be.
+
+Auth is on in these tests, so the dashboard's writes go the way they do in production: the
+HttpOnly session cookie plus the ``X-Requested-With`` header the API demands of cookie writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from playwright.sync_api import expect
+
+from collector.api.app import create_app
+from collector.store import queries
+from tests.api.server import ServerThread
+
+XSS = "<img src=x onerror=alert(1)>"
+FORM = {
+    "rule": "#silence-rule",
+    "run_id": "#silence-run",
+    "project": "#silence-project",
+    "duration": "#silence-duration",
+    "comment": "#silence-comment",
+}
+
+
+@pytest.fixture
+def sign_in(settings: Any, store: Any, page: Any) -> Iterator[Callable[[str], Any]]:
+    """``sign_in(role)``: the alerts page, opened through the sign-in form with a new token of that role."""
+    app = create_app(
+        settings.model_copy(update={"auth": True}), redis=aioredis.from_url(settings.redis_url), store=store
+    )
+    server = ServerThread(app).start()
+
+    def open_as(role: str) -> Any:
+        _, token = queries.create_token(store, role, f"{role}-token", time.time())
+        page.goto(server.url + "/#/alerts")
+        page.fill("#token", token)
+        page.click("form.login button")
+        page.wait_for_selector("#silence-form")
+        return page
+
+    yield open_as
+    server.stop()
+
+
+def _fill(page: Any, **values: str) -> None:
+    for name, value in values.items():
+        page.fill(FORM[name], value)
+    page.click("#silence-form button")
+
+
+def _form(page: Any) -> dict[str, str]:
+    return {name: page.input_value(selector) for name, selector in FORM.items()}
+
+
+def _silence(store: Any, **matchers: str | None) -> int:
+    now = time.time()
+    fields = {"rule": None, "run_id": None, "project": None, **matchers}
+    return queries.create_silence(
+        store, **fields, starts_at=now, ends_at=now + 3600, comment="", created_by="cli", now=now
+    )
+
+
+def _script_errors(page: Any) -> list[str]:
+    """Console and page errors, less Chromium's own line for each refused request (which the tests cause)."""
+    return [p for p in page.problems if "Failed to load resource" not in p]
+
+
+def test_an_admin_adds_a_silence_through_the_form_and_it_is_listed_and_stored(sign_in: Any, store: Any) -> None:
+    page = sign_in("admin")
+    expect(page.locator("#silences")).to_contain_text("No active or scheduled silences")
+    _fill(page, rule="loss-nan", project="cifar", duration="2h", comment=XSS)
+
+    row = page.locator("#silences tr[data-silence]")
+    expect(row).to_have_count(1)
+    [stored] = queries.list_silences(store, time.time())
+    assert (stored["rule"], stored["run_id"], stored["project"], stored["comment"]) == ("loss-nan", None, "cifar", XSS)
+    assert stored["ends_at"] - stored["starts_at"] == 2 * 3600
+    assert stored["created_by"] == "admin-token"
+    assert row.get_attribute("data-silence") == str(stored["id"])
+    cells = row.locator("td").all_text_contents()
+    assert cells[1:5] == ["active", "loss-nan", "any", "cifar"]
+    assert cells[7:9] == [XSS, "admin-token"]  # the comment is text, never markup
+    assert page.query_selector_all("main img") == []
+    assert _form(page) == dict.fromkeys(FORM, "")  # cleared for the next one
+    assert page.text_content("#silence-error") == ""
+    assert page.dialogs == [] and _script_errors(page) == []
+
+
+def test_end_takes_a_silence_off_the_active_list_with_one_click(sign_in: Any, store: Any) -> None:
+    ending = _silence(store, rule="loss-nan")
+    staying = _silence(store, run_id="run-42")
+    page = sign_in("admin")
+    expect(page.locator("#silences tr[data-silence]")).to_have_count(2)
+
+    page.click(f'#silences tr[data-silence="{ending}"] button')
+    expect(page.locator(f'#silences tr[data-silence="{ending}"]')).to_have_count(0)
+    expect(page.locator(f'#silences tr[data-silence="{staying}"]')).to_have_count(1)
+    assert [s["id"] for s in queries.list_silences(store, time.time())] == [staying]
+    [ended] = [s for s in queries.list_silences(store, time.time(), include_ended=True) if s["id"] == ending]
+    assert ended["expired_at"] is not None
+    assert page.text_content("#silence-error") == ""
+    assert _script_errors(page) == []
+
+
+def test_a_refused_form_shows_the_apis_reason_keeps_what_was_typed_and_creates_nothing(
+    sign_in: Any, store: Any
+) -> None:
+    page = sign_in("admin")
+    error = page.locator("#silence-error")
+
+    _fill(page, duration="30m", comment="no matcher given")
+    expect(error).to_contain_text("give at least one of rule, run_id, project")
+    assert _form(page) == {"rule": "", "run_id": "", "project": "", "duration": "30m", "comment": "no matcher given"}
+
+    _fill(page, rule="loss-nan", duration="soon")
+    expect(error).to_contain_text("duration: Input should be a valid number")
+    assert _form(page)["rule"] == "loss-nan" and _form(page)["duration"] == "soon"
+
+    _fill(page, duration="91d")
+    expect(error).to_contain_text("duration: Input should be less than or equal to")
+
+    assert queries.list_silences(store, time.time(), include_ended=True) == []
+    expect(page.locator("#silences tr[data-silence]")).to_have_count(0)
+    assert _script_errors(page) == []
+
+
+def test_a_viewer_sees_silences_but_adding_or_ending_one_is_refused_with_the_reason(sign_in: Any, store: Any) -> None:
+    existing = _silence(store, project="cifar")
+    page = sign_in("viewer")
+    row = page.locator(f'#silences tr[data-silence="{existing}"]')
+    expect(row).to_have_count(1)
+    error = page.locator("#silence-error")
+
+    _fill(page, rule="loss-nan", duration="1h", comment="from a viewer")
+    expect(error).to_have_text("this needs the admin role; the token has viewer")
+    assert _form(page) == {
+        "rule": "loss-nan",
+        "run_id": "",
+        "project": "",
+        "duration": "1h",
+        "comment": "from a viewer",
+    }
+
+    with page.expect_response(lambda response: response.request.method == "DELETE"):  # the same reason again
+        row.locator("button").click()
+    expect(error).to_have_text("this needs the admin role; the token has viewer")
+    expect(row).to_have_count(1)
+    assert [s["id"] for s in queries.list_silences(store, time.time())] == [existing]
+    assert _script_errors(page) == []
