@@ -204,9 +204,13 @@ def _raw(store: Any, sid: int, lo: int, hi: int) -> Iterator[tuple[int, float, f
     return chunks.points(_reader(store), sid, lo, hi)
 
 
-def _rollups_complete(store: Any, sid: int, count: int) -> bool:
-    """Whether the rollups hold every point (false for points stored before they existed)."""
-    row = _read(store, "SELECT sum(count) FROM rollups WHERE series = ? AND level = ?", (sid, rollups.LEVELS))
+def _rollups_complete(store: Any, sid: int, count: int, low: int, high: int) -> bool:
+    """Whether the rollups hold every point (false for points stored before they existed).
+
+    Counted at the series' coarsest kept level: one row, or a few at the last level.
+    """
+    top = rollups.top_level(low, high)
+    row = _read(store, "SELECT sum(count) FROM rollups WHERE series = ? AND level = ?", (sid, top))
     return (row[0][0] or 0) == count
 
 
@@ -230,15 +234,19 @@ def _one_series(
             steps.append(step)
             values.append(jnum(value))
         return {"steps": steps, "values": values, "count": len(steps), "downsampled": False}
-    return _downsample(store, sid, count, max_points, lo, hi)
+    return _downsample(store, sid, count, max_points, lo, hi, (low, high))
 
 
-def _downsample(store: Any, sid: int, count: int, max_points: int, lo: int, hi: int) -> dict[str, Any]:
+def _downsample(
+    store: Any, sid: int, count: int, max_points: int, lo: int, hi: int, bounds: tuple[int, int]
+) -> dict[str, Any]:
+    """Buckets of the range from the coarsest rollup level no wider than a bucket wants."""
     span = hi - lo + 1
     wanted = -(-span // max_points)  # the narrowest bucket that gives at most max_points buckets
     level = 0
-    if wanted >= rollups.width(1) and _rollups_complete(store, sid, count):
-        level = max(lvl for lvl in range(1, rollups.LEVELS + 1) if rollups.width(lvl) <= wanted)
+    if wanted >= rollups.width(1) and _rollups_complete(store, sid, count, *bounds):
+        top = rollups.top_level(*bounds)  # levels above are not kept (a range never wants them anyway)
+        level = max(lvl for lvl in range(1, top + 1) if rollups.width(lvl) <= wanted)
     w = rollups.width(level) if level else 1
     base = (lo // w) * w
     bucket = w * -(-(hi - base + 1) // (max_points * w))

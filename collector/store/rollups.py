@@ -9,6 +9,12 @@ four rows per returned bucket, so it costs the same for 10 thousand or 10 millio
 ``update_rollups`` is called by the store inside the write transaction with the points
 just written, per (series, chunk bucket). A bucket's ``last`` is stored as REAL plus
 ``last_bits``, the exact float64 pattern of NaN and -0.0.
+
+A level is kept for a series only once its points span more than one bucket of the level
+below (``top_level``): until then its single bucket would repeat that one, and a read never
+asks for it (``queries._downsample``). A run logging a step at a time for its first thousand
+steps updates 4 levels per point, not 11. A level starting to be kept is built from the one
+below, inside the same transaction.
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ def width(level: int) -> int:
 
 
 # An aggregate is a list: [count, nans, min, max, last_step, last, last_bits]
+_INSERT = (
+    "INSERT INTO rollups (series, level, bucket, count, nans, min, max, last_step, last, last_bits)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _UPSERT = (
     "INSERT INTO rollups (series, level, bucket, count, nans, min, max, last_step, last, last_bits)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -54,17 +64,67 @@ _UPSERT = (
 )
 
 
-def update_rollups(db: sqlite3.Connection, pending: Mapping[tuple[int, int], Pending]) -> None:
-    """Fold the points just written (per series, as ``chunks.Pending``) into the rollup tables."""
+def top_level(low: int | None, high: int | None) -> int:
+    """The coarsest level kept for a series whose steps span ``[low, high]``.
+
+    Level ``L > 1`` is kept once the points span more than one bucket of level ``L - 1``.
+    """
+    if low is None or high is None:
+        return 1
+    level = 1
+    while level < LEVELS and (low >> shift(level)) != (high >> shift(level)):
+        level += 1
+    return level
+
+
+def update_rollups(
+    db: sqlite3.Connection, pending: Mapping[tuple[int, int], Pending], tops: Mapping[int, tuple[int, int]]
+) -> None:
+    """Fold the points just written (per series, as ``chunks.Pending``) into the rollup tables.
+
+    ``tops`` gives each series' ``top_level`` before and after these points: levels up to
+    the first are updated, the levels between are built from the level below.
+    """
     if not pending:
         return
+    leaving: dict[int, set[int]] = {}  # level -> series not kept at that level (before these points)
+    for sid, (before, _after) in tops.items():
+        if before < LEVELS:
+            leaving.setdefault(before + 1, set()).add(sid)
     level = _fold_points(pending)
     out: list[tuple[object, ...]] = []
     for lvl in range(1, LEVELS + 1):
         if lvl > 1:
+            gone = leaving.get(lvl)
+            if gone:
+                level = {key: agg for key, agg in level.items() if key[0] not in gone}
+            if not level:
+                break
             level = _fold_up(level)
         out.extend((sid, lvl, bucket, *agg) for (sid, bucket), agg in level.items())
     db.executemany(_UPSERT, out)
+    for sid, (before, after) in tops.items():
+        for lvl in range(before + 1, after + 1):
+            _build_level(db, sid, lvl)
+
+
+def _build_level(db: sqlite3.Connection, sid: int, level: int) -> None:
+    """A series' rows of ``level`` from its rows of the level below (the level starts being kept)."""
+    rows = db.execute(
+        "SELECT bucket, count, nans, min, max, last_step, last, last_bits FROM rollups"
+        " WHERE series = ? AND level = ? ORDER BY bucket",
+        (sid, level - 1),
+    ).fetchall()
+    up: dict[int, list[Any]] = {}
+    for bucket, *agg in rows:
+        found = up.get(bucket >> LEVEL_SHIFT)
+        if found is None:
+            up[bucket >> LEVEL_SHIFT] = agg
+        else:
+            merge(found, agg)  # children are disjoint step ranges: no tie on last_step
+    # rows a store written before levels were kept lazily may hold, no longer updated since
+    db.execute("DELETE FROM rollups WHERE series = ? AND level = ?", (sid, level))
+    db.executemany(_INSERT, [(sid, level, bucket, *agg) for bucket, agg in up.items()])
 
 
 def point_aggregate(step: int, value: float) -> list[Any]:

@@ -26,7 +26,7 @@ from .alerts_sql import AlertsTables
 from .base import DeadLetter, MetricSummary, Point, RunRecord, WriteHook, WriteResult
 from .columns import Summary, add_segment
 from .exact import from_columns, to_columns
-from .rollups import update_rollups
+from .rollups import top_level, update_rollups
 
 _RAW_LIMIT = 64 << 10
 logger = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ class SQLiteStore(AlertsTables):
         self._lock = threading.RLock()
         self._series: dict[str, dict[str, int]] = {}  # run → key → series id
         self._known_runs: set[str] = set()
+        self._bounds: dict[int, tuple[int | None, int | None]] = {}  # series -> lowest, highest step stored
         self._writer_id = 0  # the writer of the batch being applied
         self.hooks: list[WriteHook] = []
         self._checkpoint_interval: float | None = None  # None: SQLite checkpoints inside commits
@@ -158,6 +159,7 @@ class SQLiteStore(AlertsTables):
                 self._db.execute("ROLLBACK")
                 self._series.clear()  # ids handed out inside the failed transaction are gone
                 self._known_runs.clear()
+                self._bounds.clear()
                 for hook in self.hooks:
                     getattr(hook, "after_rollback", _nothing)()
                 raise
@@ -227,8 +229,9 @@ class SQLiteStore(AlertsTables):
             if last_step is None or top > last_step:
                 last_step = top
         if points:
+            tops = self._rollup_levels(pending)  # before the chunks: bounds are read from them once
             chunks.insert(db, wid, pending)
-            update_rollups(db, pending)
+            update_rollups(db, pending, tops)
             self._update_summaries(summary)
             result.points += points
         db.execute(
@@ -266,6 +269,25 @@ class SQLiteStore(AlertsTables):
             " WHERE id = ?",
             rows,
         )
+
+    def _rollup_levels(self, pending: dict[tuple[int, int], chunks.Pending]) -> dict[int, tuple[int, int]]:
+        """Each series' coarsest kept rollup level before and after these points (see rollups.py)."""
+        spans: dict[int, tuple[int, int]] = {}
+        for (sid, _), points in pending.items():
+            low, high = min(points.steps), max(points.steps)
+            if sid in spans:
+                low, high = min(low, spans[sid][0]), max(high, spans[sid][1])
+            spans[sid] = (low, high)
+        tops: dict[int, tuple[int, int]] = {}
+        for sid, (low, high) in spans.items():
+            known = self._bounds.get(sid)
+            if known is None:  # first time this process sees the series: its stored points say
+                known = chunks.step_bounds(lambda sql, args: self._db.execute(sql, args).fetchall(), sid)
+            old_low, old_high = known
+            new = (low, high) if old_low is None or old_high is None else (min(low, old_low), max(high, old_high))
+            self._bounds[sid] = new
+            tops[sid] = (top_level(*known), top_level(*new))
+        return tops
 
     def _series_for(self, run_id: str, kind: str, key: str) -> int:
         return self._series[run_id].get(key) or self._series_id(run_id, key, kind)

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from collector.store import queries, rollups
+from collector.store.sqlite import SQLiteStore
+from tests.api.fake import FakeRun
 
 SPECIAL = [float("nan"), float("inf"), float("-inf"), -0.0, 0.0]
 
@@ -72,12 +74,94 @@ def test_rollup_downsampling_matches_brute_force(fake_run: Any, store: Any, seed
         hi = max(steps) if to_step is None else min(max(steps), to_step)
         assert got["downsampled"], (from_step, to_step, max_points)
         assert len(got["steps"]) <= max_points
-        width = rollups.width(got["level"]) if got["level"] else 1
-        expected = brute(points, lo, hi, (lo // width) * width, got["bucket_steps"])
-        for field in ("steps", "values", "min", "max", "nans", "counts"):
-            exact = field not in ("min", "max")
-            assert [key(v, exact) for v in got[field]] == [key(v, exact) for v in expected[field]], (field, max_points)
+        assert_matches_brute_force(got, points, lo, hi)
         assert got["level"] >= 1 or got["bucket_steps"] < 16
+
+
+def assert_matches_brute_force(got: dict[str, Any], points: list[tuple[int, float]], lo: int, hi: int) -> None:
+    width = rollups.width(got["level"]) if got["level"] else 1
+    expected = brute(points, lo, hi, (lo // width) * width, got["bucket_steps"])
+    for field in ("steps", "values", "min", "max", "nans", "counts"):
+        exact = field not in ("min", "max")
+        assert [key(v, exact) for v in got[field]] == [key(v, exact) for v in expected[field]], (field, got["level"])
+
+
+def levels_kept(store: Any, run_id: str, metric: str = "m") -> list[int]:
+    with store._lock:
+        rows = store._db.execute(
+            "SELECT DISTINCT level FROM rollups WHERE series = (SELECT id FROM series WHERE run_id = ? AND key = ?)"
+            " ORDER BY level",
+            (run_id, metric),
+        ).fetchall()
+    return [level for (level,) in rows]
+
+
+def test_a_series_keeps_only_the_levels_its_span_needs(fake_run: Any, store: Any) -> None:
+    run = fake_run()
+    run.log_many([(step, {"m": 1.0}) for step in range(1000)])
+    assert levels_kept(store, run.id) == [1, 2, 3, 4]  # 1,000 steps fit one level-4 bucket (1,024 steps)
+    run.log({"m": 2.0}, step=1024)  # now two level-4 buckets: level 5 is kept from here on
+    assert levels_kept(store, run.id) == [1, 2, 3, 4, 5]
+    run.log({"m": 3.0}, step=-1)  # a step below zero spans buckets at every level
+    assert levels_kept(store, run.id) == list(range(1, rollups.LEVELS + 1))
+
+
+def test_levels_built_as_a_series_grows_a_step_per_commit_match_brute_force(fake_run: Any, store: Any) -> None:
+    """The shape of many runs each logging a step at a time: every level starts being kept mid-way."""
+    rng = random.Random(7)
+    run = fake_run()
+    points: list[tuple[int, float]] = []
+
+    def check() -> None:
+        steps = [s for s, _ in points]
+        for max_points in (2, 5, 40):
+            got = queries.series(store, run.id, ["m"], max_points=max_points)["m"]
+            if len(points) > max_points:
+                assert got["downsampled"]
+                assert_matches_brute_force(got, points, min(steps), max(steps))
+
+    def log(step: int) -> None:
+        value = rng.choice(SPECIAL) if rng.random() < 0.05 else rng.gauss(0, 1)
+        points.append((step, value))
+        run.log({"m": value}, step=step)
+
+    for step in range(1, 1100):
+        log(step)
+        if step in (15, 16, 17, 64, 65, 255, 256, 257, 1023, 1024, 1025):
+            check()
+    for step in (1099, 70_000, 5_000_000, 4_999_999, -3):  # a repeat, jumps ahead, a step back, below zero
+        log(step)
+        check()
+
+
+def test_a_level_an_older_store_left_behind_is_rebuilt_when_it_starts_being_kept(fake_run: Any, store: Any) -> None:
+    run = fake_run()
+    run.log_many([(step, {"m": float(step)}) for step in range(100)])
+    assert levels_kept(store, run.id) == [1, 2, 3]
+    with store._lock:  # what a store that updated every level left: a level-4 row, stale from here on
+        store._db.execute(
+            "INSERT INTO rollups SELECT id, 4, 0, 1, 0, 5.0, 5.0, 5, 5.0, NULL FROM series WHERE run_id = ?", (run.id,)
+        )
+    run.log({"m": 500.0}, step=300)  # two level-3 buckets: level 4 is kept, built from level 3
+    with store._lock:
+        rows = store._db.execute(
+            "SELECT bucket, count, nans, min, max, last_step, last FROM rollups WHERE level = 4"
+        ).fetchall()
+    assert rows == [(0, 101, 0, 0.0, 500.0, 300, 500.0)]
+
+
+def test_a_reopened_store_takes_each_series_span_from_its_stored_points(fake_run: Any, store: Any) -> None:
+    run = fake_run()
+    run.log_many([(step, {"m": 1.0}) for step in range(100)])
+    reopened = SQLiteStore(store.path)
+    try:
+        resumed = FakeRun(reopened, "cifar", run_id=run.id)
+        resumed.log({"m": 2.0}, step=300)
+        assert levels_kept(reopened, run.id) == [1, 2, 3, 4]
+        got = queries.series(reopened, run.id, ["m"], max_points=5)["m"]
+        assert_matches_brute_force(got, [(s, 1.0) for s in range(100)] + [(300, 2.0)], 0, 300)
+    finally:
+        reopened.close()
 
 
 def test_series_written_before_rollups_existed_fall_back_to_the_points(fake_run: Any, store: Any) -> None:
