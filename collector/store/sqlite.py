@@ -521,8 +521,8 @@ class SQLiteStore(AlertsTables):
         """Checkpoint the WAL between commits, not inside one (the collector calls this).
 
         SQLite otherwise checkpoints inside the COMMIT that crosses ``wal_autocheckpoint``
-        pages. Here that stays only as a cap (16 MB of WAL, reached only when the consumer
-        is never idle), and ``idle()`` checkpoints at most every ``interval`` seconds. The
+        pages. Here that stays as a cap (16 MB of WAL: heavy load still reaches it between
+        idle moments), and ``idle()`` checkpoints at most every ``interval`` seconds. The
         writer's own connection does it: then the WAL restarts from its beginning. A
         second, checkpointing connection (tried) keeps the WAL from ever restarting under
         steady writes, so it grows to the cap and every later COMMIT checkpoints inline,
