@@ -400,6 +400,9 @@ def _install_hooks() -> None:
     _previous_excepthook = sys.excepthook
     sys.excepthook = _excepthook
     os.register_at_fork(after_in_child=_after_fork_in_child)
+    from multiprocessing import util as multiprocessing_util
+
+    multiprocessing_util.register_after_fork(_FORK_HOOK, _drain_before_os_exit)
     if threading.current_thread() is threading.main_thread():
         previous = signal.getsignal(signal.SIGTERM)
         if previous in (signal.SIG_DFL, None) or callable(previous):
@@ -452,5 +455,29 @@ def _restart_sender_lazily(run: Run) -> None:
     sender._adopt_spool = False
     sender._heartbeat = None  # the parent heartbeats for the run
     sender.start()
-    atexit.register(lambda: sender.close(timeout=_env_float("RUNWATCH_FLUSH_TIMEOUT", 30.0)))
+    atexit.register(_drain, sender)
+
+
+def _drain(sender: Any) -> None:
+    sender.close(timeout=_env_float("RUNWATCH_FLUSH_TIMEOUT", 30.0))
+
+
+class _ForkHook:
+    """What multiprocessing's after-fork registry holds on to (it keeps weak references)."""
+
+
+_FORK_HOOK = _ForkHook()
+
+
+def _drain_before_os_exit(_: object) -> None:
+    """In a multiprocessing child: drain the sender in multiprocessing's own exit finalizers.
+
+    DataLoader and Pool workers leave through os._exit(), which skips atexit. This runs
+    after multiprocessing has reset the child's finalizers, so the one added here stays.
+    """
+    run = _current
+    if run is not None and not run.finished and os.getpid() != run._owner_pid:
+        from multiprocessing.util import Finalize
+
+        Finalize(None, _drain, args=(run._sender,), exitpriority=100)
 

@@ -1,4 +1,6 @@
-"""A run's end is recorded however the process ends: finish, exception, SIGTERM, plain exit, fork."""
+"""A run's end is recorded however the process ends: finish, exception, SIGTERM, plain exit, fork.
+
+And what forked workers log arrives, however they end."""
 
 from __future__ import annotations
 
@@ -81,6 +83,34 @@ run.finish()
     wait_for(lambda: store.count_points(run.id) == 3, what="parent and child points")
     assert run.status == "finished"
     assert sorted((p.key, p.value) for p in store.points(run.id)) == [("child", 2.0), ("parent", 1.0), ("parent", 3.0)]
+
+
+def test_multiprocessing_workers_deliver_what_they_logged_before_os_exit(emitter_env, collector, store):
+    """DataLoader and Pool workers are forked and leave through os._exit(), which skips atexit."""
+    code = """
+import multiprocessing, emitter
+run = emitter.init('mp-workers')
+
+def work(worker):
+    for step in range(200):
+        run.log({f'worker_{worker}': float(step)}, step=step)
+    # returns at once: multiprocessing then calls os._exit() in this child
+
+if __name__ == '__main__':
+    ctx = multiprocessing.get_context('fork')
+    workers = [ctx.Process(target=work, args=(w,)) for w in range(3)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join()
+        assert p.exitcode == 0
+    run.finish()
+"""
+    done = run_python(code, emitter_env)
+    assert done.returncode == 0, done.stderr
+    run = wait_for(lambda: _stored_run(store, "mp-workers"), what="run ended")
+    wait_for(lambda: store.count_points(run.id) == 600, what="every worker's 200 points", timeout=20)
+    assert {p.key for p in store.points(run.id)} == {"worker_0", "worker_1", "worker_2"}
 
 
 def test_heartbeats_are_sent_while_the_run_is_idle(emitter_env, collector, store, monkeypatch):
