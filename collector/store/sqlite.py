@@ -106,6 +106,7 @@ class SQLiteStore(AlertsTables):
         self._series: dict[str, dict[str, int]] = {}  # run → key → series id
         self._known_runs: set[str] = set()
         self._bounds: dict[int, tuple[int | None, int | None]] = {}  # series -> lowest, highest step stored
+        self._data_version: int | None = None  # PRAGMA data_version at our last write: others' commits change it
         self._writer_id = 0  # the writer of the batch being applied
         self.hooks: list[WriteHook] = []
         self._checkpoint_interval: float | None = None  # None: SQLite checkpoints inside commits
@@ -146,6 +147,7 @@ class SQLiteStore(AlertsTables):
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._forget_if_written_elsewhere()
                 for batch in _by_writer(batches):
                     fresh = self._claim_seqs(batch, now, result)
                     if fresh:
@@ -156,16 +158,27 @@ class SQLiteStore(AlertsTables):
                     hook(result.applied, now)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
                 self._series.clear()  # ids handed out inside the failed transaction are gone
                 self._known_runs.clear()
                 self._bounds.clear()
+                if self._db.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
+                    self._db.execute("ROLLBACK")
                 for hook in self.hooks:
                     getattr(hook, "after_rollback", _nothing)()
                 raise
         for hook in self.hooks:
             getattr(hook, "after_commit", _nothing)()
         return result
+
+    def _forget_if_written_elsewhere(self) -> None:
+        """Another connection committed since our last transaction: cached series bounds may be stale.
+
+        One collector writes a store; the CLI (tokens, silences) and a second store object may too.
+        """
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._bounds.clear()
+            self._data_version = version
 
     def _claim_seqs(self, batch: Batch, now: float, result: WriteResult) -> list[Event]:
         """Keep only events this writer has not committed before, and record them as committed."""

@@ -182,3 +182,40 @@ def test_the_coarsest_level_reads_few_rows_for_a_long_series(fake_run: Any, stor
     run.log_many([(step, {"m": 1.0}) for step in range(0, 2_000_000, 40)])  # 50k points over 2M steps
     got = queries.series(store, run.id, ["m"], max_points=100)["m"]
     assert got["level"] >= 4 and len(got["steps"]) <= 100 and got["count"] == 50_000
+
+
+def test_two_stores_writing_one_file_keep_reads_on_the_rollups(fake_run: Any, store: Any) -> None:
+    """A store forgets the series spans it cached when another connection has committed since."""
+    other = SQLiteStore(store.path)
+    try:
+        run = fake_run()
+        elsewhere = FakeRun(other, "cifar", run_id=run.id)
+        points = [(step, 1.0) for step in range(20)]
+        run.log_many([(s, {"m": v}) for s, v in points])  # this store caches the span 0..19
+        elsewhere.log({"m": 2.0}, step=5000)  # the other widens it: levels up to 6 are kept from here
+        run.log({"m": 3.0}, step=10)  # must reach those levels too
+        points += [(5000, 2.0), (10, 3.0)]
+        got = queries.series(store, run.id, ["m"], max_points=5)["m"]
+        assert got["level"] > 0, "the reads fell back to every point: a level missed a point"
+        assert_matches_brute_force(got, points, 0, 5000)
+    finally:
+        other.close()
+
+
+def test_a_failed_write_leaves_no_cached_span_behind(fake_run: Any, store: Any) -> None:
+    run = fake_run()
+    run.log_many([(step, {"m": 1.0}) for step in range(20)])
+
+    def refuse(applied: Any, now: float) -> None:
+        raise RuntimeError("hook failed")
+
+    store.hooks.append(refuse)
+    with pytest.raises(RuntimeError):
+        run.log({"m": 2.0}, step=5000)  # rolled back: the span stays 0..19
+    store.hooks.remove(refuse)
+    assert levels_kept(store, run.id) == [1, 2]
+    run.log({"m": 3.0}, step=21)
+    assert levels_kept(store, run.id) == [1, 2]
+    got = queries.series(store, run.id, ["m"], max_points=1)["m"]
+    assert got["level"] > 0
+    assert_matches_brute_force(got, [(s, 1.0) for s in range(20)] + [(21, 3.0)], 0, 21)
