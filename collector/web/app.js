@@ -561,22 +561,52 @@
     return [...t.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)].reduce((sum, [, n, unit]) => sum + Number(n) * UNITS[unit], 0);
   }
 
+  function startsAt(text) {
+    /* When a silence starts, as the API's starts_at (Unix seconds): "" or "now" → undefined (not sent: the API starts it now);
+     * "in 30m", "30m", "in 1h30m", "90" → that long from now (this browser's clock); a local date and time such as
+     * "2026-12-01 14:30" or "2026-12-01T14:30:00" (what a datetime-local input gives), or a date alone (midnight) → that
+     * moment in this browser's time zone. Anything else goes to the API as typed, for it to refuse with its reason. */
+    const t = text.trim();
+    if (!t || /^now$/i.test(t)) return undefined;
+    const offset = seconds(t.replace(/^in\s+/i, ""));
+    if (typeof offset === "number" && Number.isFinite(offset)) return Date.now() / 1000 + offset;
+    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T\s]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$/.exec(t);
+    if (m) {
+      const [y, mon, d, hour, min, sec] = m.slice(1).map((part) => Number(part || 0));
+      const date = new Date(y, mon - 1, d, hour, min, sec);
+      if (date.getFullYear() === y && date.getMonth() === mon - 1 && date.getDate() === d && hour < 24 && min < 60 && sec < 60) return date.getTime() / 1000;
+    }
+    return t;
+  }
+
+  const SILENCES_REFRESH_MS = 15000; // a positive window.RUNWATCH_SILENCES_REFRESH_MS overrides it (tests set one before the page loads)
+
   function silencesPanel() {
     const field = (id, placeholder, cls) => h("input", { type: "text", id, placeholder, class: cls, autocomplete: "off" });
     const inputs = {
       rule: field("silence-rule", "rule"), run_id: field("silence-run", "run id"), project: field("silence-project", "project"),
+      starts_at: field("silence-starts", "starts: now, in 1h, a date"),
       duration: field("silence-duration", "for: 30m, 2h, 1d"), comment: field("silence-comment", "comment: why", "grow"),
     };
+    inputs.starts_at.title = "Empty or “now”: now. “in 30m”, “2h”: that long from now. A local date and time: 2026-12-01 14:30.";
     const errorLine = h("div", { class: "error", id: "silence-error", role: "alert" });
     const list = h("tbody", { id: "silences" });
 
+    let loads = 0; // only the newest list request may fill the table (a slow periodic one must not undo a change)
+    let listError = ""; // why the list could not be loaded, cleared again by the next load that works
+
     async function load() {
+      const mine = ++loads;
       try {
         const { silences } = await api("/silences");
+        if (mine !== loads) return;
         list.replaceChildren(...silences.map(row));
         if (!silences.length) list.append(h("tr", {}, h("td", { colspan: 10, class: "muted", text: "No active or scheduled silences." })));
+        if (listError && errorLine.textContent === listError) errorLine.textContent = "";
+        listError = "";
       } catch (err) {
-        errorLine.textContent = err.message;
+        if (mine !== loads) return;
+        errorLine.textContent = listError = err.message;
       }
     }
 
@@ -605,17 +635,25 @@
       e.preventDefault();
       const given = (name) => inputs[name].value.trim() || undefined; // empty means "any": not sent
       const body = { rule: given("rule"), run_id: given("run_id"), project: given("project"),
-        duration: seconds(inputs.duration.value), comment: inputs.comment.value.trim() };
+        starts_at: startsAt(inputs.starts_at.value), duration: seconds(inputs.duration.value), comment: inputs.comment.value.trim() };
       if (await change(() => api("/silences", { method: "POST", body }))) Object.values(inputs).forEach((input) => { input.value = ""; });
     };
 
-    load();
-    return h("div", { class: "panel", id: "silences-panel" }, h("h2", { text: "Silences" }),
+    const panel = h("div", { class: "panel", id: "silences-panel" }, h("h2", { text: "Silences" }),
       h("p", { class: "muted", text: "While a silence lasts, matching alerts are still recorded and listed, but no notification is sent. " +
-        "Give at least one of rule, run id, project; every one given must match." }),
+        "Give at least one of rule, run id, project; every one given must match. It starts now, or when “starts” says: " +
+        "in 30m, or a local date and time such as 2026-12-01 14:30." }),
       h("form", { class: "row", id: "silence-form", onsubmit: submit }, Object.values(inputs), h("button", { type: "submit", text: "Add silence" })),
       errorLine,
       h("table", {}, h("thead", {}, h("tr", {}, ["id", "state", "rule", "run", "project", "starts", "ends", "comment", "created by", ""].map((t) => h("th", { text: t })))), list));
+
+    // Scheduled → active → ended happens on the server's clock, so the list is reloaded while the page is shown. leavePage()
+    // clears state.timers on every route change; the isConnected check also stops a timer whose page lost a navigation race.
+    const every = Number(window.RUNWATCH_SILENCES_REFRESH_MS) > 0 ? Number(window.RUNWATCH_SILENCES_REFRESH_MS) : SILENCES_REFRESH_MS;
+    const timer = setInterval(() => { if (panel.isConnected) load(); else clearInterval(timer); }, every);
+    state.timers.push(timer);
+    load();
+    return panel;
   }
 
   // Login --------------------------------------------------------------
