@@ -14,6 +14,7 @@ Lifecycle: ACTIVE → DRAINING (``close``) → CLOSED.
 
 from __future__ import annotations
 
+import encodings.idna  # noqa: F401 - imported lazily by getaddrinfo otherwise: a fork mid-import leaves the child without it
 import logging
 import random
 import threading
@@ -220,7 +221,9 @@ class Sender:
                     self._send(batch)
                     batch = []
                 self._backoff = 0.0
-            except _TRANSPORT_ERRORS as exc:
+            except Exception as exc:  # noqa: BLE001 - the thread outlives any failure; what it holds is spooled
+                if not isinstance(exc, _TRANSPORT_ERRORS):
+                    logger.error("runwatch: unexpected error while sending (%r); spooling and retrying", exc, exc_info=exc)
                 self._on_transport_error(exc)
                 if batch:
                     with self._lock:

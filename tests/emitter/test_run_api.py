@@ -15,7 +15,7 @@ import pytest
 import emitter
 from emitter._spool import Spool
 from emitter.run import generate_name, new_run_id
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for
 
 
 @pytest.fixture
@@ -167,3 +167,28 @@ def test_logging_after_finish_is_an_error(offline_run):
     offline_run.finish()
     with pytest.raises(RuntimeError, match="is finished"):
         offline_run.log({"x": 1.0})
+
+
+def test_an_unexpected_error_in_the_sender_loses_nothing(emitter_env, collector, store, monkeypatch, caplog):
+    """Not only transport errors: whatever the sender hits, it spools, retries, and delivers.
+
+    (Seen for real: a child forked while the parent's sender imported encodings.idna got
+    ``LookupError: unknown encoding: idna`` from getaddrinfo, and its sender thread died.)
+    """
+    from emitter import _sender
+
+    real_connect = _sender.connect
+    failures = iter([LookupError("unknown encoding: idna")])
+
+    def connect_failing_once(url: str) -> Any:
+        for exc in failures:
+            raise exc
+        return real_connect(url)
+
+    monkeypatch.setattr(_sender, "connect", connect_failing_once)
+    run = emitter.init("sender-survives")
+    for step in range(100):
+        run.log({"loss": float(step)}, step=step)
+    run.finish()
+    wait_for(lambda: store.count_points(run.id) == 100, what="every point, after the failed connect")
+    assert "unexpected error while sending" in caplog.text and "LookupError" in caplog.text
