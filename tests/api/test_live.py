@@ -215,7 +215,9 @@ def test_a_slow_client_is_coalesced_and_bounded_and_does_not_delay_a_fast_one(se
         with connect(server.ws_url, max_size=None) as ws:
             ws.send(json.dumps({"runs": [producer.run_id]}))
             wait_for(lambda: len(hub.clients) == 2, what="both clients subscribed")
-            entries, per_entry = 150, 200  # 150 entries x 200 steps x 10 keys = 300,000 points (~6 MB of JSON)
+            # 300 entries x 200 steps x 10 keys = 600,000 points (~12 MB of JSON): well past what the kernel
+            # buffers for the slow client (up to 4 MB of send buffer on Linux loopback)
+            entries, per_entry = 300, 200
 
             def produce() -> None:
                 for i in range(entries):
