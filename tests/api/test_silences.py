@@ -41,6 +41,7 @@ def test_bad_silences_are_refused_with_the_reason_and_nothing_is_created(client:
         ({"rule": "x", "duration": 91 * 86400}, "duration"),
         ({"rule": "x"}, "duration"),
         ({"rule": "", "duration": 60}, "rule"),
+        ({"rule": "x", "duration": 60, "starts_at": time.time() - 3600}, "would be over before it was created"),
     ]
     for body, named in cases:
         response = client.post("/api/v1/silences", json=body)
