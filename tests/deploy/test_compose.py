@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.deploy._series import DEPLOY
-from tests.helpers import ROOT
+from tests.helpers import ROOT, need_binary
 
 PASSWORDS = {"REDIS_PASSWORD": "s3cret", "GRAFANA_ADMIN_PASSWORD": "admin-s3cret"}
 
@@ -29,7 +29,7 @@ def compose_client() -> list[str]:
     legacy = shutil.which("docker-compose")
     if legacy:
         return [legacy]
-    pytest.skip("no docker compose client: neither the `docker compose` plugin nor `docker-compose` is installed")
+    return [need_binary("docker-compose")]  # skips, or fails under RUNWATCH_TEST_STRICT=1
 
 
 def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
