@@ -402,7 +402,8 @@ def _install_hooks() -> None:
     os.register_at_fork(after_in_child=_after_fork_in_child)
     from multiprocessing import util as multiprocessing_util
 
-    multiprocessing_util.register_after_fork(_FORK_HOOK, _drain_before_os_exit)
+    # the registry holds its key object weakly: the (module-level) function itself serves
+    multiprocessing_util.register_after_fork(_drain_before_os_exit, _drain_before_os_exit)
     if threading.current_thread() is threading.main_thread():
         previous = signal.getsignal(signal.SIGTERM)
         if previous in (signal.SIG_DFL, None) or callable(previous):
@@ -462,21 +463,15 @@ def _drain(sender: Any) -> None:
     sender.close(timeout=_env_float("RUNWATCH_FLUSH_TIMEOUT", 30.0))
 
 
-class _ForkHook:
-    """What multiprocessing's after-fork registry holds on to (it keeps weak references)."""
-
-
-_FORK_HOOK = _ForkHook()
-
-
 def _drain_before_os_exit(_: object) -> None:
     """In a multiprocessing child: drain the sender in multiprocessing's own exit finalizers.
 
     DataLoader and Pool workers leave through os._exit(), which skips atexit. This runs
-    after multiprocessing has reset the child's finalizers, so the one added here stays.
+    (only in such a child) after multiprocessing has reset its finalizers, so the one added
+    here stays.
     """
     run = _current
-    if run is not None and not run.finished and os.getpid() != run._owner_pid:
+    if run is not None and not run.finished:
         from multiprocessing.util import Finalize
 
         Finalize(None, _drain, args=(run._sender,), exitpriority=100)

@@ -204,12 +204,11 @@ def _raw(store: Any, sid: int, lo: int, hi: int) -> Iterator[tuple[int, float, f
     return chunks.points(_reader(store), sid, lo, hi)
 
 
-def _rollups_complete(store: Any, sid: int, count: int, low: int, high: int) -> bool:
+def _rollups_complete(store: Any, sid: int, count: int, top: int) -> bool:
     """Whether the rollups hold every point (false for points stored before they existed).
 
-    Counted at the series' coarsest kept level: one row, or a few at the last level.
+    Counted at the series' coarsest kept level ``top``: one row, or a few at the last level.
     """
-    top = rollups.top_level(low, high)
     row = _read(store, "SELECT sum(count) FROM rollups WHERE series = ? AND level = ?", (sid, top))
     return (row[0][0] or 0) == count
 
@@ -244,8 +243,8 @@ def _downsample(
     span = hi - lo + 1
     wanted = -(-span // max_points)  # the narrowest bucket that gives at most max_points buckets
     level = 0
-    if wanted >= rollups.width(1) and _rollups_complete(store, sid, count, *bounds):
-        top = rollups.top_level(*bounds)  # levels above are not kept (a range never wants them anyway)
+    top = rollups.top_level(*bounds)  # levels above are not kept (a range never wants them anyway)
+    if wanted >= rollups.width(1) and _rollups_complete(store, sid, count, top):
         level = max(lvl for lvl in range(1, top + 1) if rollups.width(lvl) <= wanted)
     w = rollups.width(level) if level else 1
     base = (lo // w) * w

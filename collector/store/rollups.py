@@ -51,9 +51,8 @@ _INSERT = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _UPSERT = (
-    "INSERT INTO rollups (series, level, bucket, count, nans, min, max, last_step, last, last_bits)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (series, level, bucket) DO UPDATE SET"
+    _INSERT
+    + " ON CONFLICT (series, level, bucket) DO UPDATE SET"
     " count = count + excluded.count,"
     " nans = nans + excluded.nans,"
     " min = CASE WHEN min IS NULL OR excluded.min < min THEN coalesce(excluded.min, min) ELSE min END,"
