@@ -281,7 +281,9 @@ class DeliveryWorker:
             return
         hold = self._hold.get(channel)
         if hold is not None and self.clock() < hold:
-            marks.append(partial(self.store.mark_retry, delivery.id, hold, "waiting: channel rate-limited (Retry-After)"))
+            marks.append(
+                partial(self.store.mark_retry, delivery.id, hold, "waiting: channel rate-limited (Retry-After)")
+            )
             return
         try:
             message = AlertMessage.from_transition(delivery.transition, self.public_url)

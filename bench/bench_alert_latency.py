@@ -79,12 +79,16 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--placement", choices=["same", "apart", "both"], default="both",
-                        help="the alerting run on the load's shard stream, on another, or both in turn")
+    parser.add_argument(
+        "--placement",
+        choices=["same", "apart", "both"],
+        default="both",
+        help="the alerting run on the load's shard stream, on another, or both in turn",
+    )
     parser.add_argument("--rate", type=float, default=120_000, help="background load, points/s (default 120,000)")
     args = parser.parse_args()
     results = {}
-    for placement in (["same", "apart"] if args.placement == "both" else [args.placement]):
+    for placement in ["same", "apart"] if args.placement == "both" else [args.placement]:
         print(f"== alerting run on {'the load' if placement == 'same' else 'another'}'s shard stream ==", flush=True)
         results[placement] = measure(placement, args.rate)
     print("JSON: " + json.dumps(results))
@@ -101,18 +105,33 @@ def measure(placement: str, rate: float) -> dict[str, float]:
             f'channels: {{slack: {{type: slack, webhook_url: "{slack.webhook_url}"}}}}\n'
             "rules: [{name: loss-nan, metric: loss, condition: nonfinite, notify: [slack]}]\n"
         )
-        env = {**os.environ, "RUNWATCH_REDIS_URL": url, "RUNWATCH_PREFIX": "bench", "RUNWATCH_HOME": str(home),
-               "RUNWATCH_ALERTS": str(rules)}
-        collector = subprocess.Popen([sys.executable, "-m", "collector", "collect"], env=env, cwd=ROOT,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "RUNWATCH_REDIS_URL": url,
+            "RUNWATCH_PREFIX": "bench",
+            "RUNWATCH_HOME": str(home),
+            "RUNWATCH_ALERTS": str(rules),
+        }
+        collector = subprocess.Popen(
+            [sys.executable, "-m", "collector", "collect"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.environ.update({k: env[k] for k in ("RUNWATCH_REDIS_URL", "RUNWATCH_PREFIX", "RUNWATCH_HOME")})
         import emitter
 
         try:
             while not (home / "runwatch.db").exists():
                 time.sleep(0.05)
-            load = subprocess.Popen([sys.executable, "-c", LOAD, str(rate), "60", load_id], env=env, cwd=ROOT,
-                                    stdout=subprocess.PIPE, text=True)
+            load = subprocess.Popen(
+                [sys.executable, "-c", LOAD, str(rate), "60", load_id],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             time.sleep(2.0)  # let the load reach its rate
             before = count_points(home / "runwatch.db")
             load_started = time.perf_counter()
@@ -135,8 +154,11 @@ def measure(placement: str, rate: float) -> dict[str, float]:
                 if os.environ.get("BENCH_VERBOSE"):
                     streams = Keys("bench").streams(DEFAULT_SHARDS)
                     lags = [next(g["lag"] for g in probe.xinfo_groups(stream)) for stream in streams]
-                    print(f"{i:4d} t={time.perf_counter() - load_started:6.2f}s {latencies[-1]:8.1f} ms "
-                          f"shard={shard_for(run.id, DEFAULT_SHARDS)} lags={lags}", flush=True)
+                    print(
+                        f"{i:4d} t={time.perf_counter() - load_started:6.2f}s {latencies[-1]:8.1f} ms "
+                        f"shard={shard_for(run.id, DEFAULT_SHARDS)} lags={lags}",
+                        flush=True,
+                    )
                 run.log({"loss": 1.0}, step=2 * i + 1)  # resolves: the next NaN is a new episode
                 time.sleep(0.05)
             during = (count_points(home / "runwatch.db") - before) / (time.perf_counter() - load_started)
@@ -157,9 +179,13 @@ def measure(placement: str, rate: float) -> dict[str, float]:
     if len(read_at) == ALERTS:  # where the time goes: until the collector read the NaN, then until Slack got it
         to_read = sorted((r - s) * 1000 for r, s in zip(read_at, sent_at, strict=True))
         to_slack = sorted((p - r) * 1000 for p, r in zip(received_at, read_at, strict=True))
-        print(f"  log() -> collector read: p50 {statistics.median(to_read):.1f} ms, p99 {to_read[int(ALERTS * 0.99) - 1]:.1f} ms")
-        print(f"  read -> Slack received (commit, alert, send): p50 {statistics.median(to_slack):.1f} ms, "
-              f"p99 {to_slack[int(ALERTS * 0.99) - 1]:.1f} ms")
+        print(
+            f"  log() -> collector read: p50 {statistics.median(to_read):.1f} ms, p99 {to_read[int(ALERTS * 0.99) - 1]:.1f} ms"
+        )
+        print(
+            f"  read -> Slack received (commit, alert, send): p50 {statistics.median(to_slack):.1f} ms, "
+            f"p99 {to_slack[int(ALERTS * 0.99) - 1]:.1f} ms"
+        )
     return {"p50_ms": p50, "p99_ms": p99, "max_ms": latencies[-1], "load_points_per_s": during}
 
 

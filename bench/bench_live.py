@@ -99,11 +99,20 @@ async def measure(ws_url: str, clients: int, seconds: float, load: float, env: d
 
     readers = [asyncio.create_task(reader(i, ws)) for i, ws in enumerate(sockets)]
     await asyncio.sleep(0.5)
-    loaders = [
-        subprocess.Popen([sys.executable, "-c", LOAD_CHILD, str(load / 2), str(seconds + 1)], env=env, cwd=ROOT,
-                         stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ] if load else []
+    loaders = (
+        [
+            subprocess.Popen(
+                [sys.executable, "-c", LOAD_CHILD, str(load / 2), str(seconds + 1)],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        if load
+        else []
+    )
     await asyncio.sleep(0.5)  # load running
 
     def log_probe() -> None:
@@ -127,9 +136,7 @@ async def measure(ws_url: str, clients: int, seconds: float, load: float, env: d
         out, _ = process.communicate(timeout=60)
         report = json.loads(out.strip().splitlines()[-1])
         achieved += report["points"] / report["seconds"]
-    latencies = sorted(
-        (got[step] - at) * 1000 for got in received for step, at in sent.items() if step in got
-    )
+    latencies = sorted((got[step] - at) * 1000 for got in received for step, at in sent.items() if step in got)
     missing = sum(1 for got in received for step in sent if step not in got)
     return {
         "clients": clients,
@@ -154,11 +161,21 @@ def main() -> None:
         tmp = Path(directory)
         redis_process, url = start_redis(tmp / "redis", appendonly=False)
         home = tmp / "home"
-        env = {**os.environ, "RUNWATCH_REDIS_URL": url, "RUNWATCH_PREFIX": "benchlive", "RUNWATCH_HOME": str(home),
-               "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "RUNWATCH_REDIS_URL": url,
+            "RUNWATCH_PREFIX": "benchlive",
+            "RUNWATCH_HOME": str(home),
+            "PYTHONPATH": str(ROOT),
+        }
         os.environ.update({k: env[k] for k in ("RUNWATCH_REDIS_URL", "RUNWATCH_PREFIX", "RUNWATCH_HOME")})
-        collector = subprocess.Popen([sys.executable, "-m", "collector", "collect"], env=env, cwd=ROOT,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        collector = subprocess.Popen(
+            [sys.executable, "-m", "collector", "collect"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         while not (home / "runwatch.db").exists():
             time.sleep(0.05)
         port = free_port()
@@ -166,7 +183,9 @@ def main() -> None:
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz")
             for clients in [int(c) for c in args.clients.split(",")]:
-                result = asyncio.run(measure(f"ws://127.0.0.1:{port}/api/v1/live", clients, args.seconds, args.load, env))
+                result = asyncio.run(
+                    measure(f"ws://127.0.0.1:{port}/api/v1/live", clients, args.seconds, args.load, env)
+                )
                 results.append(result)
                 print(
                     f"{clients:>4} client(s), background {result['load_points_per_s']:>9,.0f} points/s: "

@@ -58,8 +58,11 @@ def points_per_second(directory: Path, runs: int, keys: int, steps: int, first_s
         for start in range(0, runs, RUNS_PER_COMMIT):
             commit(range(start, min(runs, start + RUNS_PER_COMMIT)), Kind.RUN_START, {"project": "p", "name": "r"})
             if first_step:  # the run's history: its first step, so the series spans [0, first_step]
-                commit(range(start, min(runs, start + RUNS_PER_COMMIT)), Kind.METRICS,
-                       {"step": 0, "values": dict.fromkeys(names, 0.5)})
+                commit(
+                    range(start, min(runs, start + RUNS_PER_COMMIT)),
+                    Kind.METRICS,
+                    {"step": 0, "values": dict.fromkeys(names, 0.5)},
+                )
         started = time.perf_counter()
         for step in range(first_step, first_step + steps):
             values = {name: float(step + k) for k, name in enumerate(names)}
@@ -77,16 +80,21 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=50)
     parser.add_argument("--steps", type=int, default=20, help="steps each run logs in the measured part")
     args = parser.parse_args()
-    print(f"{args.runs} runs x {args.keys} keys, one step per run per commit of {RUNS_PER_COMMIT} runs, "
-          f"{args.steps} steps; points/s through SQLiteStore.write")
+    print(
+        f"{args.runs} runs x {args.keys} keys, one step per run per commit of {RUNS_PER_COMMIT} runs, "
+        f"{args.steps} steps; points/s through SQLiteStore.write"
+    )
     results = {}
     with tempfile.TemporaryDirectory() as directory:
         for first_step in (0, 3600):
             lazy = points_per_second(Path(directory), args.runs, args.keys, args.steps, first_step)
             with every_level_kept():
                 baseline = points_per_second(Path(directory), args.runs, args.keys, args.steps, first_step)
-            print(f"  from step {first_step:>5}: {lazy:>9,.0f} points/s   (every level kept: {baseline:,.0f}; "
-                  f"x{lazy / baseline:.2f})", flush=True)
+            print(
+                f"  from step {first_step:>5}: {lazy:>9,.0f} points/s   (every level kept: {baseline:,.0f}; "
+                f"x{lazy / baseline:.2f})",
+                flush=True,
+            )
             results[f"step_{first_step}"] = {"points_per_s": lazy, "every_level_kept_points_per_s": baseline}
     print("JSON: " + json.dumps(results))
 

@@ -57,8 +57,19 @@ def start_redis(directory: Path, *, appendonly: bool = True) -> tuple[subprocess
     port = free_port()
     directory.mkdir(parents=True)
     process = subprocess.Popen(
-        [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory), "--save", "",
-         "--appendonly", "yes" if appendonly else "no"],
+        [
+            redis_binary(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if appendonly else "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     import redis
@@ -87,8 +98,13 @@ def bench_log_and_throughput(tmp: Path, steps: int = STEPS) -> dict[str, float]:
     redis_process, url = start_redis(tmp / "redis")
     home = tmp / "home"
     env = {**os.environ, "RUNWATCH_REDIS_URL": url, "RUNWATCH_PREFIX": "bench", "RUNWATCH_HOME": str(home)}
-    collector = subprocess.Popen([sys.executable, "-m", "collector", "collect"], env=env, cwd=ROOT,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    collector = subprocess.Popen(
+        [sys.executable, "-m", "collector", "collect"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.environ.update({k: env[k] for k in ("RUNWATCH_REDIS_URL", "RUNWATCH_PREFIX", "RUNWATCH_HOME")})
     import emitter
 
@@ -155,10 +171,15 @@ print(json.dumps({"rss_before_mb": before / 1024, "rss_peak_mb": peak / 1024, "s
 
 
 def bench_memory_while_down(tmp: Path) -> dict[str, float]:
-    env = {**os.environ, "RUNWATCH_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "RUNWATCH_HOME": str(tmp / "down"),
-           "RUNWATCH_FLUSH_TIMEOUT": "5"}
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD], env=env, cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    env = {
+        **os.environ,
+        "RUNWATCH_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "RUNWATCH_HOME": str(tmp / "down"),
+        "RUNWATCH_FLUSH_TIMEOUT": "5",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -166,9 +187,13 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=STEPS,
-                        help=f"log() calls of {KEYS} metrics for the cost and end-to-end figures (default {STEPS:,}; "
-                             "200,000 gives a sustained end-to-end figure, WAL checkpoints included)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=STEPS,
+        help=f"log() calls of {KEYS} metrics for the cost and end-to-end figures (default {STEPS:,}; "
+        "200,000 gives a sustained end-to-end figure, WAL checkpoints included)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
@@ -179,14 +204,20 @@ def main() -> None:
     print(f"  runwatch (sender running, real Redis) {figures['log_median_us_per_point']:8.3f} us   (target <= 1 us)")
     for name, cost in PEERS.items():
         print(f"  {name:<37} {cost:8.1f} us   (reference figure, INFRA.md)")
-    print(f"  runwatch per 10-metric call: median {figures['log_median_us_per_call']:.2f} us, "
-          f"p99 {figures['log_p99_us_per_call']:.2f} us, max {figures['log_max_ms_per_call']:.2f} ms")
-    print(f"\nend-to-end, log() -> committed SQLite rows, one collector: "
-          f"{figures['end_to_end_points_per_s']:,.0f} points/s ({figures['end_to_end_seconds']:.2f} s for "
-          f"{args.steps * KEYS:,} points; target >= 300,000)")
-    print(f"\nRedis down, 1,000,000 points logged: emitter peak RSS {memory['rss_peak_mb']:.0f} MB "
-          f"(before logging {memory['rss_before_mb']:.0f} MB), spool on disk {memory['spool_mb']:.0f} MB, "
-          f"worst log() call {memory['worst_call_ms']:.1f} ms")
+    print(
+        f"  runwatch per 10-metric call: median {figures['log_median_us_per_call']:.2f} us, "
+        f"p99 {figures['log_p99_us_per_call']:.2f} us, max {figures['log_max_ms_per_call']:.2f} ms"
+    )
+    print(
+        f"\nend-to-end, log() -> committed SQLite rows, one collector: "
+        f"{figures['end_to_end_points_per_s']:,.0f} points/s ({figures['end_to_end_seconds']:.2f} s for "
+        f"{args.steps * KEYS:,} points; target >= 300,000)"
+    )
+    print(
+        f"\nRedis down, 1,000,000 points logged: emitter peak RSS {memory['rss_peak_mb']:.0f} MB "
+        f"(before logging {memory['rss_before_mb']:.0f} MB), spool on disk {memory['spool_mb']:.0f} MB, "
+        f"worst log() call {memory['worst_call_ms']:.1f} ms"
+    )
     print("\nJSON: " + json.dumps({**figures, **{f"down_{k}": v for k, v in memory.items()}}))
 
 

@@ -126,17 +126,29 @@ def main() -> None:
 
     print(f"\nseries of {args.points:,} points, one key; ingest {rate:,.0f} points/s through the store")
     print(f"database {size_mb:,.0f} MB, rollup rows {rollup_rows:,} ({rollup_rows / args.points:.1%} of points)")
-    print(f"max_points={m}: {len(result['steps'])} buckets of {result['bucket_steps']:,} steps from level {result['level']}")
+    print(
+        f"max_points={m}: {len(result['steps'])} buckets of {result['bucket_steps']:,} steps from level {result['level']}"
+    )
     print(f"  query layer, whole series      {summary(full)}   (target <= 200 ms)")
     print(f"  query layer, unaligned third   {summary(window)}")
     print(f"  query layer, 50k-step window   {summary(small)}")
     print(f"  HTTP GET (uvicorn, JSON {body_kb:.0f} KB) {summary(http_times)}")
-    print("\nJSON: " + json.dumps({
-        "points": args.points, "max_points": m, "ingest_points_per_s": rate,
-        "query_full_p50_ms": statistics.median(full), "query_full_max_ms": max(full),
-        "query_third_p50_ms": statistics.median(window), "query_50k_p50_ms": statistics.median(small),
-        "http_p50_ms": statistics.median(http_times), "http_max_ms": max(http_times),
-    }))
+    print(
+        "\nJSON: "
+        + json.dumps(
+            {
+                "points": args.points,
+                "max_points": m,
+                "ingest_points_per_s": rate,
+                "query_full_p50_ms": statistics.median(full),
+                "query_full_max_ms": max(full),
+                "query_third_p50_ms": statistics.median(window),
+                "query_50k_p50_ms": statistics.median(small),
+                "http_p50_ms": statistics.median(http_times),
+                "http_max_ms": max(http_times),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -31,14 +31,15 @@ def run(script: str) -> dict[str, object] | None:
     """Run one benchmark, streaming its output; its JSON figures, or None if it failed."""
     print(f"\n=== {script} ===", flush=True)
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(BENCH / script)], cwd=BENCH.parent, stdout=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(BENCH / script)], cwd=BENCH.parent, stdout=subprocess.PIPE, text=True
+    )
     figures: dict[str, object] = {}  # a script without a JSON line: its figures are in its output
     assert process.stdout is not None
     for line in process.stdout:
         print(line, end="", flush=True)
         if line.startswith("JSON: "):
-            figures = json.loads(line[len("JSON: "):])
+            figures = json.loads(line[len("JSON: ") :])
     if process.wait() != 0:
         print(f"--- {script} failed (exit {process.returncode}) after {time.perf_counter() - started:.0f} s")
         return None

@@ -112,7 +112,9 @@ class Alerting:
             try:
                 self.dispatch(deliveries)
             except Exception:
-                logger.exception("dispatching %d deliveries failed; they are sent when their lease expires", len(deliveries))
+                logger.exception(
+                    "dispatching %d deliveries failed; they are sent when their lease expires", len(deliveries)
+                )
         transitions, self._uncommitted = self._uncommitted, []
         if transitions:
             self.fired += sum(1 for t in transitions if t.state == "firing" and not t.repeat)

@@ -101,8 +101,9 @@ def serve(
     insecure: bool | None,
 ) -> None:
     """Run collector, alerting, API, dashboard and /metrics in one process."""
-    settings = _settings(home=home, redis_url=redis_url, host=host, port=port, alerts=alerts, auth=auth,
-                         insecure=insecure)
+    settings = _settings(
+        home=home, redis_url=redis_url, host=host, port=port, alerts=alerts, auth=auth, insecure=insecure
+    )
     _run_service(settings, with_api=True)
 
 
@@ -225,7 +226,9 @@ def alerts(ctx: click.Context, home: Path | None, redis_url: str | None, limit: 
 
 @alerts.command("test")
 @click.argument("channel")
-@click.option("--alerts", "alerts_file", type=click.Path(path_type=Path), help="Rules file [$RUNWATCH_HOME/alerts.yaml].")
+@click.option(
+    "--alerts", "alerts_file", type=click.Path(path_type=Path), help="Rules file [$RUNWATCH_HOME/alerts.yaml]."
+)
 @click.option("--home", type=click.Path(path_type=Path))
 def alerts_test(channel: str, alerts_file: Path | None, home: Path | None) -> None:
     """Send a test notification to CHANNEL of the rules file."""
@@ -237,9 +240,20 @@ def alerts_test(channel: str, alerts_file: Path | None, home: Path | None) -> No
     if channel not in notifiers:
         raise click.ClickException(f"no channel {channel!r} in {settings.alerts_path} (has: {', '.join(notifiers)})")
     message = AlertMessage(
-        id=f"test-{int(time.time())}", key="test", rule="test", run_id="test-run", state="firing", repeat=False,
-        severity="info", title="runwatch test notification", text=f"If you can read this, {channel} works.",
-        kind="test", at=time.time(), run_name="test-run", project="runwatch", link=settings.dashboard_url,
+        id=f"test-{int(time.time())}",
+        key="test",
+        rule="test",
+        run_id="test-run",
+        state="firing",
+        repeat=False,
+        severity="info",
+        title="runwatch test notification",
+        text=f"If you can read this, {channel} works.",
+        kind="test",
+        at=time.time(),
+        run_name="test-run",
+        project="runwatch",
+        link=settings.dashboard_url,
     )
     try:
         notifiers[channel].send(message)
@@ -474,7 +488,12 @@ def dead_letters(home: Path | None, redis_url: str | None, limit: int, as_json: 
         table.add_column(column)
     for letter in letters:
         table.add_row(
-            _age(letter.received_at), letter.stream, letter.entry_id, letter.run_id or "-", str(letter.size), letter.reason
+            _age(letter.received_at),
+            letter.stream,
+            letter.entry_id,
+            letter.run_id or "-",
+            str(letter.size),
+            letter.reason,
         )
     console.print(table)
 

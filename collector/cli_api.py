@@ -110,8 +110,15 @@ def add_silence(
     store = _open(home)
     try:
         silence_id = queries.create_silence(
-            store, rule=rule, run_id=run_id, project=project, starts_at=now, ends_at=now + seconds,
-            comment=comment, created_by="cli", now=now,
+            store,
+            rule=rule,
+            run_id=run_id,
+            project=project,
+            starts_at=now,
+            ends_at=now + seconds,
+            comment=comment,
+            created_by="cli",
+            now=now,
         )
     finally:
         store.close()
@@ -133,7 +140,11 @@ def list_silences(home: Path | None, include_ended: bool) -> None:
         click.echo("no silences")
     for row in rows:
         matchers = " ".join(f"{k}={row[k]}" for k in ("rule", "run_id", "project") if row[k])
-        state = "active" if row["active"] else ("ended" if row["expired_at"] or row["ends_at"] <= time.time() else "scheduled")
+        state = (
+            "active"
+            if row["active"]
+            else ("ended" if row["expired_at"] or row["ends_at"] <= time.time() else "scheduled")
+        )
         until = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["ends_at"]))
         click.echo(f"{row['id']:>4}  {state:<9}  until {until}  {matchers}  {row['comment']}")
 

@@ -345,7 +345,9 @@ class Consumer:
     ) -> WriteResult:
         """On the store thread: commit, then tell the listeners (the event loop stays free for I/O)."""
         result = self.store.write([b for _, b in batches], [d for _, d in dead], now)
-        report = CommitReport(result, len(batches) + len(dead), time.perf_counter() - started, dead=[d for _, d in dead])
+        report = CommitReport(
+            result, len(batches) + len(dead), time.perf_counter() - started, dead=[d for _, d in dead]
+        )
         for (stream, _, _), batch in batches:
             report.events_by_stream[stream] = report.events_by_stream.get(stream, 0) + len(batch.events)
         self._notify(report)

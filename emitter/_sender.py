@@ -223,7 +223,9 @@ class Sender:
                 self._backoff = 0.0
             except Exception as exc:  # noqa: BLE001 - the thread outlives any failure; what it holds is spooled
                 if not isinstance(exc, _TRANSPORT_ERRORS):
-                    logger.error("runwatch: unexpected error while sending (%r); spooling and retrying", exc, exc_info=exc)
+                    logger.error(
+                        "runwatch: unexpected error while sending (%r); spooling and retrying", exc, exc_info=exc
+                    )
                 self._on_transport_error(exc)
                 if batch:
                     with self._lock:

@@ -42,8 +42,104 @@ from .events import (
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_ADJECTIVES = ["amber", "azure", "bold", "brave", "calm", "clever", "cosmic", "crisp", "dapper", "eager", "fancy", "gentle", "glad", "golden", "happy", "hazy", "icy", "jolly", "keen", "lively", "lucid", "lunar", "mellow", "misty", "noble", "polar", "proud", "quiet", "rapid", "royal", "rustic", "shiny", "silent", "sleek", "snowy", "solar", "spry", "steady", "sunny", "swift", "tidy", "vivid", "warm", "wild", "witty", "zesty"]
-_NOUNS = ["badger", "bison", "cedar", "comet", "crane", "delta", "dune", "eagle", "ember", "falcon", "fern", "fjord", "gecko", "glacier", "harbor", "hawk", "heron", "island", "jaguar", "koala", "lark", "lotus", "lynx", "maple", "meadow", "moose", "nebula", "otter", "owl", "panda", "pebble", "quartz", "raven", "reef", "river", "robin", "sparrow", "spruce", "summit", "thunder", "tiger", "tundra", "violet", "walrus", "willow", "wolf", "yak", "zephyr"]
+_ADJECTIVES = [
+    "amber",
+    "azure",
+    "bold",
+    "brave",
+    "calm",
+    "clever",
+    "cosmic",
+    "crisp",
+    "dapper",
+    "eager",
+    "fancy",
+    "gentle",
+    "glad",
+    "golden",
+    "happy",
+    "hazy",
+    "icy",
+    "jolly",
+    "keen",
+    "lively",
+    "lucid",
+    "lunar",
+    "mellow",
+    "misty",
+    "noble",
+    "polar",
+    "proud",
+    "quiet",
+    "rapid",
+    "royal",
+    "rustic",
+    "shiny",
+    "silent",
+    "sleek",
+    "snowy",
+    "solar",
+    "spry",
+    "steady",
+    "sunny",
+    "swift",
+    "tidy",
+    "vivid",
+    "warm",
+    "wild",
+    "witty",
+    "zesty",
+]
+_NOUNS = [
+    "badger",
+    "bison",
+    "cedar",
+    "comet",
+    "crane",
+    "delta",
+    "dune",
+    "eagle",
+    "ember",
+    "falcon",
+    "fern",
+    "fjord",
+    "gecko",
+    "glacier",
+    "harbor",
+    "hawk",
+    "heron",
+    "island",
+    "jaguar",
+    "koala",
+    "lark",
+    "lotus",
+    "lynx",
+    "maple",
+    "meadow",
+    "moose",
+    "nebula",
+    "otter",
+    "owl",
+    "panda",
+    "pebble",
+    "quartz",
+    "raven",
+    "reef",
+    "river",
+    "robin",
+    "sparrow",
+    "spruce",
+    "summit",
+    "thunder",
+    "tiger",
+    "tundra",
+    "violet",
+    "walrus",
+    "willow",
+    "wolf",
+    "yak",
+    "zephyr",
+]
 
 
 def new_run_id() -> str:
@@ -192,7 +288,9 @@ class Run:
         """Raise an alert from training code (delivered by the ``user_alert`` rules)."""
         if level not in ("info", "warn", "error", "critical"):
             raise ValueError(f"alert level must be one of info, warn, error, critical, got {level!r}")
-        self._emit(Kind.ALERT, {"title": _bounded_text("title", title), "text": _bounded_text("text", text), "level": level})
+        self._emit(
+            Kind.ALERT, {"title": _bounded_text("title", title), "text": _bounded_text("text", text), "level": level}
+        )
 
     def log_artifact(self, path_or_uri: str | os.PathLike[str], name: str | None = None) -> None:
         """Record an artifact's metadata (a local file gets its size and sha256)."""
@@ -475,4 +573,3 @@ def _drain_before_os_exit(_: object) -> None:
         from multiprocessing.util import Finalize
 
         Finalize(None, _drain, args=(run._sender,), exitpriority=100)
-

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.alerts.fake_slack import FakeSlack, RecordingServer
+from tests.alerts.smtp_sink import SmtpSink
 from tests.helpers import RedisServer, ThreadedCollector
 
 
@@ -96,3 +98,24 @@ def collector(settings, store) -> Iterator[ThreadedCollector]:  # type: ignore[n
     running = ThreadedCollector(settings, store).start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    """A fake Slack (webhooks and Web API) on 127.0.0.1."""
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+def http_server() -> Iterator[RecordingServer]:
+    """A generic recording HTTP server on 127.0.0.1 (webhook channels)."""
+    with RecordingServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    with SmtpSink() as sink:
+        yield sink

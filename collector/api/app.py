@@ -35,7 +35,9 @@ def create_app(
     """
     auth.check_bind(settings)
     app = FastAPI(title="runwatch", version="0.1.0", docs_url="/docs", openapi_url="/api/v1/openapi.json")
-    _add_operations(app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics, clock=clock)
+    _add_operations(
+        app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics, clock=clock
+    )
     app.state.live = LiveHub(settings, redis=redis, store=store)
     app.add_middleware(SecurityHeaders)
 
@@ -118,4 +120,6 @@ def _add_operations(
 
     # With auth on, Prometheus scrapes with a viewer token (authorization.credentials) unless metrics_public.
     guard = [] if getattr(settings, "metrics_public", False) else [Depends(auth.require("viewer"))]
-    app.add_api_route("/metrics", metrics, methods=["GET"], tags=["metrics"], include_in_schema=False, dependencies=guard)
+    app.add_api_route(
+        "/metrics", metrics, methods=["GET"], tags=["metrics"], include_in_schema=False, dependencies=guard
+    )

@@ -198,7 +198,10 @@ class LiveClient:
             item.update(name=payload.get("name"), uri=payload.get("uri"))
         elif kind == RULE_ALERT:
             item.update(
-                {field: payload.get(field) for field in ("rule", "state", "severity", "title", "text", "metric", "step")},
+                {
+                    field: payload.get(field)
+                    for field in ("rule", "state", "severity", "title", "text", "metric", "step")
+                },
                 value=_alert_value(payload.get("value")),
                 repeat=bool(payload.get("repeat")),
             )

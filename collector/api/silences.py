@@ -47,7 +47,9 @@ def create_silence(body: SilenceIn, request: Request, who: Admin) -> dict[str, A
     now = request.app.state.clock()
     starts = body.starts_at if body.starts_at is not None else now
     if starts + body.duration <= now:
-        raise HTTPException(422, "starts_at + duration is in the past: that silence would be over before it was created")
+        raise HTTPException(
+            422, "starts_at + duration is in the past: that silence would be over before it was created"
+        )
     silence_id = queries.create_silence(
         request.app.state.store,
         rule=body.rule,

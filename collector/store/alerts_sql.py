@@ -93,8 +93,21 @@ class AlertsTables:
             "INSERT OR IGNORE INTO alerts (id, rule, run_id, state, kind, severity, title, text, metric, value, step,"
             " at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (t.id, t.rule, t.run_id, t.state, t.kind, t.severity, t.title, t.text, t.metric,
-                 _json_number(t.value), t.step, t.at, json.dumps(t.to_dict()))
+                (
+                    t.id,
+                    t.rule,
+                    t.run_id,
+                    t.state,
+                    t.kind,
+                    t.severity,
+                    t.title,
+                    t.text,
+                    t.metric,
+                    _json_number(t.value),
+                    t.step,
+                    t.at,
+                    json.dumps(t.to_dict()),
+                )
                 for t in transitions
             ],
         )
@@ -133,8 +146,15 @@ class AlertsTables:
                 cursor = self._db.execute(
                     "INSERT INTO alert_deliveries (id, alert_id, channel, payload, status, attempts, created_at,"
                     " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                    (d.id, d.id.rsplit("@", 1)[0], d.channel, json.dumps(d.payload), d.attempts, d.created_at,
-                     d.next_attempt_at),
+                    (
+                        d.id,
+                        d.id.rsplit("@", 1)[0],
+                        d.channel,
+                        json.dumps(d.payload),
+                        d.attempts,
+                        d.created_at,
+                        d.next_attempt_at,
+                    ),
                 )
                 if cursor.rowcount == 1:
                     inserted.append(d)
@@ -146,7 +166,15 @@ class AlertsTables:
             "INSERT INTO alert_deliveries (id, alert_id, channel, payload, status, attempts, created_at,"
             " next_attempt_at, last_error) VALUES (?, ?, ?, ?, 'silenced', 0, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
             [
-                (d.id, d.id.rsplit("@", 1)[0], d.channel, json.dumps(d.payload), d.created_at, d.next_attempt_at, reason)
+                (
+                    d.id,
+                    d.id.rsplit("@", 1)[0],
+                    d.channel,
+                    json.dumps(d.payload),
+                    d.created_at,
+                    d.next_attempt_at,
+                    reason,
+                )
                 for d in deliveries
             ],
         )
@@ -161,6 +189,7 @@ class AlertsTables:
 
     def claim_due(self, now: float, limit: int, lease_until: float) -> list[Delivery]:
         """OutboxStore: lease due deliveries (attempts + 1, due again at ``lease_until``)."""
+
         def claim() -> list[Delivery]:
             rows = self._db.execute(
                 f"SELECT {_DELIVERY_COLUMNS} FROM alert_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
@@ -173,8 +202,14 @@ class AlertsTables:
             )
             return [
                 Delivery(
-                    id=row[0], channel=row[1], payload=json.loads(row[2]), status=DeliveryStatus(row[3]),
-                    attempts=row[4] + 1, created_at=row[5], next_attempt_at=lease_until, sent_at=row[7],
+                    id=row[0],
+                    channel=row[1],
+                    payload=json.loads(row[2]),
+                    status=DeliveryStatus(row[3]),
+                    attempts=row[4] + 1,
+                    created_at=row[5],
+                    next_attempt_at=lease_until,
+                    sent_at=row[7],
                     last_error=row[8],
                 )
                 for row in rows
@@ -232,7 +267,16 @@ class AlertsTables:
                 f"SELECT {_DELIVERY_COLUMNS} FROM alert_deliveries {where} ORDER BY created_at, id", args
             ).fetchall()
         return [
-            Delivery(id=r[0], channel=r[1], payload=json.loads(r[2]), status=DeliveryStatus(r[3]), attempts=r[4],
-                     created_at=r[5], next_attempt_at=r[6], sent_at=r[7], last_error=r[8])
+            Delivery(
+                id=r[0],
+                channel=r[1],
+                payload=json.loads(r[2]),
+                status=DeliveryStatus(r[3]),
+                attempts=r[4],
+                created_at=r[5],
+                next_attempt_at=r[6],
+                sent_at=r[7],
+                last_error=r[8],
+            )
             for r in rows
         ]

@@ -87,7 +87,9 @@ def _sorted_points(rows: Sequence[Any], lo: int, hi: int) -> list[tuple[int, int
     for _bucket, writer, n, data in rows:
         steps, seqs, ts, values = unpack(data, n)
         out.extend(
-            (step, writer, seq, t, v) for step, seq, t, v in zip(steps, seqs, ts, values, strict=True) if lo <= step <= hi
+            (step, writer, seq, t, v)
+            for step, seq, t, v in zip(steps, seqs, ts, values, strict=True)
+            if lo <= step <= hi
         )
     out.sort(key=lambda p: (p[0], p[1], p[2]))
     return out

@@ -79,7 +79,9 @@ def bounds(column: Sequence[float]) -> tuple[float, float]:
     return min(finite), max(finite)
 
 
-def _fold_summary(summary: dict[int, Summary], sid: int, step: int, last: float, low: float, high: float, n: int) -> None:
+def _fold_summary(
+    summary: dict[int, Summary], sid: int, step: int, last: float, low: float, high: float, n: int
+) -> None:
     agg = summary.get(sid)
     if agg is None:
         summary[sid] = [step, last, low, high, n]

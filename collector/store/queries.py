@@ -121,7 +121,10 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any] | None:
     if not rows:
         return None
     run = _run_dict(rows[0])
-    run["params"] = {k: json.loads(v) for k, v in _read(store, "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))}
+    run["params"] = {
+        k: json.loads(v)
+        for k, v in _read(store, "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))
+    }
     run["metrics"] = {
         key: {
             "kind": kind,
@@ -156,7 +159,9 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any] | None:
     run["writers"] = [
         {"writer": w, "committed": c, "started_at": at, "env": json.loads(env)}
         for w, c, at, env in _read(
-            store, "SELECT writer, committed, started_at, env FROM writers WHERE run_id = ? ORDER BY started_at", (run_id,)
+            store,
+            "SELECT writer, committed, started_at, env FROM writers WHERE run_id = ? ORDER BY started_at",
+            (run_id,),
         )
     ]
     run["alerts"] = alerts(store, run_id=run_id, limit=100)["alerts"]
@@ -446,7 +451,9 @@ def create_token(store: Any, role: str, name: str, now: float) -> tuple[int, str
 def verify_token(store: Any, token: str, now: float) -> tuple[int, str, str] | None:
     """``(id, role, name)`` of a valid, unrevoked token, else None; records its use (at most once a minute)."""
     rows = _read(
-        store, "SELECT id, role, name, last_used_at FROM api_tokens WHERE hash = ? AND revoked_at IS NULL", (hash_token(token),)
+        store,
+        "SELECT id, role, name, last_used_at FROM api_tokens WHERE hash = ? AND revoked_at IS NULL",
+        (hash_token(token),),
     )
     if not rows:
         return None
@@ -466,7 +473,9 @@ def list_tokens(store: Any) -> list[dict[str, Any]]:
 
 
 def revoke_token(store: Any, token_id: int, now: float) -> bool:
-    return _write(store, "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, token_id)) > 0
+    return (
+        _write(store, "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, token_id)) > 0
+    )
 
 
 def run_projects(store: Any, run_ids: Sequence[str]) -> dict[str, str]:
@@ -510,8 +519,18 @@ def list_silences(store: Any, now: float, *, include_ended: bool = False) -> lis
         f" FROM silences {where} ORDER BY id DESC",
         () if include_ended else (now,),
     )
-    names = ("id", "rule", "run_id", "project", "starts_at", "ends_at", "comment", "created_by", "created_at",
-             "expired_at")
+    names = (
+        "id",
+        "rule",
+        "run_id",
+        "project",
+        "starts_at",
+        "ends_at",
+        "comment",
+        "created_by",
+        "created_at",
+        "expired_at",
+    )
     out = []
     for row in rows:
         item = dict(zip(names, row, strict=True))

@@ -35,7 +35,6 @@ BASE_SHIFT = 4  # level 1: 16 steps per bucket
 LEVEL_SHIFT = 2  # each level 4x wider than the one below
 
 
-
 def shift(level: int) -> int:
     """log2 of the bucket width of ``level``."""
     return BASE_SHIFT + LEVEL_SHIFT * (level - 1)
@@ -51,8 +50,7 @@ _INSERT = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _UPSERT = (
-    _INSERT
-    + " ON CONFLICT (series, level, bucket) DO UPDATE SET"
+    _INSERT + " ON CONFLICT (series, level, bucket) DO UPDATE SET"
     " count = count + excluded.count,"
     " nans = nans + excluded.nans,"
     " min = CASE WHEN min IS NULL OR excluded.min < min THEN coalesce(excluded.min, min) ELSE min END,"
@@ -166,7 +164,9 @@ def _nans(column: Sequence[float]) -> int:
     return 0 if total == total else sum(1 for v in column if v != v)
 
 
-def _fold_unordered(level: dict[tuple[int, int], list[Any]], sid: int, steps: Sequence[int], values: Sequence[float]) -> None:
+def _fold_unordered(
+    level: dict[tuple[int, int], list[Any]], sid: int, steps: Sequence[int], values: Sequence[float]
+) -> None:
     base = BASE_SHIFT
     for step, value in zip(steps, values, strict=True):
         key = (sid, step >> base)

@@ -528,7 +528,9 @@ class SQLiteStore(AlertsTables):
         return [DeadLetter(s, e, r, run, size, raw or b"", at) for s, e, r, run, size, raw, at in rows]
 
     def notes(self, run_id: str) -> list[tuple[float, str]]:
-        return [(ts, text) for ts, text in self._read("SELECT ts, text FROM notes WHERE run_id = ? ORDER BY id", (run_id,))]
+        return [
+            (ts, text) for ts, text in self._read("SELECT ts, text FROM notes WHERE run_id = ? ORDER BY id", (run_id,))
+        ]
 
     def checkpoint_when_idle(self, interval: float = 1.0, cap_pages: int = 4096) -> None:
         """Checkpoint the WAL between commits, not inside one (the collector calls this).
@@ -571,8 +573,23 @@ _RUN_COLUMNS = (
 
 
 def _run_record(row: Sequence[Any]) -> RunRecord:
-    (rid, project, name, group, tags, notes, status, created, updated, ended, last_event, last_hb, last_step, env,
-     exit_info) = row
+    (
+        rid,
+        project,
+        name,
+        group,
+        tags,
+        notes,
+        status,
+        created,
+        updated,
+        ended,
+        last_event,
+        last_hb,
+        last_step,
+        env,
+        exit_info,
+    ) = row
     return RunRecord(
         id=rid,
         project=project,

@@ -34,7 +34,13 @@ class FakeRun:
         self.id = run_id or uuid.uuid4().hex[:16]
         self.writer = f"w-{uuid.uuid4().hex[:8]}"
         self.seq = 0
-        payload = {"project": project, "name": name or self.id, "config": config or {}, "tags": tags or [], "env": env or {}}
+        payload = {
+            "project": project,
+            "name": name or self.id,
+            "config": config or {},
+            "tags": tags or [],
+            "env": env or {},
+        }
         self.emit("run.start", payload)
 
     def emit(self, kind: str, payload: dict[str, Any], ts: float | None = None) -> None:
@@ -53,7 +59,9 @@ class FakeRun:
     def log_many(self, rows: list[tuple[int, dict[str, float]]]) -> None:
         for start in range(0, len(rows), 2000):
             chunk = rows[start : start + 2000]
-            self.write([("metrics", {"step": s, "values": {k: float(v) for k, v in vals.items()}}, None) for s, vals in chunk])
+            self.write(
+                [("metrics", {"step": s, "values": {k: float(v) for k, v in vals.items()}}, None) for s, vals in chunk]
+            )
 
     def status(self, status: str) -> None:
         self.emit("status", {"status": status})

@@ -50,6 +50,7 @@ def test_every_route_rejects_missing_and_bad_tokens(secured: Any) -> None:
 def test_roles_are_enforced(secured: Any) -> None:
     tokens = secured["tokens"]
     with httpx.Client(base_url=secured["server"].url) as http:
+
         def call(method: str, path: str, role: str, **kwargs: Any) -> int:
             headers = {"Authorization": f"Bearer {tokens[role]}"}
             return http.request(method, path, headers=headers, **kwargs).status_code
@@ -60,7 +61,9 @@ def test_roles_are_enforced(secured: Any) -> None:
         assert call("GET", "/api/v1/tokens", "writer") == 403
         assert call("GET", "/api/v1/tokens", "admin") == 200
         created = http.post(
-            "/api/v1/tokens", json={"role": "viewer", "name": "ci"}, headers={"Authorization": f"Bearer {tokens['admin']}"}
+            "/api/v1/tokens",
+            json={"role": "viewer", "name": "ci"},
+            headers={"Authorization": f"Bearer {tokens['admin']}"},
         ).json()
         assert http.get("/api/v1/runs", headers={"Authorization": f"Bearer {created['token']}"}).status_code == 200
         assert call("DELETE", f"/api/v1/tokens/{created['id']}", "admin") == 200

@@ -79,21 +79,39 @@ def test_status_and_alert_events_are_pushed(serve: Any, producer: Producer) -> N
     with connect(server.ws_url) as ws:
         ws.send(json.dumps({}))
         wait_for(lambda: server.app.state.live.clients, what="subscription registered")
-        entry = encode_entry(producer.run_id, producer.writer, [
-            [0, time.time(), "status", {"status": "failed", "exit_code": 3}],
-            [1, time.time(), "alert", {"title": "<b>x</b>", "text": "t", "level": "error"}],
-        ])
+        entry = encode_entry(
+            producer.run_id,
+            producer.writer,
+            [
+                [0, time.time(), "status", {"status": "failed", "exit_code": 3}],
+                [1, time.time(), "alert", {"title": "<b>x</b>", "text": "t", "level": "error"}],
+            ],
+        )
         producer.client.xadd(producer.stream, entry)
         events = next(frames(ws))["events"]
         assert [(e["kind"], e.get("status"), e.get("title")) for e in events] == [
-            ("status", "failed", None), ("alert", None, "<b>x</b>")]
+            ("status", "failed", None),
+            ("alert", None, "<b>x</b>"),
+        ]
 
 
 def rule_alert(run_id: str, project: str, value: float = float("nan"), episode: int = 1) -> Transition:
     return Transition(
-        rule="loss-nan", run_id=run_id, state="firing", kind="nonfinite", episode=episode, seq=0, at=time.time(),
-        severity="critical", notify=("slack",), title="loss is not finite", metric="loss", value=value, step=7,
-        run_name="resnet-a", project=project,
+        rule="loss-nan",
+        run_id=run_id,
+        state="firing",
+        kind="nonfinite",
+        episode=episode,
+        seq=0,
+        at=time.time(),
+        severity="critical",
+        notify=("slack",),
+        title="loss is not finite",
+        metric="loss",
+        value=value,
+        step=7,
+        run_name="resnet-a",
+        project=project,
     )
 
 
@@ -116,8 +134,18 @@ def test_alerts_raised_by_the_collectors_rules_are_pushed_to_subscribers_of_the_
                 break
         [alert] = received
         assert (alert["kind"], alert["run"], alert["rule"], alert["state"], alert["severity"]) == (
-            "rule_alert", producer.run_id, "loss-nan", "firing", "critical")
-        assert (alert["metric"], alert["value"], alert["step"], alert["title"]) == ("loss", "NaN", 7, "loss is not finite")
+            "rule_alert",
+            producer.run_id,
+            "loss-nan",
+            "firing",
+            "critical",
+        )
+        assert (alert["metric"], alert["value"], alert["step"], alert["title"]) == (
+            "loss",
+            "NaN",
+            7,
+            "loss is not finite",
+        )
         with pytest.raises(TimeoutError):
             next(frames(elsewhere, timeout=1.0))  # another project's subscriber gets nothing
 

@@ -112,7 +112,7 @@ def test_metrics_step_range(client: Any, fake_run: Any) -> None:
 def test_export_csv_is_exact(client: Any, fake_run: Any) -> None:
     run = fake_run()
     for step, value in enumerate(SPECIALS):
-        run.log({"v": value, "w,eird\"key": float(step)}, step=step)
+        run.log({"v": value, 'w,eird"key': float(step)}, step=step)
     response = client.get(f"/api/v1/runs/{run.id}/export.csv")
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.text)))
@@ -146,8 +146,21 @@ def test_alerts_from_the_engine_table_and_from_runs(client: Any, fake_run: Any, 
         store._db.execute(
             "INSERT INTO alerts (id, rule, run_id, state, kind, severity, title, text, metric, value, step, at, payload)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (f"loss_nan|{run.id}#1.0", "loss_nan", run.id, "firing", "condition", "critical", "loss is NaN",
-             "<b>NaN</b>", "loss", '"NaN"', 7, time.time(), "{}"),
+            (
+                f"loss_nan|{run.id}#1.0",
+                "loss_nan",
+                run.id,
+                "firing",
+                "condition",
+                "critical",
+                "loss is NaN",
+                "<b>NaN</b>",
+                "loss",
+                '"NaN"',
+                7,
+                time.time(),
+                "{}",
+            ),
         )
     body = client.get("/api/v1/alerts", params={"state": "firing"}).json()
     assert body["alerts"][0]["rule"] == "loss_nan" and body["alerts"][0]["value"] == "NaN"
@@ -179,11 +192,15 @@ def test_responses_carry_csp_nosniff_and_no_framing(client: Any) -> None:
         csp = response.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
         assert response.headers["x-content-type-options"] == "nosniff"
-    assert client.get("/static/app.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert (
+        client.get("/static/app.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    )
     assert "openapi" in client.get("/api/v1/openapi.json").json()
 
 
-def test_notes_and_tags_go_through_the_stream_to_the_store(client: Any, collector: Any, fake_run: Any, store: Any) -> None:
+def test_notes_and_tags_go_through_the_stream_to_the_store(
+    client: Any, collector: Any, fake_run: Any, store: Any
+) -> None:
     run = fake_run(name="annotated")
     assert client.post(f"/api/v1/runs/{run.id}/notes", json={"text": "lr too high?"}).status_code == 202
     assert client.post(f"/api/v1/runs/{run.id}/tags", json={"tags": ["keep"]}).status_code == 202

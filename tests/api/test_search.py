@@ -13,8 +13,13 @@ from collector.store.search import FilterError, parse_filter, parse_sort
 @pytest.fixture
 def runs(fake_run: Any) -> dict[str, Any]:
     made = {
-        "a": fake_run("cifar", name="resnet-a", config={"lr": 0.01, "opt": "adam", "layers": 50}, tags=["baseline"],
-                      env={"python": "3.11.7"}),
+        "a": fake_run(
+            "cifar",
+            name="resnet-a",
+            config={"lr": 0.01, "opt": "adam", "layers": 50},
+            tags=["baseline"],
+            env={"python": "3.11.7"},
+        ),
         "b": fake_run("cifar", name="resnet-b", config={"lr": 0.1, "opt": "sgd", "layers": 18}),
         "c": fake_run("imagenet", name="ViT-c", config={"lr": 0.01, "optimizer name": "lamb", "amp": True}),
         "d": fake_run("cifar", name="Resnet_d", config={"lr": "0.01"}),
@@ -89,7 +94,7 @@ def test_a_bad_filter_names_the_problem_and_its_position(text: str, position: in
     "text",
     [
         "name = 'x'' OR 1=1 --'",
-        "name = \"x\\\" OR 1=1 --\"",
+        'name = "x\\" OR 1=1 --"',
         "name = 'a'; DROP TABLE runs; --'",
         "params.`lr' OR '1'='1` = 1",
         "tags.`x') OR 1=1 --`",

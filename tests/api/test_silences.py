@@ -17,7 +17,12 @@ def test_a_silence_is_listed_while_it_lasts_and_ends_early_on_delete(client: htt
     assert body["ends_at"] - body["starts_at"] == 600
     [listed] = client.get("/api/v1/silences").json()["silences"]
     assert (listed["id"], listed["rule"], listed["project"], listed["run_id"], listed["active"]) == (
-        body["id"], "loss-nan", "cifar", None, True)
+        body["id"],
+        "loss-nan",
+        "cifar",
+        None,
+        True,
+    )
     assert listed["comment"] == "known issue"
 
     assert client.delete(f"/api/v1/silences/{body['id']}").status_code == 200

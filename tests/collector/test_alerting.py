@@ -12,7 +12,6 @@ import redis
 import emitter
 from alerts import parse_rules
 from collector.alert_stream import decode_fields
-from tests.alerts.conftest import fake_slack, smtp_sink  # noqa: F401 - fixtures
 from tests.alerts.fake_slack import Reply
 from tests.helpers import CollectorProcess, RedisServer, ThreadedService, spawn_python, wait_for
 from tests.prom import scrape, value
@@ -33,7 +32,7 @@ def service_factory(settings):
         service.stop()
 
 
-def _rules_for(fake_slack, smtp_sink) -> str:  # noqa: F811
+def _rules_for(fake_slack, smtp_sink) -> str:
     return f"""
 channels:
   hook:  {{type: slack, webhook_url: "{fake_slack.webhook_url}"}}
@@ -45,7 +44,10 @@ rules:
 
 
 def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
-    emitter_env, service_factory, fake_slack, smtp_sink  # noqa: F811
+    emitter_env,
+    service_factory,
+    fake_slack,
+    smtp_sink,
 ):
     service = service_factory(_rules_for(fake_slack, smtp_sink))
     run = emitter.init("alerts-e2e", name="nan-run")
@@ -58,7 +60,10 @@ def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
     mails = smtp_sink.wait_for(1)
     wait_for(lambda: service.store.deliveries("pending") == [], what="no pending deliveries")
     time.sleep(1.0)  # anything duplicated would have been sent by now
-    assert sorted(r.path for r in fake_slack.requests) == ["/api/chat.postMessage", fake_slack.webhook_url[len(fake_slack.url):]]
+    assert sorted(r.path for r in fake_slack.requests) == [
+        "/api/chat.postMessage",
+        fake_slack.webhook_url[len(fake_slack.url) :],
+    ]
     assert len(smtp_sink.received) == 1
     webhook = next(r.json() for r in requests if not r.path.startswith("/api/"))
     text = str(webhook)
@@ -80,7 +85,9 @@ def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
 
 
 def test_slack_429_then_500s_then_200_is_delivered_once_and_not_before_retry_after(
-    emitter_env, service_factory, fake_slack  # noqa: F811
+    emitter_env,
+    service_factory,
+    fake_slack,
 ):
     fake_slack.enqueue(Reply.rate_limited(2), Reply(500, "oops"), Reply(500, "oops"))
     service = service_factory(f"""
@@ -134,11 +141,14 @@ def test_no_false_lost_alert_while_the_emitter_spools_because_redis_is_down(tmp_
 
     server = RedisServer(tmp_path / "redis").start()
     settings = Settings(redis_url=server.url, prefix=prefix, home=home, block_ms=100, lost_after=3.0)
-    service = ThreadedService(
-        settings, parse_rules("rules: [{name: lost, on: heartbeat_lost, after: 3s}]")
-    ).start()
-    env = {**__import__("os").environ, "RUNWATCH_REDIS_URL": server.url, "RUNWATCH_PREFIX": prefix,
-           "RUNWATCH_HOME": str(home), "RUNWATCH_HEARTBEAT_INTERVAL": "0.5"}
+    service = ThreadedService(settings, parse_rules("rules: [{name: lost, on: heartbeat_lost, after: 3s}]")).start()
+    env = {
+        **__import__("os").environ,
+        "RUNWATCH_REDIS_URL": server.url,
+        "RUNWATCH_PREFIX": prefix,
+        "RUNWATCH_HOME": str(home),
+        "RUNWATCH_HEARTBEAT_INTERVAL": "0.5",
+    }
     job = spawn_python(
         "import emitter, time\nrun = emitter.init('outage-job')\n"
         "for s in range(1400):\n    run.log({'x': float(s)}, step=s)\n    time.sleep(0.01)\nrun.finish()\n",
@@ -150,8 +160,11 @@ def test_no_false_lost_alert_while_the_emitter_spools_because_redis_is_down(tmp_
         time.sleep(8)  # well past `after`: the emitter spools, the collector cannot read
         server.start()
         assert job.wait(60) == 0
-        run = wait_for(lambda: (r := service.store.list_runs(project="outage-job")) and r[0].status == "finished"
-                       and r[0], timeout=60, what="the run finished")
+        run = wait_for(
+            lambda: (r := service.store.list_runs(project="outage-job")) and r[0].status == "finished" and r[0],
+            timeout=60,
+            what="the run finished",
+        )
         assert service.store.count_points(run.id) == 1400
         assert service.store.list_alerts() == []
     finally:
@@ -161,7 +174,10 @@ def test_no_false_lost_alert_while_the_emitter_spools_because_redis_is_down(tmp_
 
 
 def test_collector_killed_after_committing_an_alert_sends_it_exactly_once_after_restart(
-    emitter_env, settings, fake_slack, tmp_path  # noqa: F811
+    emitter_env,
+    settings,
+    fake_slack,
+    tmp_path,
 ):
     rules = tmp_path / "alerts.yaml"
     rules.write_text(f"""
@@ -188,7 +204,9 @@ rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
 
 
 def test_a_silenced_alert_is_recorded_but_not_sent_and_alerts_after_the_silence_are(
-    emitter_env, service_factory, fake_slack  # noqa: F811
+    emitter_env,
+    service_factory,
+    fake_slack,
 ):
     from collector.store import queries
 
@@ -198,8 +216,15 @@ rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
 """)
     now = time.time()
     silence = queries.create_silence(
-        service.store, rule="loss-nan", run_id=None, project="alerts-silenced", starts_at=now - 1, ends_at=now + 600,
-        comment="known flaky job", created_by="test", now=now,
+        service.store,
+        rule="loss-nan",
+        run_id=None,
+        project="alerts-silenced",
+        starts_at=now - 1,
+        ends_at=now + 600,
+        comment="known flaky job",
+        created_by="test",
+        now=now,
     )
     run = emitter.init("alerts-silenced")
     run.log({"loss": math.nan}, step=0)

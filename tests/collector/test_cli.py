@@ -67,7 +67,9 @@ def test_export_csv_gives_back_every_value_exactly(logged_run, home):
 
 
 def test_export_jsonl_names_non_finite_values(logged_run, home):
-    lines = [json.loads(line) for line in invoke(home, "export", logged_run.id, "--format", "jsonl").output.splitlines()]
+    lines = [
+        json.loads(line) for line in invoke(home, "export", logged_run.id, "--format", "jsonl").output.splitlines()
+    ]
     loss = [line["value"] for line in lines if line["key"] == "loss"]
     assert loss[1:4] == ["NaN", "Infinity", "-Infinity"]
     assert math.copysign(1, loss[4]) == -1.0
@@ -95,9 +97,24 @@ def test_tail_follows_a_run_live_from_the_stream(emitter_env, collector, store, 
     run.flush(10)
     wait_for(lambda: store.get_run(run.id), what="the run stored")
     tail = subprocess.Popen(
-        [sys.executable, "-m", "collector", "tail", run.id, "--home", str(home), "--redis-url", redis_url,
-         "--prefix", prefix],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**emitter_env, "COLUMNS": "200"},
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "tail",
+            run.id,
+            "--home",
+            str(home),
+            "--redis-url",
+            redis_url,
+            "--prefix",
+            prefix,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**emitter_env, "COLUMNS": "200"},
     )
     assert tail.stdout is not None
     assert tail.stdout.readline().startswith("following run"), "tail announces where it starts reading"
@@ -114,12 +131,29 @@ def test_tail_follows_a_run_live_from_the_stream(emitter_env, collector, store, 
 
 def test_silence_add_list_and_end(home, store):
     runner = CliRunner()
-    added = runner.invoke(main, ["silence", "add", "--home", str(home), "--rule", "loss-nan", "--project", "cifar",
-                                 "--for", "2h", "--comment", "known NaNs"])
+    added = runner.invoke(
+        main,
+        [
+            "silence",
+            "add",
+            "--home",
+            str(home),
+            "--rule",
+            "loss-nan",
+            "--project",
+            "cifar",
+            "--for",
+            "2h",
+            "--comment",
+            "known NaNs",
+        ],
+    )
     assert added.exit_code == 0, added.output
     assert added.output.startswith("silence 1 until ")
     listed = runner.invoke(main, ["silence", "list", "--home", str(home)])
-    assert "active" in listed.output and "rule=loss-nan project=cifar" in listed.output and "known NaNs" in listed.output
+    assert (
+        "active" in listed.output and "rule=loss-nan project=cifar" in listed.output and "known NaNs" in listed.output
+    )
     ended = runner.invoke(main, ["silence", "end", "--home", str(home), "1"])
     assert ended.exit_code == 0 and "silence 1 ended" in ended.output
     assert runner.invoke(main, ["silence", "list", "--home", str(home)]).output.strip() == "no silences"

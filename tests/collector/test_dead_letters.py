@@ -24,8 +24,11 @@ MALFORMED = {
         "seq must be a non-negative integer",
     ),
     "string metric value": (
-        {"v": CONTRACT_VERSION, "run": "r-bad",
-         "b": msgpack.packb(["w", [[0, 1.0, "metrics", {"step": 0, "values": {"x": "1"}}]]])},
+        {
+            "v": CONTRACT_VERSION,
+            "run": "r-bad",
+            "b": msgpack.packb(["w", [[0, 1.0, "metrics", {"step": 0, "values": {"x": "1"}}]]]),
+        },
         "value of 'x' is not a float",
     ),
     "unknown kind": (

@@ -90,8 +90,9 @@ def test_redis_killed_and_back_20s_later_loses_nothing_and_never_stalls_training
         "RUNWATCH_HOME": str(home),
         "RUNWATCH_HEARTBEAT_INTERVAL": "1",
     }
-    settings = Settings(redis_url=server.url, prefix=prefix, home=home, block_ms=100, trim_interval=0.5,
-                        stream_retention_seconds=0)
+    settings = Settings(
+        redis_url=server.url, prefix=prefix, home=home, block_ms=100, trim_interval=0.5, stream_retention_seconds=0
+    )
     store = SQLiteStore(settings.sqlite_path)
     collector = ThreadedCollector(settings, store).start()
     steps, keys = 3_000, 5  # 10 ms per 10 steps: ~3 s of logging before, during and after the outage

@@ -57,8 +57,14 @@ def test_an_already_running_redis_on_the_port_is_used_not_replaced(tmp_path, red
 def test_runwatch_serve_persists_runs_and_answers_health_checks(tmp_path, emitter_env, prefix, home):
     port = free_port()
     env = {**emitter_env, "RUNWATCH_PORT": str(port)}
-    serve = subprocess.Popen([sys.executable, "-m", "collector", "serve"], env=env, cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "collector", "serve"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _get(base + "/healthz") == 200, what="serve to answer /healthz")
@@ -82,7 +88,11 @@ def test_runwatch_collect_serves_metrics_and_probes_but_no_api_on_its_metrics_po
     port = free_port()
     collect = subprocess.Popen(
         [sys.executable, "-m", "collector", "collect", "--metrics-port", str(port)],
-        env=emitter_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=emitter_env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -110,7 +120,11 @@ def test_runwatch_collect_serves_metrics_and_probes_but_no_api_on_its_metrics_po
 def test_runwatch_collect_refuses_to_serve_metrics_on_a_public_address_without_auth(emitter_env):
     result = subprocess.run(
         [sys.executable, "-m", "collector", "collect", "--metrics-port", "0", "--host", "0.0.0.0"],
-        env=emitter_env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env=emitter_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "auth" in result.stderr.lower()
@@ -128,11 +142,22 @@ def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_
     if find_server_binary() is None:
         pytest.skip("no bundled Valkey on this platform and no redis-server on PATH")
     home = tmp_path / "demo-home"
-    env = {**os.environ, "RUNWATCH_HOME": str(home), "RUNWATCH_EMBEDDED_REDIS_PORT": str(free_port()),
-           "RUNWATCH_PORT": str(free_port()), "RUNWATCH_PREFIX": "rwtest-demo"}
+    env = {
+        **os.environ,
+        "RUNWATCH_HOME": str(home),
+        "RUNWATCH_EMBEDDED_REDIS_PORT": str(free_port()),
+        "RUNWATCH_PORT": str(free_port()),
+        "RUNWATCH_PREFIX": "rwtest-demo",
+    }
     env.pop("RUNWATCH_REDIS_URL", None)
-    done = subprocess.run([sys.executable, "-m", "collector", "demo", "--duration", "20"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=90)
+    done = subprocess.run(
+        [sys.executable, "-m", "collector", "demo", "--duration", "20"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     from collector.store.sqlite import SQLiteStore
 

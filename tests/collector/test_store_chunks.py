@@ -53,14 +53,17 @@ def test_a_database_of_one_row_per_point_is_converted_losing_nothing(tmp_path):
     path = tmp_path / "old.db"
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-    for version, name in enumerate(("sqlite_0001_initial.sql", "sqlite_0002_rollups_tokens.sql",
-                                    "sqlite_0003_alerts.sql"), start=1):
+    for version, name in enumerate(
+        ("sqlite_0001_initial.sql", "sqlite_0002_rollups_tokens.sql", "sqlite_0003_alerts.sql"), start=1
+    ):
         sql = resources.files("collector.store.migrations").joinpath(name).read_text()
         for statement in sql.split(";\n"):
             if statement.strip():
                 db.execute(statement)
         db.execute("INSERT INTO schema_version VALUES (?)", (version,))
-    db.execute("INSERT INTO runs (id, project, name, status, created_at, updated_at) VALUES ('r', 'p', 'n', 'running', 0, 0)")
+    db.execute(
+        "INSERT INTO runs (id, project, name, status, created_at, updated_at) VALUES ('r', 'p', 'n', 'running', 0, 0)"
+    )
     db.execute("INSERT INTO series (id, run_id, key, kind) VALUES (1, 'r', 'loss', 'metrics')")
     rows = [  # (step, writer, seq, ts, value, bits) as version 3 stored them
         (3, 1, 0, 10.0, 0.5, None),
@@ -76,7 +79,12 @@ def test_a_database_of_one_row_per_point_is_converted_losing_nothing(tmp_path):
     store = SQLiteStore(path)
     assert store.schema_version >= 4
     got = [(p.step, p.ts, bits(p.value)) for p in store.points("r")]
-    assert got == [(1, 11.0, bits(NAN_PAYLOAD)), (1, 12.0, bits(-0.0)), (3, 10.0, bits(0.5)), (4000, 13.0, bits(math.inf))]
+    assert got == [
+        (1, 11.0, bits(NAN_PAYLOAD)),
+        (1, 12.0, bits(-0.0)),
+        (3, 10.0, bits(0.5)),
+        (4000, 13.0, bits(math.inf)),
+    ]
     assert not store._read("SELECT name FROM sqlite_master WHERE name = 'points'"), "the old table is gone"
     store.close()
 
@@ -103,10 +111,18 @@ def test_events_logging_different_key_sets_keep_every_series_and_its_summary_exa
     assert stored == expected
     summary = store.get_run("r").metrics
     assert (summary["a"].last_step, summary["a"].last, summary["a"].min, summary["a"].max, summary["a"].count) == (
-        2000, -1.0, -1.0, 7.0, 4
+        2000,
+        -1.0,
+        -1.0,
+        7.0,
+        4,
     )
-    assert (summary["b"].last_step, bits(summary["b"].last), summary["b"].min, summary["b"].max, summary["b"].count) == (
-        1, bits(-0.0), -0.0, 2.0, 3
-    )
+    assert (
+        summary["b"].last_step,
+        bits(summary["b"].last),
+        summary["b"].min,
+        summary["b"].max,
+        summary["b"].count,
+    ) == (1, bits(-0.0), -0.0, 2.0, 3)
     assert summary["c"].last == math.inf and summary["c"].count == 1
     store.close()

@@ -27,8 +27,13 @@ def _offline_job(env):
 
 def test_a_run_that_ends_while_redis_is_down_is_delivered_by_runwatch_sync(tmp_path, settings, prefix, home):
     server = RedisServer(tmp_path / "later-redis")  # not started: Redis is down while the job runs
-    env = {**__import__("os").environ, "RUNWATCH_REDIS_URL": server.url, "RUNWATCH_PREFIX": prefix,
-           "RUNWATCH_HOME": str(home), "RUNWATCH_FLUSH_TIMEOUT": "3"}
+    env = {
+        **__import__("os").environ,
+        "RUNWATCH_REDIS_URL": server.url,
+        "RUNWATCH_PREFIX": prefix,
+        "RUNWATCH_HOME": str(home),
+        "RUNWATCH_FLUSH_TIMEOUT": "3",
+    }
     run_id = _offline_job(env)
     assert list((home / "spool").glob("*.seg")), "the job must leave its events in the spool"
 
@@ -39,15 +44,17 @@ def test_a_run_that_ends_while_redis_is_down_is_delivered_by_runwatch_sync(tmp_p
     store = SQLiteStore(settings.sqlite_path)
     collector = ThreadedCollector(settings, store).start()
     try:
-        result = CliRunner().invoke(main, ["sync", "--home", str(home), "--redis-url", server.url],
-                                    env={"RUNWATCH_PREFIX": prefix})
+        result = CliRunner().invoke(
+            main, ["sync", "--home", str(home), "--redis-url", server.url], env={"RUNWATCH_PREFIX": prefix}
+        )
         assert result.exit_code == 0, result.output
         assert "still waiting 0" in result.output
         assert store.count_points(run_id) == 6000
         assert store.get_run(run_id).status == "finished"
         assert not list((home / "spool").glob("*.seg"))
-        again = CliRunner().invoke(main, ["sync", "--home", str(home), "--redis-url", server.url],
-                                   env={"RUNWATCH_PREFIX": prefix})
+        again = CliRunner().invoke(
+            main, ["sync", "--home", str(home), "--redis-url", server.url], env={"RUNWATCH_PREFIX": prefix}
+        )
         assert again.exit_code == 0 and "sent 0" in again.output
     finally:
         collector.stop()
@@ -57,8 +64,13 @@ def test_a_run_that_ends_while_redis_is_down_is_delivered_by_runwatch_sync(tmp_p
 
 def test_the_next_emitter_start_delivers_a_spool_left_behind(tmp_path, settings, prefix, home):
     server = RedisServer(tmp_path / "later-redis")
-    env = {**__import__("os").environ, "RUNWATCH_REDIS_URL": server.url, "RUNWATCH_PREFIX": prefix,
-           "RUNWATCH_HOME": str(home), "RUNWATCH_FLUSH_TIMEOUT": "3"}
+    env = {
+        **__import__("os").environ,
+        "RUNWATCH_REDIS_URL": server.url,
+        "RUNWATCH_PREFIX": prefix,
+        "RUNWATCH_HOME": str(home),
+        "RUNWATCH_FLUSH_TIMEOUT": "3",
+    }
     run_id = _offline_job(env)
     server.start()
     settings = settings.model_copy(update={"redis_url": server.url})
@@ -79,13 +91,19 @@ def test_the_next_emitter_start_delivers_a_spool_left_behind(tmp_path, settings,
 
 def test_sync_without_a_collector_keeps_the_spool_and_says_why(tmp_path, prefix, home):
     server = RedisServer(tmp_path / "later-redis")
-    env = {**__import__("os").environ, "RUNWATCH_REDIS_URL": server.url, "RUNWATCH_PREFIX": prefix,
-           "RUNWATCH_HOME": str(home), "RUNWATCH_FLUSH_TIMEOUT": "3"}
+    env = {
+        **__import__("os").environ,
+        "RUNWATCH_REDIS_URL": server.url,
+        "RUNWATCH_PREFIX": prefix,
+        "RUNWATCH_HOME": str(home),
+        "RUNWATCH_FLUSH_TIMEOUT": "3",
+    }
     _offline_job(env)
     server.start()
     try:
         result = CliRunner().invoke(
-            main, ["sync", "--home", str(home), "--redis-url", server.url, "--timeout", "1"],
+            main,
+            ["sync", "--home", str(home), "--redis-url", server.url, "--timeout", "1"],
             env={"RUNWATCH_PREFIX": prefix},
         )
         assert result.exit_code == 1

@@ -133,8 +133,19 @@ def test_config_values_become_plain_data(offline_run, tmp_path):
 
 def test_run_start_captures_the_environment(offline_run):
     env = run_start_of(offline_run)[3]["env"]
-    assert {"git", "python", "platform", "hostname", "user", "pid", "argv", "cpu_count", "memory_bytes", "gpus",
-            "packages"} <= set(env)
+    assert {
+        "git",
+        "python",
+        "platform",
+        "hostname",
+        "user",
+        "pid",
+        "argv",
+        "cpu_count",
+        "memory_bytes",
+        "gpus",
+        "packages",
+    } <= set(env)
     assert env["git"]["commit"] and isinstance(env["git"]["dirty"], bool)  # the tests run in a git checkout
     assert "msgpack" in env["packages"]
 

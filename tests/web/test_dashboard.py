@@ -144,8 +144,19 @@ def test_the_alerts_page_shows_a_rule_alert_the_moment_the_collector_publishes_i
         page.wait_for_selector("#rule-alerts-live", state="attached")  # an empty table body is not "visible"
         wait_for(lambda: server.app.state.live.clients, what="the alerts page subscribed")
         alert = Transition(
-            rule="loss-nan", run_id="run-xyz", state="firing", kind="nonfinite", episode=1, seq=0, at=time.time(),
-            severity="critical", notify=(), title=XSS, metric="loss", value=float("nan"), step=3,
+            rule="loss-nan",
+            run_id="run-xyz",
+            state="firing",
+            kind="nonfinite",
+            episode=1,
+            seq=0,
+            at=time.time(),
+            severity="critical",
+            notify=(),
+            title=XSS,
+            metric="loss",
+            value=float("nan"),
+            step=3,
         )
         client.xadd(settings.keys.alerts, entry_fields(alert))
         row = page.wait_for_selector("#rule-alerts-live tr")
