@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test bench lint clean
+.PHONY: demo test check install install-test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,13 @@ test: install-test
 bench: install-test
 	$(BIN)/python bench/run_all.py
 
-lint: install-test
+# Style and types: the formatter's verdict, the linter, and mypy --strict over the packages.
+check: install-test
+	$(BIN)/python -m ruff format --check emitter collector alerts tests bench
 	$(BIN)/python -m ruff check emitter collector alerts tests bench
+	$(BIN)/python -m mypy
+
+lint: check
 
 clean:
 	rm -rf $(VENV) .runwatch build *.egg-info

@@ -64,6 +64,10 @@ class RunStatus(StrEnum):
 
 
 EMITTED_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED})
+#: A run in one of these has ended by its own account (``lost`` is the collector's verdict, and a lost run may resume).
+ENDED_STATUSES = frozenset({RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED})
+#: Kinds whose payload is ``{"step": int, "values": {name: float}}``: stored, charted and exported as series.
+VALUE_KINDS = frozenset({Kind.METRICS, Kind.SYSTEM})
 _KINDS = frozenset(k.value for k in Kind)
 
 
@@ -144,9 +148,50 @@ class Keys:
         return f"{self.prefix}:committed:{writer}"
 
 
+def parse_stream_id(entry_id: str | bytes) -> tuple[int, int]:
+    """A Redis stream id ``"<ms>-<seq>"`` as a tuple that orders like the stream (``"<ms>"`` alone: seq 0)."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def stream_id_seconds(entry_id: str | bytes) -> float:
+    """When Redis added the entry, in Unix seconds (the id's millisecond part)."""
+    return parse_stream_id(entry_id)[0] / 1000.0
+
+
 def shard_for(run_id: str, shards: int) -> int:
     """A run's events always go to the same shard: a stable hash of its id."""
     return zlib.crc32(run_id.encode()) % shards
+
+
+# ------------------------------------------------------------ JSON numbers
+
+#: JSON has no literal for non-finite floats; runwatch (and MLflow's client) spell them so everywhere.
+NONFINITE_JSON: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def json_number(value: float | None) -> float | str | None:
+    """A float for JSON: finite as is, non-finite as ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``."""
+    if value is None or value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+        return value
+    if value != value:
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def parse_json_number(value: Any) -> float:
+    """The float a JSON value stands for: a number, or one of the ``NONFINITE_JSON`` spellings.
+
+    Raises ``ValueError`` for anything else (a bool is not a number here).
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value in NONFINITE_JSON:
+        return NONFINITE_JSON[value]
+    raise ValueError(f"not a number: {str(value)[:40]!r} (non-finite values are 'NaN', 'Infinity', '-Infinity')")
 
 
 # -------------------------------------------------------------------------- codec
