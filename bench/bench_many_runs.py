@@ -23,8 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collector.store import rollups, sqlite  # noqa: E402
-from collector.store.sqlite import SQLiteStore  # noqa: E402
+from collector.store.sqlite import SQLiteStore, ingest, rollups  # noqa: E402
 from emitter.events import Batch, Event, Kind  # noqa: E402
 
 RUNS_PER_COMMIT = 100
@@ -33,12 +32,12 @@ RUNS_PER_COMMIT = 100
 @contextmanager
 def every_level_kept() -> Iterator[None]:
     """The baseline: every series keeps all levels from its first point."""
-    lazy = sqlite.top_level
-    sqlite.top_level = lambda low, high: rollups.LEVELS if low is not None else 1  # type: ignore[assignment]
+    lazy = ingest.top_level
+    ingest.top_level = lambda low, high: rollups.LEVELS if low is not None else 1  # type: ignore[assignment]
     try:
         yield
     finally:
-        sqlite.top_level = lazy  # type: ignore[assignment]
+        ingest.top_level = lazy  # type: ignore[assignment]
 
 
 def points_per_second(directory: Path, runs: int, keys: int, steps: int, first_step: int) -> float:

@@ -82,7 +82,6 @@ def main() -> None:
 
     from collector.api.app import create_app
     from collector.settings import Settings
-    from collector.store import queries
     from collector.store.sqlite import SQLiteStore
 
     with tempfile.TemporaryDirectory() as directory:
@@ -92,19 +91,19 @@ def main() -> None:
         print(f"writing {args.points:,} points of one key through SQLiteStore.write (rollups included)...")
         rate = ingest(store, run_id, args.points)
         size_mb = (home / "runwatch.db").stat().st_size / 2**20
-        rollup_rows = store._db.execute("SELECT count(*) FROM rollups").fetchone()[0]
+        rollup_rows = store.db.read("SELECT count(*) FROM rollups")[0][0]
         m = args.max_points
 
-        full = timed(lambda: queries.series(store, run_id, ["loss"], max_points=m), args.repeat)
-        result = queries.series(store, run_id, ["loss"], max_points=m)["loss"]
+        full = timed(lambda: store.series.read(run_id, ["loss"], max_points=m), args.repeat)
+        result = store.series.read(run_id, ["loss"], max_points=m)["loss"]
         assert result["count"] == args.points and len(result["steps"]) <= m
         third = args.points // 3
         window = timed(
-            lambda: queries.series(store, run_id, ["loss"], max_points=m, from_step=third + 7, to_step=2 * third - 3),
+            lambda: store.series.read(run_id, ["loss"], max_points=m, from_step=third + 7, to_step=2 * third - 3),
             args.repeat,
         )
         small = timed(
-            lambda: queries.series(store, run_id, ["loss"], max_points=m, from_step=third, to_step=third + 50_000),
+            lambda: store.series.read(run_id, ["loss"], max_points=m, from_step=third, to_step=third + 50_000),
             args.repeat,
         )
 

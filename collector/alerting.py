@@ -34,7 +34,7 @@ from alerts import (
 )
 from emitter.events import Event
 
-from .store.sqlite import SQLiteStore
+from .store.base import AlertStore
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +61,15 @@ def load_ruleset(path: Path) -> RuleSet:
 class Alerting:
     """The rule engine wired to the store: a write hook plus the stall detector's tick.
 
-    >>> alerting = Alerting(ruleset, store, lost_after=60)
-    >>> store.hooks.append(alerting)          # evaluate every committed batch
+    >>> alerting = Alerting(ruleset, store.alerts, lost_after=60)
+    >>> store.hooks.append(alerting)          # evaluate every committed batch (a ``WriteHook``)
     >>> alerting.tick(now, available_since)   # every second, on the store's thread
     """
 
     def __init__(
         self,
         ruleset: RuleSet,
-        store: SQLiteStore,
+        store: AlertStore,
         *,
         lost_after: float = 60.0,
         listeners: Sequence[TransitionListener] = (),

@@ -41,7 +41,8 @@ def simulate(kind: str, steps: int = 200, delay: float = 0.05) -> None:
     import emitter
 
     rng = random.Random(kind)
-    config = {"lr": {"healthy": 3e-4, "diverging": 3e-1, "killed": 1e-3}[kind], "batch_size": 128, "model": "resnet18"}
+    lr = {"healthy": 3e-4, "diverging": 3e-1, "killed": 1e-3}[kind]
+    config = {"lr": lr, "batch_size": 128, "model": "resnet18"}
     with emitter.init(project="demo", name=f"demo-{kind}", config=config, tags=["demo", kind]) as run:
         loss = 2.5
         for step in range(steps):
@@ -50,7 +51,7 @@ def simulate(kind: str, steps: int = 200, delay: float = 0.05) -> None:
             else:
                 loss = max(0.05, loss * (0.985 + rng.random() * 0.01))
             acc = max(0.0, min(1.0, 1.0 - loss / 2.6 + rng.random() * 0.02))
-            run.log({"loss": loss, "acc": acc, "lr": config["lr"]}, step=step)
+            run.log({"loss": loss, "acc": acc, "lr": lr}, step=step)
             if kind == "diverging" and math.isnan(loss):
                 run.alert("loss is NaN", f"step {step}: loss diverged to NaN", level="critical")
                 raise FloatingPointError(f"loss is NaN at step {step}")
@@ -114,7 +115,7 @@ def _table(service: object) -> Table:
     if store is None:
         return table
     try:
-        runs = store.list_runs(project="demo", limit=10)
+        runs = store.runs.recent(project="demo", limit=10)
     except Exception:  # noqa: BLE001 - the service may be starting
         return table
     for run in runs:

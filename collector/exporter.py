@@ -505,7 +505,7 @@ class Exporter:
             record = None
             if in_store is not None and store is not None:
                 try:
-                    record = await in_store(store.get_run, run_id)
+                    record = await in_store(store.runs.get, run_id)
                 except Exception as exc:  # noqa: BLE001 - exported with empty labels instead
                     logger.debug("could not look up run %s: %s", run_id, exc)
             project, name = (record.project, record.name) if record is not None else _UNKNOWN

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from alerts import DeliveryWorker, RuleSet, build_notifiers
+from alerts import DeliveryWorker, RuleSet, Transition, build_notifiers
 
 from .alert_stream import AlertPublisher
 from .alerting import Alerting, load_ruleset
@@ -27,18 +27,9 @@ from .consumer import Consumer
 from .embedded_redis import EmbeddedRedis
 from .exporter import Exporter
 from .settings import Settings
-from .store.base import Store
-from .store.sqlite import SQLiteStore
+from .store import Store, open_store
 
 logger = logging.getLogger(__name__)
-
-
-def open_store(settings: Settings) -> Store:
-    """The store named by the settings (SQLite under ``$RUNWATCH_HOME`` by default)."""
-    url = settings.database_url
-    if url and not url.startswith("sqlite:///"):
-        raise ValueError(f"unsupported database_url {url.split('://')[0]}://...: only sqlite:/// is available yet")
-    return SQLiteStore(settings.sqlite_path)
 
 
 class _Server(uvicorn.Server):
@@ -103,16 +94,14 @@ class Service:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop.set)
         redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
-        self.store = self.store or open_store(self.settings)
-        if isinstance(self.store, SQLiteStore):
-            self.store.checkpoint_when_idle()
+        self.store = self.store or open_store(self.settings, for_collector=True)
         self.consumer = Consumer(self.settings, redis=redis, store=self.store)
         self.exporter = Exporter(self.settings, registry=self.registry, consumer=self.consumer)
         self.consumer.listeners.append(self.exporter.on_commit)
         exporter = self.exporter
         self.ruleset = self.ruleset or load_ruleset(self.settings.alerts_path)
         self.worker = DeliveryWorker(
-            self.store,
+            self.store.alerts,
             build_notifiers(self.ruleset),
             public_url=self.settings.dashboard_url,
             lease=self.settings.delivery_lease,
@@ -120,7 +109,7 @@ class Service:
         )
         self.alerting = Alerting(
             self.ruleset,
-            self.store,
+            self.store.alerts,
             lost_after=self.settings.lost_after,
             dispatch=self.worker.submit,  # new deliveries go straight to the worker after commit
             lease=self.settings.delivery_lease,
@@ -129,11 +118,13 @@ class Service:
         self.alerting.lost_listeners.append(exporter.runs_lost)
         self.alerting.listeners.append(AlertPublisher(redis, self.settings.keys.alerts, loop))
         delivery = _LoopThread("runwatch-delivery", self.worker.run())
-        self.alerting.listeners.append(
-            lambda transitions: [
-                exporter.alert_fired(t.rule, t.severity) for t in transitions if t.state == "firing" and not t.repeat
-            ]
-        )
+
+        def count_fired(transitions: Sequence[Transition]) -> None:
+            for t in transitions:
+                if t.state == "firing" and not t.repeat:
+                    exporter.alert_fired(t.rule, t.severity)
+
+        self.alerting.listeners.append(count_fired)
         tasks = [
             asyncio.create_task(self.consumer.run(self.stop), name="runwatch-consumer"),
             asyncio.create_task(self._detect_stalls(), name="runwatch-stall"),

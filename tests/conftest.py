@@ -6,12 +6,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from tests.alerts.fake_slack import FakeSlack, RecordingServer
 from tests.alerts.smtp_sink import SmtpSink
+from tests.fake_run import FakeRun
 from tests.helpers import RedisServer, ThreadedCollector
 
 
@@ -90,6 +92,16 @@ def store(settings):  # type: ignore[no-untyped-def]
     s = SQLiteStore(settings.sqlite_path)
     yield s
     s.close()
+
+
+@pytest.fixture
+def fake_run(store):  # type: ignore[no-untyped-def]
+    """Runs written straight into the test's store through its real write path (``tests.fake_run``)."""
+
+    def make(project: str = "cifar", **kwargs: Any) -> FakeRun:
+        return FakeRun(store, project, **kwargs)
+
+    return make
 
 
 @pytest.fixture

@@ -260,7 +260,7 @@ def assert_run_stored_exactly(store: Any, run_id: str, proc: int, steps: int, ke
     import struct
 
     seen: dict[tuple[str, int], bytes] = {}
-    for point in store.points(run_id):
+    for point in store.series.points(run_id):
         key = (point.key, point.step)
         assert key not in seen, f"duplicate point {key} in run {run_id}"
         seen[key] = struct.pack("<d", point.value)

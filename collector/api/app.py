@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.concurrency import run_in_threadpool
 
 from ..settings import Settings
 from ..store.base import Store
@@ -101,7 +102,7 @@ def _add_operations(
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             problems["redis"] = str(exc)
         try:
-            store.count_points("__readyz__")
+            await run_in_threadpool(store.ping)
         except Exception as exc:  # noqa: BLE001
             problems["store"] = str(exc)
         status = 200 if not problems else 503
@@ -119,7 +120,7 @@ def _add_operations(
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     # With auth on, Prometheus scrapes with a viewer token (authorization.credentials) unless metrics_public.
-    guard = [] if getattr(settings, "metrics_public", False) else [Depends(auth.require("viewer"))]
+    guard = [] if settings.metrics_public else [Depends(auth.require("viewer"))]
     app.add_api_route(
         "/metrics", metrics, methods=["GET"], tags=["metrics"], include_in_schema=False, dependencies=guard
     )

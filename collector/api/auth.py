@@ -22,15 +22,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from ..errors import ConfigError
-from ..store import queries
+from ..settings import Settings
+from ..store.base import ROLES, Store
 
 COOKIE = "runwatch_token"
 CSRF_HEADER = "x-requested-with"
-RANKS = {"viewer": 1, "writer": 2, "admin": 3}
+RANKS = {role: rank for rank, role in enumerate(ROLES, start=1)}
 
 
-def auth_enabled(settings: Any) -> bool:
-    return bool(getattr(settings, "auth", False))
+def auth_enabled(settings: Settings) -> bool:
+    return settings.auth
 
 
 def is_loopback(host: str) -> bool:
@@ -43,10 +44,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(settings: Any) -> None:
+def check_bind(settings: Settings) -> None:
     """Refuse to serve on a non-loopback address without auth, unless ``insecure`` is set."""
-    host = getattr(settings, "host", "127.0.0.1")
-    if is_loopback(host) or auth_enabled(settings) or getattr(settings, "insecure", False):
+    host = settings.host
+    if is_loopback(host) or auth_enabled(settings) or settings.insecure:
         return
     raise ConfigError(
         f"refusing to serve on {host} without authentication: set RUNWATCH_AUTH=1 and create tokens with"
@@ -74,11 +75,11 @@ def bearer(headers: Any) -> str | None:
 
 
 def _verify(app: Any, token: str) -> Principal | None:
-    found = queries.verify_token(app.state.store, token, app.state.clock())
+    store: Store = app.state.store
+    found = store.tokens.verify(token, app.state.clock())
     if found is None:
         return None
-    token_id, role, name = found
-    return Principal(role, "bearer", token_id, name)
+    return Principal(found.role, "bearer", found.id, found.name)
 
 
 async def identify(request: Request) -> Principal | None:
@@ -189,18 +190,18 @@ async def logout(response: Response) -> dict[str, Any]:
 @router.get("/tokens", dependencies=[Depends(require("admin"))])
 def tokens(request: Request) -> dict[str, Any]:
     """Every token (never the token itself: only its first characters)."""
-    return {"tokens": queries.list_tokens(request.app.state.store)}
+    return {"tokens": request.app.state.store.tokens.list()}
 
 
 @router.post("/tokens", dependencies=[Depends(require("admin"))], status_code=201)
 def create_token(body: TokenIn, request: Request) -> dict[str, Any]:
     """A new token; the response is the only place it is ever shown."""
-    token_id, token = queries.create_token(request.app.state.store, body.role, body.name, request.app.state.clock())
+    token_id, token = request.app.state.store.tokens.create(body.role, body.name, request.app.state.clock())
     return {"id": token_id, "role": body.role, "name": body.name, "token": token}
 
 
 @router.delete("/tokens/{token_id}", dependencies=[Depends(require("admin"))])
 def revoke_token(token_id: int, request: Request) -> dict[str, Any]:
-    if not queries.revoke_token(request.app.state.store, token_id, request.app.state.clock()):
+    if not request.app.state.store.tokens.revoke(token_id, request.app.state.clock()):
         raise HTTPException(404, "no such active token")
     return {"revoked": token_id}

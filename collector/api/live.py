@@ -40,10 +40,9 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from emitter.events import Batch, ContractError, Event, Kind, decode_entry
+from emitter.events import Batch, ContractError, Event, Kind, decode_entry, json_number
 
 from ..alert_stream import decode_fields
-from ..store import queries
 from .auth import auth_enabled, handshake_token, identify_websocket
 
 logger = logging.getLogger(__name__)
@@ -69,8 +68,8 @@ def _text(value: Any) -> str:
 def _alert_value(value: Any) -> Any:
     """A transition's value as frames write numbers ('nan'/'inf' strings become NaN/Infinity)."""
     if isinstance(value, str):
-        return queries.jnum(float(value))
-    return queries.jnum(value) if isinstance(value, float) else value
+        return json_number(float(value))
+    return json_number(value) if isinstance(value, float) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +224,7 @@ class LiveClient:
         if not (self.series or self.events or self.heartbeats or self.errors or self.gap):
             return None
         series = [
-            {"run": run, "key": key, "steps": steps, "values": [queries.jnum(v) for v in values]}
+            {"run": run, "key": key, "steps": steps, "values": [json_number(v) for v in values]}
             for (run, key), (steps, values) in self.series.items()
         ]
         frame = {
@@ -345,7 +344,7 @@ class LiveHub:
             if fields.get(b"run") is not None and _text(fields[b"run"]) not in self.projects
         }
         if unknown:
-            found = await asyncio.to_thread(queries.run_projects, self.store, sorted(unknown))
+            found = await asyncio.to_thread(self.store.runs.projects, sorted(unknown))
             if len(self.projects) > 100_000:
                 self.projects.clear()
             self.projects.update(found)
@@ -487,7 +486,7 @@ class LiveHub:
         for event in batch.events:
             if event.kind == Kind.RUN_START:
                 return str(event.payload["project"])
-        found = await asyncio.to_thread(queries.run_projects, self.store, [run_id])
+        found = await asyncio.to_thread(self.store.runs.projects, [run_id])
         self.projects.update(found)
         return found.get(run_id)
 

@@ -10,6 +10,7 @@ import base64
 import json
 import time
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -18,9 +19,12 @@ from pydantic import BaseModel, Field
 
 from emitter.events import MAX_PAYLOAD_BYTES, encode_entry, shard_for
 
-from ..store import queries
+from ..deadletter import describe
+from ..export import csv_chunks
+from ..store.base import AlertRecord, Store, UserAlert
 from ..store.search import FilterError
 from .auth import require
+from .compare import compare_runs
 
 router = APIRouter()
 viewer = [Depends(require("viewer"))]
@@ -28,12 +32,13 @@ writer = [Depends(require("writer"))]
 MAX_COMPARE = 20
 
 
-def _store(request: Request) -> Any:
-    return request.app.state.store
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
 
 
 def _run_id(request: Request, ref: str) -> str:
-    run_id = queries.resolve_run(_store(request), ref)
+    run_id = _store(request).runs.resolve(ref)
     if run_id is None:
         raise HTTPException(404, f"no run with id or unique name {ref!r}")
     return run_id
@@ -77,7 +82,7 @@ def list_runs(
     """Runs matching a filter, sorted, one page at a time."""
     offset = _decode_cursor(cursor)
     try:
-        runs, more = queries.list_runs(_store(request), filter=filter, sort=sort, limit=limit, offset=offset)
+        runs, more = _store(request).runs.search(filter=filter, sort=sort, limit=limit, offset=offset)
     except FilterError as exc:
         is_sort = bool(sort) and exc.text == (sort or "").strip() and exc.text != filter
         raise _filter_error(exc, "sort" if is_sort else "filter") from None
@@ -91,9 +96,16 @@ def list_runs(
 @router.get("/runs/{ref}", dependencies=viewer)
 def get_run(request: Request, ref: str) -> dict[str, Any]:
     """A run's metadata, params, tags, notes, environment, status, metric summary and alerts."""
-    detail = queries.run_detail(_store(request), _run_id(request, ref))
+    store = _store(request)
+    run_id = _run_id(request, ref)
+    detail = store.runs.detail(run_id)
     if detail is None:
         raise HTTPException(404, f"no run {ref!r}")
+    detail["alerts"] = [_alert(record) for record in store.alerts.history(run_id=run_id, limit=100)]
+    detail["user_alerts"] = [
+        {"ts": u.ts, "title": u.title, "text": u.text, "level": u.level}
+        for u in reversed(store.alerts.user_alerts(run_id=run_id, limit=1000))
+    ]
     detail["now"] = request.app.state.clock()
     return detail
 
@@ -112,9 +124,7 @@ def get_metrics(
     Non-finite values are the strings "NaN", "Infinity" and "-Infinity".
     """
     run_id = _run_id(request, ref)
-    data = queries.series(
-        _store(request), run_id, _keys(keys), max_points=max_points, from_step=from_step, to_step=to_step
-    )
+    data = _store(request).series.read(run_id, _keys(keys), max_points=max_points, from_step=from_step, to_step=to_step)
     return {"run": run_id, "max_points": max_points, "series": data}
 
 
@@ -124,7 +134,7 @@ def export_csv(request: Request, ref: str) -> StreamingResponse:
     run_id = _run_id(request, ref)
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in run_id)
     return StreamingResponse(
-        queries.export_csv(_store(request), run_id),
+        csv_chunks(_store(request).series.points(run_id)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{safe}.csv"'},
     )
@@ -142,7 +152,7 @@ def compare(
     if not refs or len(refs) > MAX_COMPARE:
         raise HTTPException(400, f"give 1 to {MAX_COMPARE} runs")
     ids = [_run_id(request, ref) for ref in refs]
-    return queries.compare(_store(request), ids, _keys(keys), max_points=max_points)
+    return compare_runs(_store(request), ids, _keys(keys), max_points=max_points)
 
 
 @router.get("/alerts", dependencies=viewer)
@@ -153,14 +163,28 @@ def get_alerts(
     limit: int = Query(200, ge=1, le=5000),
 ) -> dict[str, Any]:
     """Alerts from the rule engine and alerts raised by runs (``run.alert()``), newest first."""
+    store = _store(request)
     run_id = _run_id(request, run) if run else None
-    return queries.alerts(_store(request), run_id=run_id, limit=limit, state=state)
+    return {
+        "alerts": [_alert(record) for record in store.alerts.history(run_id=run_id, state=state, limit=limit)],
+        "user_alerts": [_user_alert(u) for u in store.alerts.user_alerts(run_id=run_id, limit=limit)],
+    }
 
 
 @router.get("/dead-letters", dependencies=viewer)
 def get_dead_letters(request: Request, limit: int = Query(100, ge=1, le=5000)) -> dict[str, Any]:
     """Stream entries the collector could not store, with the reason, newest first."""
-    return queries.dead_letters(_store(request), limit=limit)
+    letters = _store(request).dead_letters
+    return {"total": letters.count(), "items": [describe(letter) for letter in letters.list(limit)]}
+
+
+def _alert(record: AlertRecord) -> dict[str, Any]:
+    """A rule alert as the API shows it: every field of the record, deliveries included."""
+    return asdict(record)
+
+
+def _user_alert(alert: UserAlert) -> dict[str, Any]:
+    return asdict(alert)
 
 
 # ------------------------------------------------------------------ writes: through the event stream

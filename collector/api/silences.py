@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
-from ..store import queries
 from .auth import Principal, require
 
 router = APIRouter(tags=["silences"])
@@ -39,7 +38,7 @@ class SilenceIn(BaseModel):
 def silences(request: Request, include_ended: bool = Query(False)) -> dict[str, Any]:
     """Active and scheduled silences (``include_ended`` adds the past ones)."""
     now = request.app.state.clock()
-    return {"silences": queries.list_silences(request.app.state.store, now, include_ended=include_ended)}
+    return {"silences": request.app.state.store.silences.list(now, include_ended=include_ended)}
 
 
 @router.post("/silences", status_code=201)
@@ -50,8 +49,7 @@ def create_silence(body: SilenceIn, request: Request, who: Admin) -> dict[str, A
         raise HTTPException(
             422, "starts_at + duration is in the past: that silence would be over before it was created"
         )
-    silence_id = queries.create_silence(
-        request.app.state.store,
+    silence_id = request.app.state.store.silences.create(
         rule=body.rule,
         run_id=body.run_id,
         project=body.project,
@@ -67,6 +65,6 @@ def create_silence(body: SilenceIn, request: Request, who: Admin) -> dict[str, A
 @router.delete("/silences/{silence_id}", dependencies=[Depends(require("admin"))])
 def expire_silence(silence_id: int, request: Request) -> dict[str, Any]:
     """End a silence now."""
-    if not queries.expire_silence(request.app.state.store, silence_id, request.app.state.clock()):
+    if not request.app.state.store.silences.expire(silence_id, request.app.state.clock()):
         raise HTTPException(404, "no such silence, or it is over already")
     return {"expired": silence_id}

@@ -1,17 +1,39 @@
-"""The store's interface: what the consumer, CLI and API may ask of any backend.
+"""The store's interface: what the consumer, alerting, CLI and API may ask of any backend.
 
-SQLite implements it now and PostgreSQL next, so nothing outside ``collector/store``
-may use SQL of one engine. Writes are idempotent on ``(run_id, writer, seq)``: a batch
-delivered twice (a redelivery, a replay after a Redis restart) changes nothing.
+A backend is the write path (``Store.write`` and the pipeline's bookkeeping) plus one
+object per noun: ``runs``, ``series``, ``alerts``, ``tokens``, ``silences`` and
+``dead_letters``. Nothing outside ``collector/store`` uses SQL of one engine, or a
+backend's private attributes; SQLite lives in ``store/sqlite/`` and a second backend is
+a sibling folder that passes the same tests (``tests/collector/store/``).
+
+Writes are idempotent on ``(run_id, writer, seq)``: a batch delivered twice (a
+redelivery, a replay after a Redis restart) changes nothing. Reads that feed the API
+return JSON-ready values: non-finite floats are spelled as ``emitter.events.json_number``
+spells them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from alerts import Delivery, Liveness, OutboxStore, RunInfo, Silence, Transition
 from emitter.events import Batch, Event
+
+T = TypeVar("T")
+
+#: Token roles, weakest first.
+ROLES = ("viewer", "writer", "admin")
+
+
+def hash_token(token: str) -> str:
+    """What a store keeps of a token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ------------------------------------------------------------------ records
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +79,7 @@ class MetricSummary:
 
 @dataclass(slots=True)
 class RunRecord:
-    """A run as stored, with its summary of last/min/max per metric."""
+    """A run as stored, with its params and its summary of last/min/max per metric."""
 
     id: str
     project: str
@@ -78,14 +100,277 @@ class RunRecord:
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
 
 
-class WriteHook(Protocol):
-    """Called inside the write transaction with the events it applied (alerts use it)."""
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One transition of the alert history, with its run's name and its deliveries' outcome."""
 
-    def __call__(self, applied: Sequence[Event], now: float) -> None: ...
+    id: str
+    rule: str
+    run_id: str
+    state: str
+    kind: str
+    severity: str
+    title: str
+    text: str
+    metric: str | None
+    value: Any  # JSON-ready: a number, "NaN"/"Infinity"/"-Infinity", or None
+    step: int | None
+    at: float
+    payload: dict[str, Any]
+    run_name: str | None
+    deliveries: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class UserAlert:
+    """An alert raised by training code (``run.alert()``)."""
+
+    id: int
+    run_id: str
+    run_name: str | None
+    ts: float
+    title: str
+    text: str
+    level: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A valid, unrevoked token: who it is."""
+
+    id: int
+    role: str
+    name: str
+
+
+# ------------------------------------------------------------------ the nouns
+
+
+class RunStore(Protocol):
+    """Runs: lookups for the CLI, pages and details for the API."""
+
+    def get(self, ref: str) -> RunRecord | None:
+        """A run by id, or by name where the name is unique; with params and metric summary."""
+        ...
+
+    def resolve(self, ref: str) -> str | None:
+        """The id of the run with this id, or with this name where the name is unique."""
+        ...
+
+    def named(self, name: str) -> list[str]:
+        """Ids of every run with this name."""
+        ...
+
+    def recent(self, *, project: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first (the CLI's table)."""
+        ...
+
+    def search(
+        self, *, filter: str | None = None, sort: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A JSON-ready page of runs matching ``filter`` in ``sort`` order, and whether more follow.
+
+        Raises ``FilterError`` for a filter or sort that does not parse.
+        """
+        ...
+
+    def detail(self, run_id: str) -> dict[str, Any] | None:
+        """Everything about one run, JSON-ready: metadata, params, metrics, notes, artifacts, writers."""
+        ...
+
+    def brief(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """``id``, ``name``, ``project`` and ``status`` of the known runs among ``run_ids``, in order."""
+        ...
+
+    def params(self, run_id: str) -> dict[str, Any]:
+        """A run's params, decoded."""
+        ...
+
+    def projects(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """The project of each known run (the live hub routes project subscriptions with it)."""
+        ...
+
+    def notes(self, run_id: str) -> list[tuple[float, str]]:
+        """Notes added to a run after it started, oldest first."""
+        ...
+
+    def mark_lost(self, run_ids: Sequence[str], now: float) -> list[str]:
+        """Mark running runs as lost; returns those that changed."""
+        ...
+
+
+class SeriesStore(Protocol):
+    """Metric series: downsampled reads for charts, exact points for export."""
+
+    def read(
+        self,
+        run_id: str,
+        keys: Sequence[str] | None = None,
+        *,
+        max_points: int = 1000,
+        from_step: int | None = None,
+        to_step: int | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Each metric of a run in ``[from_step, to_step]``, at most ``max_points`` buckets (0: every point).
+
+        JSON-ready. Downsampled buckets keep min, max, last and the NaN count, so spikes and NaNs show.
+        """
+        ...
+
+    def points(self, run_id: str, keys: Sequence[str] | None = None) -> Iterator[Point]:
+        """Every stored point of a run, exact, ordered by key then step then arrival."""
+        ...
+
+    def count_points(self, run_id: str | None = None) -> int:
+        """Points stored for a run (every run: None)."""
+        ...
+
+    def keys(self, run_id: str, kind: str | None = None) -> list[str]:
+        """A run's metric keys (of one kind: ``metrics`` or ``system``), sorted."""
+        ...
+
+
+class AlertStore(OutboxStore, Protocol):
+    """The alert engine's state, its history and the delivery outbox (``alerts.OutboxStore``).
+
+    The ``*_in_tx`` methods run inside a transaction already held — the events' write
+    (a ``WriteHook``) or ``transaction(work)`` — so transitions commit with their cause.
+    """
+
+    def transaction(self, work: Callable[[], T]) -> T:
+        """Run ``work`` inside one write transaction (it may call the ``*_in_tx`` methods)."""
+        ...
+
+    def alert_state_rows(self) -> list[tuple[str, str, str, dict[str, Any]]]: ...
+
+    def save_alert_state_in_tx(self, changes: Sequence[tuple[tuple[str, str, str], dict[str, Any] | None]]) -> None: ...
+
+    def record_transitions_in_tx(self, transitions: Sequence[Transition]) -> None: ...
+
+    def run_info_in_tx(self, run_id: str) -> RunInfo | None: ...
+
+    def liveness_in_tx(self) -> list[Liveness]:
+        """Runs the stall detector watches: running or lost, on the collector's clock."""
+        ...
+
+    def mark_lost_in_tx(self, run_ids: Sequence[str], now: float) -> list[str]: ...
+
+    def add_silenced_in_tx(self, deliveries: Sequence[Delivery], reason: str) -> None:
+        """Record deliveries a silence muted: status 'silenced', never claimed, the silence named."""
+        ...
+
+    def active_silences_in_tx(self, now: float) -> list[Silence]: ...
+
+    def deliveries(self, status: str | None = None) -> list[Delivery]:
+        """Every delivery (of one status), oldest first."""
+        ...
+
+    def history(self, *, run_id: str | None = None, state: str | None = None, limit: int = 100) -> list[AlertRecord]:
+        """Rule alerts newest first, each with its run's name and its deliveries."""
+        ...
+
+    def user_alerts(self, *, run_id: str | None = None, limit: int = 100) -> list[UserAlert]:
+        """Alerts raised by training code, newest first."""
+        ...
+
+
+class TokenStore(Protocol):
+    """API tokens; only their hash is stored."""
+
+    def create(self, role: str, name: str, now: float) -> tuple[int, str]:
+        """A new token for ``role``: ``(id, token)``. Raises ``ValueError`` for an unknown role."""
+        ...
+
+    def verify(self, token: str, now: float) -> TokenInfo | None:
+        """Who a valid, unrevoked token is; records its use (at most once a minute)."""
+        ...
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every token (id, name, role, prefix, created, last used, revoked), never the token."""
+        ...
+
+    def revoke(self, token_id: int, now: float) -> bool:
+        """Revoke an active token; False when there is none with that id."""
+        ...
+
+
+class SilenceStore(Protocol):
+    """Silences: notifications of matching alerts muted for a while."""
+
+    def create(
+        self,
+        *,
+        rule: str | None,
+        run_id: str | None,
+        project: str | None,
+        starts_at: float,
+        ends_at: float,
+        comment: str,
+        created_by: str,
+        now: float,
+    ) -> int: ...
+
+    def list(self, now: float, *, include_ended: bool = False) -> list[dict[str, Any]]:
+        """Silences newest first; by default only those not yet over (active or scheduled)."""
+        ...
+
+    def expire(self, silence_id: int, now: float) -> bool:
+        """End a silence now; False when there is none still on with that id."""
+        ...
+
+
+class DeadLetterStore(Protocol):
+    """Entries the collector could not store, with the reason."""
+
+    def list(self, limit: int = 100) -> list[DeadLetter]:
+        """Newest first."""
+        ...
+
+    def count(self) -> int: ...
+
+
+# ------------------------------------------------------------------ the write path
+
+
+@runtime_checkable
+class WriteHook(Protocol):
+    """Sees every write: inside its transaction, then after its commit or rollback (alerts use it)."""
+
+    def __call__(self, applied: Sequence[Event], now: float) -> None:
+        """Inside the write transaction, with the events it applied."""
+        ...
+
+    def after_commit(self) -> None:
+        """The transaction committed (outside the store's lock)."""
+        ...
+
+    def after_rollback(self) -> None:
+        """The transaction was rolled back: forget what the call inside it prepared."""
+        ...
 
 
 class Store(Protocol):
-    """Persistence for runs, metrics and the pipeline's bookkeeping."""
+    """Persistence for runs, metrics, alerts and the pipeline's bookkeeping."""
+
+    hooks: list[WriteHook]  # called in every write transaction (see ``WriteHook``)
+
+    @property
+    def runs(self) -> RunStore: ...
+
+    @property
+    def series(self) -> SeriesStore: ...
+
+    @property
+    def alerts(self) -> AlertStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
+
+    @property
+    def silences(self) -> SilenceStore: ...
+
+    @property
+    def dead_letters(self) -> DeadLetterStore: ...
 
     def write(self, batches: Sequence[Batch], dead: Sequence[DeadLetter], now: float) -> WriteResult:
         """Apply batches and record dead letters in one transaction; idempotent."""
@@ -103,22 +388,8 @@ class Store(Protocol):
         """Highest seq such that every seq of this writer up to it is committed (-1: none)."""
         ...
 
-    def get_run(self, ref: str) -> RunRecord | None:
-        """A run by id, or by name where the name is unique."""
-        ...
-
-    def list_runs(self, *, project: str | None = None, limit: int = 50) -> list[RunRecord]: ...
-
-    def points(self, run_id: str, keys: Sequence[str] | None = None) -> Iterator[Point]:
-        """Every stored point of a run, exact, ordered by key then step then arrival."""
-        ...
-
-    def count_points(self, run_id: str | None = None) -> int: ...
-
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
-
-    def mark_lost(self, run_ids: Sequence[str], now: float) -> list[str]:
-        """Mark running runs as lost; returns those that changed."""
+    def ping(self) -> None:
+        """Raise if the store cannot answer a query (the readiness probe)."""
         ...
 
     def idle(self) -> None:

@@ -10,7 +10,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from collector.api.app import create_app
-from tests.api.fake import FakeRun
 from tests.api.server import ServerThread
 
 
@@ -34,14 +33,6 @@ def client(serve: Callable[..., ServerThread]) -> Iterator[httpx.Client]:
     server = serve()
     with httpx.Client(base_url=server.url, timeout=30) as http:
         yield http
-
-
-@pytest.fixture
-def fake_run(store: Any) -> Callable[..., FakeRun]:
-    def make(project: str = "cifar", **kwargs: Any) -> FakeRun:
-        return FakeRun(store, project, **kwargs)
-
-    return make
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from collector.api.auth import check_bind
-from collector.cli_api import token as token_cli
+from collector.cli.tokens import token as token_cli
 from collector.errors import ConfigError
-from collector.store import queries
+from collector.store.base import ROLES, hash_token
 
 OPEN = {"/healthz", "/readyz", "/api/v1/healthz", "/api/v1/readyz", "/api/v1/session", "/api/v1/openapi.json"}
 
@@ -31,7 +31,7 @@ def _routes(http: httpx.Client) -> list[tuple[str, str]]:
 def secured(serve: Any, store: Any, fake_run: Any) -> dict[str, Any]:
     fake_run("p", name="r1")
     server = serve(auth=True)
-    tokens = {role: queries.create_token(store, role, role, 0.0)[1] for role in queries.ROLES}
+    tokens = {role: store.tokens.create(role, role, 0.0)[1] for role in ROLES}
     return {"server": server, "tokens": tokens}
 
 
@@ -131,13 +131,13 @@ def test_token_cli_prints_the_token_once_and_stores_only_its_hash(home: Any, sto
     assert result.exit_code == 0, result.output
     secret = result.stdout.strip().splitlines()[0]
     assert secret.startswith("rw_") and len(secret) > 40
-    assert queries.verify_token(store, secret, 0.0)[1] == "viewer"
-    with store._lock:
-        dump = "\n".join(store._db.iterdump())
-    assert secret not in dump and queries.hash_token(secret) in dump
+    assert store.tokens.verify(secret, 0.0).role == "viewer"
+    with store.db.lock:
+        dump = "\n".join(store.db.conn.iterdump())
+    assert secret not in dump and hash_token(secret) in dump
     listed = runner.invoke(token_cli, ["list", "--home", str(home)])
     assert "grafana" in listed.output and secret not in listed.output
     assert runner.invoke(token_cli, ["revoke", "1", "--home", str(home)]).exit_code == 0
-    assert queries.verify_token(store, secret, 0.0) is None
+    assert store.tokens.verify(secret, 0.0) is None
     bad = runner.invoke(token_cli, ["create", "--role", "root", "--home", str(home)])
     assert bad.exit_code != 0

@@ -9,6 +9,10 @@ import struct
 import time
 from typing import Any
 
+from click.testing import CliRunner
+
+from alerts import Transition
+from collector.cli import main
 from collector.store.base import DeadLetter
 from tests.helpers import wait_for
 
@@ -122,6 +126,18 @@ def test_export_csv_is_exact(client: Any, fake_run: Any) -> None:
     assert {r[2] for r in rows[1:]} == {"v", 'w,eird"key'}
 
 
+def test_the_cli_and_the_api_export_the_same_bytes(client: Any, fake_run: Any, settings: Any, tmp_path: Any) -> None:
+    run = fake_run()
+    for step, value in enumerate(SPECIALS):
+        run.log({"-loss": value, "=cmd": 1.0, 'w,eird"key': float(step), "plain": -0.0}, step=step)
+    served = client.get(f"/api/v1/runs/{run.id}/export.csv").content
+    out = tmp_path / "export.csv"
+    result = CliRunner().invoke(main, ["export", run.id, "--home", str(settings.home), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == served
+    assert b'"-loss"' in served and b'"=cmd"' in served  # a spreadsheet never runs a key as a formula
+
+
 def test_compare_marks_differing_params_and_overlays_series(client: Any, fake_run: Any) -> None:
     a = fake_run(name="a", config={"lr": 0.1, "batch": 64})
     b = fake_run(name="b", config={"lr": 0.01, "batch": 64, "warmup": 5})
@@ -142,39 +158,28 @@ def test_alerts_from_the_engine_table_and_from_runs(client: Any, fake_run: Any, 
     body = client.get("/api/v1/alerts").json()
     assert body["alerts"] == []
     assert body["user_alerts"][0]["title"] == "diverged" and body["user_alerts"][0]["run_name"] == "alerting"
-    with store._lock:  # a transition as the alert engine records it
-        store._db.execute(
-            "INSERT INTO alerts (id, rule, run_id, state, kind, severity, title, text, metric, value, step, at, payload)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                f"loss_nan|{run.id}#1.0",
-                "loss_nan",
-                run.id,
-                "firing",
-                "condition",
-                "critical",
-                "loss is NaN",
-                "<b>NaN</b>",
-                "loss",
-                '"NaN"',
-                7,
-                time.time(),
-                "{}",
-            ),
-        )
+    nan = Transition(
+        rule="loss_nan",
+        run_id=run.id,
+        state="firing",
+        kind="condition",
+        episode=1,
+        seq=0,
+        at=time.time(),
+        severity="critical",
+        notify=(),
+        title="loss is NaN",
+        text="<b>NaN</b>",
+        metric="loss",
+        value=math.nan,
+        step=7,
+    )
+    store.alerts.transaction(lambda: store.alerts.record_transitions_in_tx([nan]))  # as the engine records it
     body = client.get("/api/v1/alerts", params={"state": "firing"}).json()
     assert body["alerts"][0]["rule"] == "loss_nan" and body["alerts"][0]["value"] == "NaN"
     assert body["alerts"][0]["run_name"] == "alerting"
     assert client.get("/api/v1/alerts", params={"run": run.id}).json()["alerts"][0]["state"] == "firing"
     assert client.get(f"/api/v1/runs/{run.id}").json()["alerts"][0]["rule"] == "loss_nan"
-
-
-def test_alerts_tolerate_a_store_without_the_alerts_table(client: Any, fake_run: Any, store: Any) -> None:
-    with store._lock:
-        store._db.execute("DROP TABLE alerts")
-    run = fake_run(name="quiet")
-    assert client.get("/api/v1/alerts").json() == {"alerts": [], "user_alerts": []}
-    assert client.get(f"/api/v1/runs/{run.id}").json()["alerts"] == []
 
 
 def test_dead_letters(client: Any, store: Any) -> None:
@@ -204,8 +209,8 @@ def test_notes_and_tags_go_through_the_stream_to_the_store(
     run = fake_run(name="annotated")
     assert client.post(f"/api/v1/runs/{run.id}/notes", json={"text": "lr too high?"}).status_code == 202
     assert client.post(f"/api/v1/runs/{run.id}/tags", json={"tags": ["keep"]}).status_code == 202
-    wait_for(lambda: store.notes(run.id) and "keep" in store.get_run(run.id).tags, what="note and tag stored")
-    assert store.notes(run.id)[0][1] == "lr too high?"
+    wait_for(lambda: store.runs.notes(run.id) and "keep" in store.runs.get(run.id).tags, what="note and tag stored")
+    assert store.runs.notes(run.id)[0][1] == "lr too high?"
     assert client.post(f"/api/v1/runs/{run.id}/notes", json={"text": ""}).status_code == 422
 
 

@@ -58,7 +58,7 @@ def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
 
     requests = fake_slack.wait_for(2, status=200)
     mails = smtp_sink.wait_for(1)
-    wait_for(lambda: service.store.deliveries("pending") == [], what="no pending deliveries")
+    wait_for(lambda: service.store.alerts.deliveries("pending") == [], what="no pending deliveries")
     time.sleep(1.0)  # anything duplicated would have been sent by now
     assert sorted(r.path for r in fake_slack.requests) == [
         "/api/chat.postMessage",
@@ -69,7 +69,7 @@ def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
     text = str(webhook)
     assert "loss-nan" in text and "nan-run" in text and "alerts-e2e" in text and f"/runs/{run.id}" in text
     assert "nan-run" in mails[0].message["Subject"]
-    [record] = service.store.list_alerts()
+    [record] = service.store.alerts.history()
     assert (record.rule, record.state, record.metric, record.step) == ("loss-nan", "firing", "loss", 1)
     assert {d["channel"]: d["status"] for d in record.deliveries} == {"hook": "sent", "bot": "sent", "mail": "sent"}
     # the service's /metrics counts what happened
@@ -121,18 +121,18 @@ def test_a_run_killed_with_sigkill_raises_one_lost_alert_within_after_plus_one_s
         "for s in range(10**6):\n    run.log({'x': float(s)}, step=s)\n    time.sleep(0.01)\n",
         env,
     )
-    wait_for(lambda: store.list_runs(project="lost-job"), what="the job running")
+    wait_for(lambda: store.runs.recent(project="lost-job"), what="the job running")
     time.sleep(1.0)
     job.send_signal(signal.SIGKILL)
     job.wait()
-    [record] = wait_for(lambda: service.store.list_alerts(), timeout=15, what="the lost alert")
-    run = store.get_run(record.run_id)
+    [record] = wait_for(lambda: service.store.alerts.history(), timeout=15, what="the lost alert")
+    run = store.runs.get(record.run_id)
     assert record.rule == "lost" and run.status == "lost"
     assert record.at - run.last_event_at <= 3.0 + 1.0 + 0.25  # after + the detector's period (+ commit slack)
     labels = {"project": "lost-job", "run_id": run.id, "run_name": run.name}
     assert value(scrape(service.service.exporter), "runwatch_run_status", **labels, status="lost") == 1
     time.sleep(2.0)
-    assert len(service.store.list_alerts()) == 1, "one alert per episode"
+    assert len(service.store.alerts.history()) == 1, "one alert per episode"
 
 
 @pytest.mark.slow
@@ -155,18 +155,18 @@ def test_no_false_lost_alert_while_the_emitter_spools_because_redis_is_down(tmp_
         env,
     )
     try:
-        wait_for(lambda: service.store.list_runs(project="outage-job"), what="the job running")
+        wait_for(lambda: service.store.runs.recent(project="outage-job"), what="the job running")
         server.kill()
         time.sleep(8)  # well past `after`: the emitter spools, the collector cannot read
         server.start()
         assert job.wait(60) == 0
         run = wait_for(
-            lambda: (r := service.store.list_runs(project="outage-job")) and r[0].status == "finished" and r[0],
+            lambda: (r := service.store.runs.recent(project="outage-job")) and r[0].status == "finished" and r[0],
             timeout=60,
             what="the run finished",
         )
-        assert service.store.count_points(run.id) == 1400
-        assert service.store.list_alerts() == []
+        assert service.store.series.count_points(run.id) == 1400
+        assert service.store.alerts.history() == []
     finally:
         job.kill()
         service.stop()
@@ -208,15 +208,12 @@ def test_a_silenced_alert_is_recorded_but_not_sent_and_alerts_after_the_silence_
     service_factory,
     fake_slack,
 ):
-    from collector.store import queries
-
     service = service_factory(f"""
 channels: {{hook: {{type: slack, webhook_url: "{fake_slack.webhook_url}"}}}}
 rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
 """)
     now = time.time()
-    silence = queries.create_silence(
-        service.store,
+    silence = service.store.silences.create(
         rule="loss-nan",
         run_id=None,
         project="alerts-silenced",
@@ -229,12 +226,12 @@ rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
     run = emitter.init("alerts-silenced")
     run.log({"loss": math.nan}, step=0)
     assert run.flush(20)
-    [record] = wait_for(lambda: service.store.list_alerts(), what="the alert recorded")
+    [record] = wait_for(lambda: service.store.alerts.history(), what="the alert recorded")
     assert record.rule == "loss-nan"
     [delivery] = record.deliveries
     assert delivery["status"] == "silenced" and "known flaky job" in delivery["last_error"]
 
-    assert queries.expire_silence(service.store, silence, time.time())
+    assert service.store.silences.expire(silence, time.time())
     run.log({"loss": 1.0}, step=1)  # resolves the episode
     run.log({"loss": math.nan}, step=2)  # a new episode, no silence any more
     run.finish()

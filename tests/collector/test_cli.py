@@ -24,7 +24,7 @@ def logged_run(emitter_env, collector, store):
     for step, value in enumerate(VALUES):
         run.log({"loss": value, "acc": step / 10}, step=step)
     run.finish()
-    wait_for(lambda: store.count_points(run.id) == 2 * len(VALUES), what="points stored")
+    wait_for(lambda: store.series.count_points(run.id) == 2 * len(VALUES), what="points stored")
     return run
 
 
@@ -95,7 +95,7 @@ def test_tail_follows_a_run_live_from_the_stream(emitter_env, collector, store, 
 
     run = emitter.init("tail", name="tailed")
     run.flush(10)
-    wait_for(lambda: store.get_run(run.id), what="the run stored")
+    wait_for(lambda: store.runs.get(run.id), what="the run stored")
     tail = subprocess.Popen(
         [
             sys.executable,

@@ -52,9 +52,9 @@ def test_a_malformed_entry_is_dead_lettered_with_its_reason_and_valid_events_aro
     run.log({"after": 2.0}, step=1)
     run.finish()
 
-    letters = wait_for(lambda: store.dead_letters(), what="a dead letter")
+    letters = wait_for(lambda: store.dead_letters.list(), what="a dead letter")
     assert len(letters) == 1 and reason in letters[0].reason
-    wait_for(lambda: store.count_points(run.id) == 2, what="the valid points around it")
+    wait_for(lambda: store.series.count_points(run.id) == 2, what="the valid points around it")
     dead_stream = client.xrange(settings.keys.dead_letters)
     assert len(dead_stream) == 1 and reason in dead_stream[0][1][b"reason"].decode()
     assert collector.consumer.dead == 1
@@ -82,6 +82,6 @@ def test_an_entry_that_keeps_failing_to_commit_is_dead_lettered_after_the_retry_
     run.log({"x": 1.0})
     run.finish()
 
-    letters = wait_for(lambda: store.dead_letters(), timeout=30, what="the poison entry dead-lettered")
+    letters = wait_for(lambda: store.dead_letters.list(), timeout=30, what="the poison entry dead-lettered")
     assert "failed 3 times: RuntimeError: disk says no" in letters[0].reason
-    wait_for(lambda: store.count_points(run.id) == 1, what="the neighbour's point")
+    wait_for(lambda: store.series.count_points(run.id) == 1, what="the neighbour's point")

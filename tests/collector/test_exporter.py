@@ -227,7 +227,8 @@ def test_runs_seen_without_run_start_are_named_from_the_store_before_they_are_ex
 
     class FakeConsumer:
         streams: list[str] = []
-        store = type("S", (), {"get_run": staticmethod(lambda run_id: Record() if run_id == "r1" else None)})()
+        runs = type("Runs", (), {"get": staticmethod(lambda run_id: Record() if run_id == "r1" else None)})()
+        store = type("S", (), {"runs": runs})()
 
         async def run_in_store(self, fn: Any, *args: Any) -> Any:
             return fn(*args)

@@ -21,10 +21,10 @@ def test_a_logged_point_is_stored_exactly_including_nan_inf_and_negative_zero(em
         run.log({"v": value}, step=step)
     run.finish()
 
-    wait_for(lambda: store.count_points(run.id) == len(SPECIALS), what="all points committed")
-    stored = [p.value for p in store.points(run.id)]
+    wait_for(lambda: store.series.count_points(run.id) == len(SPECIALS), what="all points committed")
+    stored = [p.value for p in store.series.points(run.id)]
     assert [bits(v) for v in stored] == [bits(v) for v in SPECIALS]
-    record = store.get_run(run.id)
+    record = store.runs.get(run.id)
     assert record.status == "finished"
     assert record.params == {"lr": 0.01}
     assert bits(record.metrics["v"].last) == bits(1.7976931348623157e308)
@@ -35,9 +35,9 @@ def test_out_of_order_steps_are_all_stored(emitter_env, collector, store):
     for step in (5, 3, 9, 3, 0):
         run.log({"loss": float(step)}, step=step)
     run.finish()
-    wait_for(lambda: store.count_points(run.id) == 5, what="5 points")
-    assert sorted(p.step for p in store.points(run.id)) == [0, 3, 3, 5, 9]
-    summary = store.get_run(run.id).metrics["loss"]
+    wait_for(lambda: store.series.count_points(run.id) == 5, what="5 points")
+    assert sorted(p.step for p in store.series.points(run.id)) == [0, 3, 3, 5, 9]
+    summary = store.runs.get(run.id).metrics["loss"]
     assert (summary.last_step, summary.last, summary.min, summary.max) == (9, 9.0, 0.0, 9.0)
 
 
@@ -51,12 +51,12 @@ def test_a_resumed_run_keeps_both_writers_points(emitter_env, collector, store):
         second.log({"loss": 1.0 / (step + 1)}, step=step)
     second.finish()
 
-    wait_for(lambda: store.count_points(first.id) == 200, what="200 points from both writers")
-    record = store.get_run(first.id)
+    wait_for(lambda: store.series.count_points(first.id) == 200, what="200 points from both writers")
+    record = store.runs.get(first.id)
     assert record.name == "preemptible"  # nothing stored is overwritten
     assert record.params == {"lr": 0.1, "restarts": 1}
     assert record.status == "finished"
-    assert sorted(p.step for p in store.points(first.id)) == list(range(200))
+    assert sorted(p.step for p in store.series.points(first.id)) == list(range(200))
 
 
 def test_nan_summary_does_not_poison_min_and_max(emitter_env, collector, store):
@@ -65,6 +65,6 @@ def test_nan_summary_does_not_poison_min_and_max(emitter_env, collector, store):
     run.log({"loss": math.nan}, step=1)
     run.log({"loss": 0.5}, step=2)
     run.finish()
-    wait_for(lambda: store.count_points(run.id) == 3, what="3 points")
-    summary = store.get_run(run.id).metrics["loss"]
+    wait_for(lambda: store.series.count_points(run.id) == 3, what="3 points")
+    summary = store.runs.get(run.id).metrics["loss"]
     assert (summary.min, summary.max, summary.last, summary.count) == (0.5, 1.0, 0.5, 3)

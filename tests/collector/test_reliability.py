@@ -37,10 +37,10 @@ def _pending(client, settings):
 def test_200k_points_from_4_processes_are_stored_exactly_once_and_bit_exact(emitter_env, collector, store):
     reports = _finish_load(_start_load(emitter_env))
     for report in reports:
-        wait_for(lambda: store.count_points(report["run_id"]) >= STEPS * KEYS, timeout=120, what="all points")
+        wait_for(lambda: store.series.count_points(report["run_id"]) >= STEPS * KEYS, timeout=120, what="all points")
     for report in reports:
         assert_run_stored_exactly(store, report["run_id"], report["proc"], STEPS, KEYS)
-    assert store.dead_letters() == []
+    assert store.dead_letters.list() == []
 
 
 @pytest.mark.slow
@@ -59,12 +59,14 @@ def test_kill_9_of_the_collector_three_times_loses_and_duplicates_nothing(emitte
         reports = _finish_load(load)
         store = SQLiteStore(settings.sqlite_path)
         for report in reports:
-            wait_for(lambda: store.count_points(report["run_id"]) >= STEPS * KEYS, timeout=120, what="all points")
+            wait_for(
+                lambda: store.series.count_points(report["run_id"]) >= STEPS * KEYS, timeout=120, what="all points"
+            )
         for report in reports:
             assert_run_stored_exactly(store, report["run_id"], report["proc"], STEPS, KEYS)
         client = __import__("redis").Redis.from_url(settings.redis_url)
         wait_for(lambda: _pending(client, settings) == 0, what="an empty pending list")
-        assert store.dead_letters() == []
+        assert store.dead_letters.list() == []
         store.close()
     finally:
         collector.stop()
@@ -107,13 +109,15 @@ def test_redis_killed_and_back_20s_later_loses_nothing_and_never_stalls_training
         server.start()
         reports = _finish_load([load, slow], timeout=180)
         for report, n_steps in zip(reports, (steps, 30_000), strict=True):
-            wait_for(lambda: store.count_points(report["run_id"]) >= n_steps * keys, timeout=120, what="all points")
+            wait_for(
+                lambda: store.series.count_points(report["run_id"]) >= n_steps * keys, timeout=120, what="all points"
+            )
             assert_run_stored_exactly(store, report["run_id"], report["proc"], n_steps, keys)
         slow_report = reports[1]
         assert slow_report["spilled"] > 0, "the outage should have sent batches to the spool"
         assert slow_report["worst_log_ms"] < 50, f"a log() call took {slow_report['worst_log_ms']:.1f} ms"
         wait_for(lambda: not list((home / "spool").glob("*.seg")), what="the spool to drain")
-        assert store.dead_letters() == []
+        assert store.dead_letters.list() == []
     finally:
         collector.stop()
         store.close()

@@ -75,7 +75,7 @@ def test_runwatch_serve_persists_runs_and_answers_health_checks(tmp_path, emitte
         from collector.store.sqlite import SQLiteStore
 
         store = SQLiteStore(home / "runwatch.db")
-        wait_for(lambda: store.count_points(run.id) == 1, what="the point committed by serve")
+        wait_for(lambda: store.series.count_points(run.id) == 1, what="the point committed by serve")
         store.close()
     finally:
         serve.send_signal(signal.SIGTERM)
@@ -162,12 +162,12 @@ def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_
     from collector.store.sqlite import SQLiteStore
 
     store = SQLiteStore(home / "runwatch.db")
-    statuses = {run.name: run.status for run in store.list_runs(project="demo")}
+    statuses = {run.name: run.status for run in store.runs.recent(project="demo")}
     assert statuses == {"demo-healthy": "finished", "demo-diverging": "failed", "demo-killed": "lost"}
-    fired = {record.rule for record in store.list_alerts()}
+    fired = {record.rule for record in store.alerts.history()}
     assert {"loss-not-finite", "heartbeat-lost", "run-ended-badly", "from-code"} <= fired
     assert "heartbeat-lost" in done.stdout  # the console channel printed it
-    diverging = store.get_run("demo-diverging")
+    diverging = store.runs.get("demo-diverging")
     assert math_isnan(diverging.metrics["loss"].last)
     store.close()
 

@@ -49,8 +49,8 @@ def test_a_run_that_ends_while_redis_is_down_is_delivered_by_runwatch_sync(tmp_p
         )
         assert result.exit_code == 0, result.output
         assert "still waiting 0" in result.output
-        assert store.count_points(run_id) == 6000
-        assert store.get_run(run_id).status == "finished"
+        assert store.series.count_points(run_id) == 6000
+        assert store.runs.get(run_id).status == "finished"
         assert not list((home / "spool").glob("*.seg"))
         again = CliRunner().invoke(
             main, ["sync", "--home", str(home), "--redis-url", server.url], env={"RUNWATCH_PREFIX": prefix}
@@ -81,7 +81,7 @@ def test_the_next_emitter_start_delivers_a_spool_left_behind(tmp_path, settings,
     try:
         done = run_python("import emitter\nemitter.init('next-job').finish()\n", env)
         assert done.returncode == 0, done.stderr
-        wait_for(lambda: store.count_points(run_id) == 6000, what="the old job's points")
+        wait_for(lambda: store.series.count_points(run_id) == 6000, what="the old job's points")
         wait_for(lambda: not list((home / "spool").glob("*.seg")), what="the spool to drain")
     finally:
         collector.stop()

@@ -12,7 +12,7 @@ from tests.helpers import run_python, spawn_python, wait_for
 
 
 def _stored_run(store, project):
-    runs = store.list_runs(project=project)
+    runs = store.runs.recent(project=project)
     return runs[0] if runs and runs[0].status != "running" else None
 
 
@@ -54,12 +54,12 @@ def test_sigterm_marks_the_run_killed_and_the_process_still_dies_by_the_signal(e
         "for step in range(100000):\n    run.log({'x': float(step)}, step=step)\n    time.sleep(0.001)\n"
     )
     process = spawn_python(code, emitter_env)
-    wait_for(lambda: store.list_runs(project="exit-term"), what="run started")
+    wait_for(lambda: store.runs.recent(project="exit-term"), what="run started")
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == -signal.SIGTERM
     run = wait_for(lambda: _stored_run(store, "exit-term"), what="run ended")
     assert run.status == "killed"
-    assert store.count_points(run.id) == run.last_step + 1  # everything logged before the signal arrived
+    assert store.series.count_points(run.id) == run.last_step + 1  # everything logged before the signal arrived
 
 
 def test_a_forked_child_logs_to_the_same_run_as_a_new_writer(emitter_env, collector, store):
@@ -80,9 +80,13 @@ run.finish()
     done = run_python(code, emitter_env)
     assert done.returncode == 0, done.stderr
     run = wait_for(lambda: _stored_run(store, "forked"), what="run ended")
-    wait_for(lambda: store.count_points(run.id) == 3, what="parent and child points")
+    wait_for(lambda: store.series.count_points(run.id) == 3, what="parent and child points")
     assert run.status == "finished"
-    assert sorted((p.key, p.value) for p in store.points(run.id)) == [("child", 2.0), ("parent", 1.0), ("parent", 3.0)]
+    assert sorted((p.key, p.value) for p in store.series.points(run.id)) == [
+        ("child", 2.0),
+        ("parent", 1.0),
+        ("parent", 3.0),
+    ]
 
 
 def test_multiprocessing_workers_deliver_what_they_logged_before_os_exit(emitter_env, collector, store):
@@ -109,15 +113,15 @@ if __name__ == '__main__':
     done = run_python(code, emitter_env)
     assert done.returncode == 0, done.stderr
     run = wait_for(lambda: _stored_run(store, "mp-workers"), what="run ended")
-    wait_for(lambda: store.count_points(run.id) == 600, what="every worker's 200 points", timeout=20)
-    assert {p.key for p in store.points(run.id)} == {"worker_0", "worker_1", "worker_2"}
+    wait_for(lambda: store.series.count_points(run.id) == 600, what="every worker's 200 points", timeout=20)
+    assert {p.key for p in store.series.points(run.id)} == {"worker_0", "worker_1", "worker_2"}
 
 
 def test_heartbeats_are_sent_while_the_run_is_idle(emitter_env, collector, store, monkeypatch):
     monkeypatch.setenv("RUNWATCH_HEARTBEAT_INTERVAL", "0.2")
     run = emitter.init("heartbeat")
-    wait_for(lambda: store.get_run(run.id) and store.get_run(run.id).last_heartbeat_at, what="a heartbeat")
-    first = store.get_run(run.id).last_heartbeat_at
+    wait_for(lambda: store.runs.get(run.id) and store.runs.get(run.id).last_heartbeat_at, what="a heartbeat")
+    first = store.runs.get(run.id).last_heartbeat_at
     time.sleep(0.5)
-    wait_for(lambda: store.get_run(run.id).last_heartbeat_at > first, what="a later heartbeat")
+    wait_for(lambda: store.runs.get(run.id).last_heartbeat_at > first, what="a later heartbeat")
     run.finish()

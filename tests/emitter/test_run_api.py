@@ -200,6 +200,6 @@ def test_an_unexpected_error_in_the_sender_loses_nothing(emitter_env, collector,
     run = emitter.init("sender-survives")
     for step in range(100):
         run.log({"loss": float(step)}, step=step)
-    wait_for(lambda: store.count_points(run.id) == 100, what="every point, after the failed connect")
+    wait_for(lambda: store.series.count_points(run.id) == 100, what="every point, after the failed connect")
     assert "unexpected error while sending" in caplog.text and "LookupError" in caplog.text
     run.finish()

@@ -32,7 +32,7 @@ def test_runs_table_then_a_run_whose_chart_grows_live_without_reload(
     for step in range(50):
         run.log({"loss": 1.0 / (step + 1), "acc": step / 100}, step=step)
     run.flush(10)
-    wait_for(lambda: store.count_points(run.id) == 100, what="first points stored")
+    wait_for(lambda: store.series.count_points(run.id) == 100, what="first points stored")
     server = _serve(settings, store)
     stop = threading.Event()
     try:
@@ -78,7 +78,7 @@ def test_a_run_named_with_html_renders_as_text_and_runs_no_script(
     run.note(XSS)
     run.alert(XSS, XSS)
     run.finish()
-    wait_for(lambda: (r := store.get_run(run.id)) is not None and r.status == "finished", what="run stored")
+    wait_for(lambda: (r := store.runs.get(run.id)) is not None and r.status == "finished", what="run stored")
     server = _serve(settings, store)
     try:
         page.goto(server.url + "/")
@@ -114,7 +114,9 @@ def test_compare_page_overlays_runs_and_marks_differing_params(
         b.log({"loss": 2.0 / (step + 1)}, step=step)
     a.finish()
     b.finish()
-    wait_for(lambda: store.count_points(a.id) == 20 and store.count_points(b.id) == 20, what="both runs stored")
+    wait_for(
+        lambda: store.series.count_points(a.id) == 20 and store.series.count_points(b.id) == 20, what="both runs stored"
+    )
     server = _serve(settings, store)
     try:
         page.goto(f"{server.url}/#/compare?runs={a.id},{b.id}")

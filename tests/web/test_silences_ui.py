@@ -18,7 +18,6 @@ import redis.asyncio as aioredis
 from playwright.sync_api import expect
 
 from collector.api.app import create_app
-from collector.store import queries
 from tests.api.server import ServerThread
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -42,7 +41,7 @@ def sign_in(settings: Any, store: Any, page: Any) -> Iterator[Callable[[str], An
     server = ServerThread(app).start()
 
     def open_as(role: str) -> Any:
-        _, token = queries.create_token(store, role, f"{role}-token", time.time())
+        _, token = store.tokens.create(role, f"{role}-token", time.time())
         page.goto(server.url + "/#/alerts")
         page.fill("#token", token)
         page.click("form.login button")
@@ -66,9 +65,7 @@ def _form(page: Any) -> dict[str, str]:
 def _silence(store: Any, **matchers: str | None) -> int:
     now = time.time()
     fields = {"rule": None, "run_id": None, "project": None, **matchers}
-    return queries.create_silence(
-        store, **fields, starts_at=now, ends_at=now + 3600, comment="", created_by="cli", now=now
-    )
+    return store.silences.create(**fields, starts_at=now, ends_at=now + 3600, comment="", created_by="cli", now=now)
 
 
 def _refresh_quickly(page: Any) -> None:
@@ -92,7 +89,7 @@ def test_an_admin_adds_a_silence_through_the_form_and_it_is_listed_and_stored(si
 
     row = page.locator("#silences tr[data-silence]")
     expect(row).to_have_count(1)
-    [stored] = queries.list_silences(store, time.time())
+    [stored] = store.silences.list(time.time())
     assert (stored["rule"], stored["run_id"], stored["project"], stored["comment"]) == ("loss-nan", None, "cifar", XSS)
     assert stored["ends_at"] - stored["starts_at"] == 2 * 3600
     assert abs(stored["starts_at"] - time.time()) < 30  # "starts" left empty: now
@@ -116,8 +113,8 @@ def test_end_takes_a_silence_off_the_active_list_with_one_click(sign_in: Any, st
     page.click(f'#silences tr[data-silence="{ending}"] button')
     expect(page.locator(f'#silences tr[data-silence="{ending}"]')).to_have_count(0)
     expect(page.locator(f'#silences tr[data-silence="{staying}"]')).to_have_count(1)
-    assert [s["id"] for s in queries.list_silences(store, time.time())] == [staying]
-    [ended] = [s for s in queries.list_silences(store, time.time(), include_ended=True) if s["id"] == ending]
+    assert [s["id"] for s in store.silences.list(time.time())] == [staying]
+    [ended] = [s for s in store.silences.list(time.time(), include_ended=True) if s["id"] == ending]
     assert ended["expired_at"] is not None
     assert page.text_content("#silence-error") == ""
     assert _script_errors(page) == []
@@ -159,7 +156,7 @@ def test_a_refused_form_shows_the_apis_reason_keeps_what_was_typed_and_creates_n
             "comment": "no matcher given",
         }
 
-    assert queries.list_silences(store, time.time(), include_ended=True) == []
+    assert store.silences.list(time.time(), include_ended=True) == []
     expect(page.locator("#silences tr[data-silence]")).to_have_count(0)
     assert _script_errors(page) == []
 
@@ -186,7 +183,7 @@ def test_a_viewer_sees_silences_but_adding_or_ending_one_is_refused_with_the_rea
         row.locator("button").click()
     expect(error).to_have_text("this needs the admin role; the token has viewer")
     expect(row).to_have_count(1)
-    assert [s["id"] for s in queries.list_silences(store, time.time())] == [existing]
+    assert [s["id"] for s in store.silences.list(time.time())] == [existing]
     assert _script_errors(page) == []
 
 
@@ -203,7 +200,7 @@ def test_an_admin_adds_silences_that_start_later_and_they_are_listed_as_schedule
     _fill(page, rule="loss-nan", starts="in 30m", duration="1h", comment="after the deploy")
     expect(rows).to_have_count(1)
     after = time.time()
-    [relative] = queries.list_silences(store, time.time())
+    [relative] = store.silences.list(time.time())
     assert before + 1800 - 1 <= relative["starts_at"] <= after + 1800 + 1  # the browser's clock, ms resolution
     assert relative["ends_at"] - relative["starts_at"] == pytest.approx(3600)
     assert (relative["rule"], relative["comment"]) == ("loss-nan", "after the deploy")
@@ -215,11 +212,11 @@ def test_an_admin_adds_silences_that_start_later_and_they_are_listed_as_schedule
     for count, (typed, (day, minute)) in enumerate(typed_as.items(), start=2):
         _fill(page, project="cifar", starts=typed, duration="2h")
         expect(rows).to_have_count(count)
-        stored = queries.list_silences(store, time.time())[0]  # newest first
+        stored = store.silences.list(time.time())[0]  # newest first
         assert stored["starts_at"] == datetime(2031, 1, day, 3, minute, tzinfo=kolkata).timestamp()
         assert stored["ends_at"] == stored["starts_at"] + 2 * 3600
         expect(_state(page, stored["id"])).to_have_text("scheduled")
-    assert not any(s["active"] for s in queries.list_silences(store, time.time()))
+    assert not any(s["active"] for s in store.silences.list(time.time()))
     assert page.text_content("#silence-error") == ""
     assert _script_errors(page) == []
 
@@ -231,8 +228,7 @@ def test_a_scheduled_silence_turns_active_then_leaves_the_list_while_the_page_st
     page = sign_in("admin")
     page.evaluate("window.__sameDocument = true")
     now = time.time()
-    silence_id = queries.create_silence(
-        store, rule="loss-nan", run_id=None, project=None, starts_at=now + 2.5, ends_at=now + 5,
+    silence_id = store.silences.create(rule="loss-nan", run_id=None, project=None, starts_at=now + 2.5, ends_at=now + 5,
         comment="short", created_by="cli", now=now,
     )  # fmt: skip
 

@@ -65,7 +65,7 @@ def add_segment(
                 chunk.values.extend([column[i] for i in picked])
         low, high = bounds(column)
         _fold_summary(summary, sid, top, column[last], low, high, len(column))
-    return top
+    return int(top)
 
 
 def bounds(column: Sequence[float]) -> tuple[float, float]:

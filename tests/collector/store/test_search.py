@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from collector.store import queries
 from collector.store.search import FilterError, parse_filter, parse_sort
 
 
@@ -33,7 +32,7 @@ def runs(fake_run: Any) -> dict[str, Any]:
 
 
 def names(store: Any, text: str) -> list[str]:
-    found, _ = queries.list_runs(store, filter=text, sort="name asc", limit=100)
+    found, _ = store.runs.search(filter=text, sort="name asc", limit=100)
     return sorted(run["name"] for run in found)
 
 
@@ -118,9 +117,9 @@ def test_values_never_reach_the_sql_text() -> None:
 
 
 def test_sort_by_metric_puts_missing_values_last_and_pages_are_stable(store: Any, runs: Any) -> None:
-    found, _ = queries.list_runs(store, sort="-metrics.val/acc", limit=10)
+    found, _ = store.runs.search(sort="-metrics.val/acc", limit=10)
     assert [r["name"] for r in found] == ["ViT-c", "resnet-a", "resnet-b", "Resnet_d"]
-    found, _ = queries.list_runs(store, sort="metrics.val/acc asc", limit=10)
+    found, _ = store.runs.search(sort="metrics.val/acc asc", limit=10)
     assert [r["name"] for r in found] == ["resnet-b", "resnet-a", "ViT-c", "Resnet_d"]
     with pytest.raises(FilterError) as caught:
         parse_sort("name, bogus desc")

@@ -12,7 +12,7 @@ just written, per (series, chunk bucket). A bucket's ``last`` is stored as REAL 
 
 A level is kept for a series only once its points span more than one bucket of the level
 below (``top_level``): until then its single bucket would repeat that one, and a read never
-asks for it (``queries._downsample``). A run logging a step at a time for its first thousand
+asks for it (``series.SQLiteSeries._downsample``). A run logging a step at a time for its first thousand
 steps updates 4 levels per point, not 11. A level starting to be kept is built from the one
 below, inside the same transaction.
 """
@@ -148,6 +148,7 @@ def _fold_points(pending: Mapping[tuple[int, int], Pending]) -> dict[tuple[int, 
             stop = bisect_left(steps, (bucket + 1) << BASE_SHIFT, start, end)
             column = values[start:stop]
             low, high = bounds(column)
+            agg: list[Any]
             if low != low:  # every value is NaN
                 agg = [len(column), len(column), None, None, steps[stop - 1], values[stop - 1]]
             else:
@@ -189,9 +190,9 @@ def _fold_unordered(
             agg[5] = value
 
 
-def _fold_up(level: dict[tuple[int, int], list]) -> dict[tuple[int, int], list]:
+def _fold_up(level: dict[tuple[int, int], list[Any]]) -> dict[tuple[int, int], list[Any]]:
     """The next coarser level's aggregates from this level's (buckets of 4 children)."""
-    up: dict[tuple[int, int], list] = {}
+    up: dict[tuple[int, int], list[Any]] = {}
     for (sid, bucket), child in level.items():
         key = (sid, bucket >> LEVEL_SHIFT)
         agg = up.get(key)
@@ -202,7 +203,7 @@ def _fold_up(level: dict[tuple[int, int], list]) -> dict[tuple[int, int], list]:
     return up
 
 
-def merge(agg: list, other: Sequence) -> None:
+def merge(agg: list[Any], other: Sequence[Any]) -> None:
     """Fold the aggregate ``other`` into ``agg`` (``other`` arrived later on equal steps)."""
     agg[0] += other[0]
     agg[1] += other[1]

@@ -7,8 +7,7 @@ import sqlite3
 import struct
 from importlib import resources
 
-from collector.store import chunks
-from collector.store.sqlite import SQLiteStore
+from collector.store.sqlite import SQLiteStore, chunks
 from emitter.events import Batch, Event, Kind
 
 NAN_PAYLOAD = struct.unpack("<d", struct.pack("<q", 0x7FF8_0000_DEAD_BEEF))[0]
@@ -30,9 +29,9 @@ def test_values_keep_their_exact_bits_and_come_back_by_step_then_first_seen_writ
     store = SQLiteStore(tmp_path / "runwatch.db")
     write(store, metrics("r", "w2", 0, 5, x=1.0), metrics("r", "w2", 1, 2, x=NAN_PAYLOAD))
     write(store, metrics("r", "w1", 0, 5, x=-0.0), metrics("r", "w1", 1, 2000, x=math.inf))
-    got = [(p.step, bits(p.value)) for p in store.points("r")]
+    got = [(p.step, bits(p.value)) for p in store.series.points("r")]
     assert got == [(2, bits(NAN_PAYLOAD)), (5, bits(1.0)), (5, bits(-0.0)), (2000, bits(math.inf))]
-    assert store.count_points("r") == 4
+    assert store.series.count_points("r") == 4
     store.close()
 
 
@@ -41,11 +40,11 @@ def test_a_range_read_spans_buckets_and_never_splits_one(tmp_path, monkeypatch):
     store = SQLiteStore(tmp_path / "runwatch.db")
     for seq, step in enumerate(range(0, 5000, 7)):  # one commit per point: one chunk each, ~146 per bucket
         write(store, metrics("r", "w", seq, step, x=float(step)))
-    sid = store._read("SELECT id FROM series WHERE run_id = 'r'")[0][0]
-    got = [step for step, _ts, _value in chunks.points(store._read, sid, 1000, 4100)]
+    sid = store.db.read("SELECT id FROM series WHERE run_id = 'r'")[0][0]
+    got = [step for step, _ts, _value in chunks.points(store.db.read, sid, 1000, 4100)]
     assert got == list(range(1001, 4101, 7))
-    assert chunks.count_between(store._read, sid, 1000, 4100) == len(got)
-    assert chunks.step_bounds(store._read, sid) == (0, 4998)
+    assert chunks.count_between(store.db.read, sid, 1000, 4100) == len(got)
+    assert chunks.step_bounds(store.db.read, sid) == (0, 4998)
     store.close()
 
 
@@ -56,7 +55,7 @@ def test_a_database_of_one_row_per_point_is_converted_losing_nothing(tmp_path):
     for version, name in enumerate(
         ("sqlite_0001_initial.sql", "sqlite_0002_rollups_tokens.sql", "sqlite_0003_alerts.sql"), start=1
     ):
-        sql = resources.files("collector.store.migrations").joinpath(name).read_text()
+        sql = resources.files("collector.store.sqlite.migrations").joinpath(name).read_text()
         for statement in sql.split(";\n"):
             if statement.strip():
                 db.execute(statement)
@@ -78,14 +77,14 @@ def test_a_database_of_one_row_per_point_is_converted_losing_nothing(tmp_path):
 
     store = SQLiteStore(path)
     assert store.schema_version >= 4
-    got = [(p.step, p.ts, bits(p.value)) for p in store.points("r")]
+    got = [(p.step, p.ts, bits(p.value)) for p in store.series.points("r")]
     assert got == [
         (1, 11.0, bits(NAN_PAYLOAD)),
         (1, 12.0, bits(-0.0)),
         (3, 10.0, bits(0.5)),
         (4000, 13.0, bits(math.inf)),
     ]
-    assert not store._read("SELECT name FROM sqlite_master WHERE name = 'points'"), "the old table is gone"
+    assert not store.db.read("SELECT name FROM sqlite_master WHERE name = 'points'"), "the old table is gone"
     store.close()
 
 
@@ -102,14 +101,14 @@ def test_events_logging_different_key_sets_keep_every_series_and_its_summary_exa
     events = [metrics("r", "w", seq, step, **values) for seq, (step, values) in enumerate(logged)]
     write(store, *events)
     stored: dict[str, list[tuple[int, int]]] = {}
-    for point in store.points("r"):
+    for point in store.series.points("r"):
         stored.setdefault(point.key, []).append((point.step, bits(point.value)))
     expected: dict[str, list[tuple[int, int]]] = {}
     for step, values in sorted(logged, key=lambda item: item[0]):  # stable: arrival order on equal steps
         for key, value in values.items():
             expected.setdefault(key, []).append((step, bits(value)))
     assert stored == expected
-    summary = store.get_run("r").metrics
+    summary = store.runs.get("r").metrics
     assert (summary["a"].last_step, summary["a"].last, summary["a"].min, summary["a"].max, summary["a"].count) == (
         2000,
         -1.0,

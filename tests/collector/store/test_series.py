@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from collector.store import queries, rollups
-from collector.store.sqlite import SQLiteStore
-from tests.api.fake import FakeRun
+from collector.store.sqlite import SQLiteStore, rollups
+from emitter.events import json_number
+from tests.fake_run import FakeRun
 
 SPECIAL = [float("nan"), float("inf"), float("-inf"), -0.0, 0.0]
 
@@ -41,9 +41,9 @@ def brute(points: list[tuple[int, float]], lo: int, hi: int, base: int, width: i
     for target in sorted(buckets):
         n, nans, low, high, step, last = buckets[target]
         out["steps"].append(step)
-        out["values"].append(queries.jnum(last))
-        out["min"].append(queries.jnum(math.nan if low is None else low))
-        out["max"].append(queries.jnum(math.nan if high is None else high))
+        out["values"].append(json_number(last))
+        out["min"].append(json_number(math.nan if low is None else low))
+        out["max"].append(json_number(math.nan if high is None else high))
         out["nans"].append(nans)
         out["counts"].append(n)
     return out
@@ -69,7 +69,7 @@ def test_rollup_downsampling_matches_brute_force(fake_run: Any, store: Any, seed
     steps = [s for s, _ in points]
     cases = [(None, None, 500), (None, None, 37), (min(steps) + 123, max(steps) - 77, 200), (0, 20_000, 1000)]
     for from_step, to_step, max_points in cases:
-        got = queries.series(store, run.id, ["m"], max_points=max_points, from_step=from_step, to_step=to_step)["m"]
+        got = store.series.read(run.id, ["m"], max_points=max_points, from_step=from_step, to_step=to_step)["m"]
         lo = min(steps) if from_step is None else max(min(steps), from_step)
         hi = max(steps) if to_step is None else min(max(steps), to_step)
         assert got["downsampled"], (from_step, to_step, max_points)
@@ -87,8 +87,8 @@ def assert_matches_brute_force(got: dict[str, Any], points: list[tuple[int, floa
 
 
 def levels_kept(store: Any, run_id: str, metric: str = "m") -> list[int]:
-    with store._lock:
-        rows = store._db.execute(
+    with store.db.lock:
+        rows = store.db.conn.execute(
             "SELECT DISTINCT level FROM rollups WHERE series = (SELECT id FROM series WHERE run_id = ? AND key = ?)"
             " ORDER BY level",
             (run_id, metric),
@@ -115,7 +115,7 @@ def test_levels_built_as_a_series_grows_a_step_per_commit_match_brute_force(fake
     def check() -> None:
         steps = [s for s, _ in points]
         for max_points in (2, 5, 40):
-            got = queries.series(store, run.id, ["m"], max_points=max_points)["m"]
+            got = store.series.read(run.id, ["m"], max_points=max_points)["m"]
             if len(points) > max_points:
                 assert got["downsampled"]
                 assert_matches_brute_force(got, points, min(steps), max(steps))
@@ -138,13 +138,13 @@ def test_a_level_an_older_store_left_behind_is_rebuilt_when_it_starts_being_kept
     run = fake_run()
     run.log_many([(step, {"m": float(step)}) for step in range(100)])
     assert levels_kept(store, run.id) == [1, 2, 3]
-    with store._lock:  # what a store that updated every level left: a level-4 row, stale from here on
-        store._db.execute(
+    with store.db.lock:  # what a store that updated every level left: a level-4 row, stale from here on
+        store.db.conn.execute(
             "INSERT INTO rollups SELECT id, 4, 0, 1, 0, 5.0, 5.0, 5, 5.0, NULL FROM series WHERE run_id = ?", (run.id,)
         )
     run.log({"m": 500.0}, step=300)  # two level-3 buckets: level 4 is kept, built from level 3
-    with store._lock:
-        rows = store._db.execute(
+    with store.db.lock:
+        rows = store.db.conn.execute(
             "SELECT bucket, count, nans, min, max, last_step, last FROM rollups WHERE level = 4"
         ).fetchall()
     assert rows == [(0, 101, 0, 0.0, 500.0, 300, 500.0)]
@@ -158,7 +158,7 @@ def test_a_reopened_store_takes_each_series_span_from_its_stored_points(fake_run
         resumed = FakeRun(reopened, "cifar", run_id=run.id)
         resumed.log({"m": 2.0}, step=300)
         assert levels_kept(reopened, run.id) == [1, 2, 3, 4]
-        got = queries.series(reopened, run.id, ["m"], max_points=5)["m"]
+        got = reopened.series.read(run.id, ["m"], max_points=5)["m"]
         assert_matches_brute_force(got, [(s, 1.0) for s in range(100)] + [(300, 2.0)], 0, 300)
     finally:
         reopened.close()
@@ -167,10 +167,10 @@ def test_a_reopened_store_takes_each_series_span_from_its_stored_points(fake_run
 def test_series_written_before_rollups_existed_fall_back_to_the_points(fake_run: Any, store: Any) -> None:
     run = fake_run()
     run.log_many([(step, {"m": float(step % 17)}) for step in range(20_000)])
-    with_rollups = queries.series(store, run.id, ["m"], max_points=100)["m"]
-    with store._lock:
-        store._db.execute("DELETE FROM rollups")
-    without = queries.series(store, run.id, ["m"], max_points=100)["m"]
+    with_rollups = store.series.read(run.id, ["m"], max_points=100)["m"]
+    with store.db.lock:
+        store.db.conn.execute("DELETE FROM rollups")
+    without = store.series.read(run.id, ["m"], max_points=100)["m"]
     assert without["level"] == 0 and with_rollups["level"] > 0
     assert len(without["steps"]) <= 100 and without["steps"][-1] == 19_999
     assert sum(without["counts"]) == sum(with_rollups["counts"]) == 20_000
@@ -180,7 +180,7 @@ def test_series_written_before_rollups_existed_fall_back_to_the_points(fake_run:
 def test_the_coarsest_level_reads_few_rows_for_a_long_series(fake_run: Any, store: Any) -> None:
     run = fake_run()
     run.log_many([(step, {"m": 1.0}) for step in range(0, 2_000_000, 40)])  # 50k points over 2M steps
-    got = queries.series(store, run.id, ["m"], max_points=100)["m"]
+    got = store.series.read(run.id, ["m"], max_points=100)["m"]
     assert got["level"] >= 4 and len(got["steps"]) <= 100 and got["count"] == 50_000
 
 
@@ -195,7 +195,7 @@ def test_two_stores_writing_one_file_keep_reads_on_the_rollups(fake_run: Any, st
         elsewhere.log({"m": 2.0}, step=5000)  # the other widens it: levels up to 6 are kept from here
         run.log({"m": 3.0}, step=10)  # must reach those levels too
         points += [(5000, 2.0), (10, 3.0)]
-        got = queries.series(store, run.id, ["m"], max_points=5)["m"]
+        got = store.series.read(run.id, ["m"], max_points=5)["m"]
         assert got["level"] > 0, "the reads fell back to every point: a level missed a point"
         assert_matches_brute_force(got, points, 0, 5000)
     finally:
@@ -206,16 +206,27 @@ def test_a_failed_write_leaves_no_cached_span_behind(fake_run: Any, store: Any) 
     run = fake_run()
     run.log_many([(step, {"m": 1.0}) for step in range(20)])
 
-    def refuse(applied: Any, now: float) -> None:
-        raise RuntimeError("hook failed")
+    class Refuse:  # a write hook (store.base.WriteHook) that fails inside the transaction
+        rolled_back = False
 
+        def __call__(self, applied: Any, now: float) -> None:
+            raise RuntimeError("hook failed")
+
+        def after_commit(self) -> None:
+            raise AssertionError("a failed write must not commit")
+
+        def after_rollback(self) -> None:
+            self.rolled_back = True
+
+    refuse = Refuse()
     store.hooks.append(refuse)
     with pytest.raises(RuntimeError):
         run.log({"m": 2.0}, step=5000)  # rolled back: the span stays 0..19
     store.hooks.remove(refuse)
+    assert refuse.rolled_back
     assert levels_kept(store, run.id) == [1, 2]
     run.log({"m": 3.0}, step=21)
     assert levels_kept(store, run.id) == [1, 2]
-    got = queries.series(store, run.id, ["m"], max_points=1)["m"]
+    got = store.series.read(run.id, ["m"], max_points=1)["m"]
     assert got["level"] > 0
     assert_matches_brute_force(got, [(s, 1.0) for s in range(20)] + [(21, 3.0)], 0, 21)

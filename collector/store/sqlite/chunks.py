@@ -48,7 +48,7 @@ class Pending:
 
 
 def pack(steps: Sequence[int], seqs: Sequence[int], ts: Sequence[float], values: Sequence[float]) -> bytes:
-    parts = [array("q", steps), array("q", seqs), array("d", ts), array("d", values)]
+    parts: list[array[int] | array[float]] = [array("q", steps), array("q", seqs), array("d", ts), array("d", values)]
     if not _LITTLE:
         for part in parts:
             part.byteswap()

@@ -63,7 +63,7 @@ def test_a_plain_store_leaves_checkpoints_to_sqlite(tmp_path: Path):
     write_steps(store, 0, 3000)  # past SQLite's default of 1,000 pages: it checkpointed and restarted
     store.idle()  # a no-op for such a store
     assert wal_bytes(store) < 1000 * 4096 * 1.1
-    assert store.count_points("run") == 3000
+    assert store.series.count_points("run") == 3000
     store.close()
 
 
@@ -75,7 +75,7 @@ class IdleRecordingStore(SQLiteStore):
         self.committed_at_idle: list[int] = []
 
     def idle(self) -> None:
-        self.committed_at_idle.append(self.count_points())
+        self.committed_at_idle.append(self.series.count_points())
         super().idle()
 
 
@@ -98,7 +98,7 @@ def test_the_consumer_offers_the_store_an_idle_moment_once_it_has_caught_up(sett
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop))
         for _ in range(200):
-            if store.count_points() == 500 and store.committed_at_idle:
+            if store.series.count_points() == 500 and store.committed_at_idle:
                 break
             await asyncio.sleep(0.05)
         stop.set()
@@ -106,7 +106,7 @@ def test_the_consumer_offers_the_store_an_idle_moment_once_it_has_caught_up(sett
         await client.aclose()
 
     asyncio.run(scenario())
-    assert store.count_points() == 500
+    assert store.series.count_points() == 500
     assert store.committed_at_idle, "the consumer never offered the store an idle moment"
     assert store.committed_at_idle[-1] == 500
     store.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 
-from collector.store import chunks
+from collector.store.sqlite import chunks
 
 _PACK = struct.Struct("<q")
 _DOUBLE = struct.Struct("<d")

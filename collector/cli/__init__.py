@@ -1,0 +1,43 @@
+"""The ``runwatch`` command line: one module per family of commands.
+
+- ``serve.py``: ``serve``, ``collect``, ``demo`` (running the service);
+- ``runs.py``: ``runs``, ``show``, ``tail`` (what the runs are doing);
+- ``data.py``: ``sync``, ``export``, ``dead-letters`` (data in and out);
+- ``alerts.py``: ``rules check``, ``alerts``, ``silence`` (alerting);
+- ``tokens.py``: ``token`` (API access).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from .alerts import alerts, rules, silence
+from .data import dead_letters, export, sync
+from .runs import runs, show, tail
+from .serve import collect, demo, serve
+from .tokens import token
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """runwatch: know right now what your training jobs are doing.
+
+    \b
+    Start everything on this machine (embedded Redis, SQLite, dashboard):
+        runwatch serve
+    Then, in training code:
+        import emitter
+        run = emitter.init(project="resnet", config={"lr": 3e-4})
+        run.log({"loss": 0.31}, step=1)
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+for command in (serve, collect, demo, runs, show, tail, sync, export, dead_letters, rules, alerts, silence, token):
+    main.add_command(command)

@@ -1,0 +1,86 @@
+"""What every ``runwatch`` command shares: the common options, settings, the store, runs by name."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from ..errors import RunNotFound
+from ..settings import Settings, load_settings
+from ..store import Store, open_store
+from ..store.base import RunRecord
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+home_option = click.option(
+    "--home", type=click.Path(path_type=Path), help="Data directory [env RUNWATCH_HOME; ./.runwatch]."
+)
+redis_url_option = click.option("--redis-url", help="Redis URL [env RUNWATCH_REDIS_URL; embedded Redis when unset].")
+
+
+def common_options(fn: F) -> F:
+    """``--home`` and ``--redis-url``, which nearly every command takes."""
+    return home_option(redis_url_option(fn))
+
+
+def settings_from(**overrides: Any) -> Settings:
+    """The settings for this invocation; flags left unset fall through to the environment."""
+    try:
+        return load_settings(**overrides)
+    except Exception as exc:  # pydantic ValidationError: show it plainly
+        raise click.ClickException(f"invalid configuration: {exc}") from exc
+
+
+def existing_store(settings: Settings) -> Store:
+    """The store, which must exist already: a reading command never creates an empty database."""
+    if not settings.sqlite_path.exists() and not (settings.database_url or "").startswith(("postgres", "postgresql")):
+        raise click.ClickException(
+            f"no runwatch database at {settings.sqlite_path}: start `runwatch serve` first, or pass --home"
+        )
+    return any_store(settings)
+
+
+def any_store(settings: Settings) -> Store:
+    """The store, created if need be (tokens and silences may be set up before the first `serve`)."""
+    try:
+        return open_store(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def find_run(store: Store, ref: str) -> RunRecord:
+    """The run with this id or unique name, or a clear error naming how many runs share the name."""
+    run = store.runs.get(ref)
+    if run is None:
+        raise click.ClickException(str(RunNotFound(ref, len(store.runs.named(ref)))))
+    return run
+
+
+def age(ts: float | None) -> str:
+    """How long ago, compactly: ``42s``, ``5m``, ``3h``, ``2d``."""
+    if ts is None:
+        return "-"
+    seconds = max(0.0, time.time() - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def number(value: float) -> str:
+    """A metric value for a table: 4 significant digits, non-finite values as Python spells them."""
+    return repr(value) if not math.isfinite(value) else f"{value:.4g}"
+
+
+def clock(ts: float) -> str:
+    """A local date and time to the minute."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))

@@ -1,0 +1,110 @@
+"""``runwatch sync``, ``export`` and ``dead-letters``: moving data in and out, and what could not be stored."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import redis
+from rich.table import Table
+
+from emitter import sync_spool
+
+from ..deadletter import describe
+from ..export import FORMATS, export_chunks
+from ..store.base import Point
+from .common import age, common_options, console, err_console, existing_store, find_run, settings_from
+
+
+@click.command()
+@common_options
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the collector.")
+def sync(home: Path | None, redis_url: str | None, timeout: float) -> None:
+    """Deliver the spool that jobs left behind when Redis was unreachable."""
+    settings = settings_from(home=home, redis_url=redis_url)
+    try:
+        report = sync_spool(
+            settings.home,
+            redis_url=settings.redis_url,
+            prefix=settings.prefix,
+            timeout=timeout,
+            progress=lambda message: console.print(message),
+        )
+    except redis.RedisError as exc:
+        raise click.ClickException(f"cannot reach Redis: {exc}") from exc
+    console.print(
+        f"sent {report.sent}, confirmed {report.confirmed}, still waiting {report.remaining}"
+        + (f", skipped {len(report.skipped_writers)} live writers" if report.skipped_writers else "")
+    )
+    if report.remaining:
+        raise click.ClickException(
+            "the collector has not confirmed everything yet: is `runwatch serve` running? Re-run `runwatch sync`."
+        )
+
+
+@click.command()
+@common_options
+@click.argument("run_ref", metavar="RUN")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.File("w"), default="-", help="File to write [stdout].")
+def export(home: Path | None, redis_url: str | None, run_ref: str, fmt: str, output: Any) -> None:
+    """Every point of RUN, exact: step, ts, key, value (NaN, inf, -inf and -0.0 included).
+
+    CSV writes values with Python's repr (float(text) gives back the same float), byte
+    for byte what GET /api/v1/runs/RUN/export.csv serves; JSON Lines writes non-finite
+    values as the strings "NaN", "Infinity", "-Infinity".
+    """
+    store = existing_store(settings_from(home=home, redis_url=redis_url))
+    run = find_run(store, run_ref)
+    points = CountingPoints(store.series.points(run.id))
+    for chunk in export_chunks(points, fmt):
+        output.write(chunk)
+    if output is not sys.stdout:
+        err_console.print(f"exported {points.count} points of {run.name}")
+
+
+class CountingPoints(Iterator[Point]):
+    """An iterator of points that counts what passed through it."""
+
+    def __init__(self, points: Iterator[Point]) -> None:
+        self._points = points
+        self.count = 0
+
+    def __next__(self) -> Point:
+        point = next(self._points)
+        self.count += 1
+        return point
+
+
+@click.command("dead-letters")
+@common_options
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def dead_letters(home: Path | None, redis_url: str | None, limit: int, as_json: bool) -> None:
+    """Entries the collector could not store, with the reason (newest first)."""
+    store = existing_store(settings_from(home=home, redis_url=redis_url))
+    letters = store.dead_letters.list(limit)
+    if as_json:
+        for letter in letters:
+            click.echo(json.dumps(describe(letter)))
+        return
+    if not letters:
+        console.print("no dead letters")
+        return
+    table = Table(title="dead letters")
+    for column in ("received", "stream", "entry", "run", "bytes", "reason"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            age(letter.received_at),
+            letter.stream,
+            letter.entry_id,
+            letter.run_id or "-",
+            str(letter.size),
+            letter.reason,
+        )
+    console.print(table)

@@ -1,0 +1,110 @@
+"""``runwatch serve``, ``collect`` and ``demo``: the commands that run the service."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from alerts import RuleError, RuleSet
+
+from ..errors import CollectorError, ConfigError
+from ..settings import Settings
+from .common import common_options, console, settings_from
+
+alerts_option = click.option(
+    "--alerts", type=click.Path(path_type=Path), help="Alert rules file [$RUNWATCH_HOME/alerts.yaml]."
+)
+
+
+def load_ruleset_or_exit(path: Path) -> RuleSet:
+    """The rules file (or the built-in defaults when it does not exist); a bad file is a clear error."""
+    from ..alerting import load_ruleset
+
+    try:
+        return load_ruleset(path)
+    except RuleError as exc:
+        raise click.ClickException(f"invalid alert rules:\n{exc}") from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot read alert rules {path}: {exc}") from exc
+
+
+@click.command()
+@common_options
+@click.option("--host", help="Address to bind the dashboard/API to [127.0.0.1].")
+@click.option("--port", type=int, help="Port of the dashboard/API [8765].")
+@alerts_option
+@click.option("--auth/--no-auth", default=None, help="Require API tokens (see `runwatch token create`).")
+@click.option("--insecure", is_flag=True, default=None, help="Allow a non-loopback bind without auth.")
+def serve(
+    home: Path | None,
+    redis_url: str | None,
+    host: str | None,
+    port: int | None,
+    alerts: Path | None,
+    auth: bool | None,
+    insecure: bool | None,
+) -> None:
+    """Run collector, alerting, API, dashboard and /metrics in one process."""
+    settings = settings_from(
+        home=home, redis_url=redis_url, host=host, port=port, alerts=alerts, auth=auth, insecure=insecure
+    )
+    run_service(settings, with_api=True)
+
+
+@click.command()
+@common_options
+@click.option("--host", help="Address /metrics and the probes bind to [127.0.0.1].")
+@click.option(
+    "--metrics-port", type=int, help="Serve /metrics, /healthz and /readyz on this port [off; $RUNWATCH_METRICS_PORT]."
+)
+@alerts_option
+def collect(
+    home: Path | None, redis_url: str | None, host: str | None, metrics_port: int | None, alerts: Path | None
+) -> None:
+    """Run the collector without the API: consumer, alerting, delivery, stall detector.
+
+    \b
+    Run it next to `runwatch serve` or instead of it; replicas share the consumer
+    group. With --metrics-port, Prometheus can scrape it and an orchestrator probe it:
+        runwatch collect --metrics-port 9108
+    """
+    settings = settings_from(home=home, redis_url=redis_url, host=host, metrics_port=metrics_port, alerts=alerts)
+    run_service(settings, with_api=False)
+
+
+def run_service(settings: Settings, *, with_api: bool) -> None:
+    """Check the bind, resolve Redis, say where everything is, then run until Ctrl-C or SIGTERM."""
+    from ..api.auth import check_bind
+    from ..service import Service
+
+    if with_api or settings.metrics_port is not None:
+        try:
+            check_bind(settings)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    service = Service(settings, with_api=with_api, ruleset=load_ruleset_or_exit(settings.alerts_path))
+    try:
+        url = service.resolve_redis()
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    where = "embedded" if service.embedded and not service.embedded.external else "external"
+    console.print(f"[bold]runwatch[/] redis {url} ({where}), store {settings.sqlite_path}")
+    if with_api:
+        console.print(f"dashboard and API on [link]http://{settings.host}:{settings.port}[/link]  (Ctrl-C to stop)")
+    elif settings.metrics_port is not None:
+        console.print(f"/metrics and probes on http://{settings.host}:{settings.metrics_port}  (Ctrl-C to stop)")
+    asyncio.run(service.run())
+
+
+@click.command()
+@common_options
+@click.option("--port", type=int, help="Dashboard port [8765].")
+@click.option("--duration", type=float, default=0.0, help="Stop after this many seconds (0: run until Ctrl-C).")
+def demo(home: Path | None, redis_url: str | None, port: int | None, duration: float) -> None:
+    """Serve, plus three simulated runs: a healthy one, one whose loss turns NaN, one killed."""
+    from ..demo import run_demo
+
+    settings = settings_from(home=home, redis_url=redis_url, port=port)
+    run_demo(settings, duration=duration, console=console)

@@ -1,0 +1,209 @@
+"""Run reads of the SQLite store: lookups, the CLI's table, the API's pages and details.
+
+One mapper turns a ``runs`` row into a ``RunRecord``; the API's JSON shapes are built
+from records, so the CLI and the API can never disagree on what a run is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from emitter.events import json_number
+
+from ..base import MetricSummary, RunRecord
+from ..search import Query, parse_filter, parse_sort
+from .database import Database
+from .exact import from_columns
+
+MAX_LIST_KEYS = 32  # metrics and params per run in a page of runs (the detail has them all)
+
+_COLUMNS = (
+    "id, project, name, grp, tags, notes, status, created_at, updated_at, ended_at,"
+    " last_event_at, last_heartbeat_at, last_step, env, exit_info"
+)
+_FIELDS = (
+    "id", "project", "name", "group", "tags", "notes", "status", "created_at", "updated_at", "ended_at",
+    "last_event_at", "last_heartbeat_at", "last_step", "env", "exit_info",
+)  # fmt: skip
+
+
+def _record(row: Sequence[Any]) -> RunRecord:
+    """The one mapping of a ``runs`` row (``_COLUMNS``) to a record."""
+    rid, project, name, group, tags, notes, status, created, updated, ended, last_event, last_hb, step, env, exit_ = row
+    return RunRecord(
+        id=rid,
+        project=project,
+        name=name,
+        group=group,
+        tags=json.loads(tags),
+        notes=notes,
+        status=status,
+        created_at=created,
+        updated_at=updated,
+        ended_at=ended,
+        last_event_at=last_event,
+        last_heartbeat_at=last_hb,
+        last_step=step,
+        env=json.loads(env),
+        exit_info=json.loads(exit_),
+    )
+
+
+def as_dict(run: RunRecord) -> dict[str, Any]:
+    """A run's metadata as the API shows it (params and metrics are added by the caller)."""
+    return {field: getattr(run, field) for field in _FIELDS}
+
+
+class SQLiteRuns:
+    """``base.RunStore`` over the SQLite database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def resolve(self, ref: str) -> str | None:
+        if self._db.read("SELECT 1 FROM runs WHERE id = ?", (ref,)):
+            return ref
+        rows = self._db.read("SELECT id FROM runs WHERE name = ? LIMIT 2", (ref,))
+        return str(rows[0][0]) if len(rows) == 1 else None
+
+    def named(self, name: str) -> list[str]:
+        return [row[0] for row in self._db.read("SELECT id FROM runs WHERE name = ?", (name,))]
+
+    def get(self, ref: str) -> RunRecord | None:
+        run_id = self.resolve(ref)
+        if run_id is None:
+            return None
+        rows = self._db.read(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        return self._with_details(_record(rows[0])) if rows else None
+
+    def recent(self, *, project: str | None = None, limit: int = 50) -> list[RunRecord]:
+        if project is None:
+            rows = self._db.read(f"SELECT {_COLUMNS} FROM runs ORDER BY created_at DESC LIMIT ?", (limit,))
+        else:
+            rows = self._db.read(
+                f"SELECT {_COLUMNS} FROM runs WHERE project = ? ORDER BY created_at DESC LIMIT ?", (project, limit)
+            )
+        return [self._with_details(_record(row)) for row in rows]
+
+    def _with_details(self, run: RunRecord) -> RunRecord:
+        run.params = self.params(run.id)
+        for key, last, bits, step, low, high, count in self._db.read(
+            "SELECT key, last, last_bits, last_step, min, max, count FROM series WHERE run_id = ? ORDER BY key",
+            (run.id,),
+        ):
+            run.metrics[key] = MetricSummary(key, from_columns(last, bits), step, low, high, count)
+        return run
+
+    def params(self, run_id: str) -> dict[str, Any]:
+        rows = self._db.read("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))
+        return {key: json.loads(value) for key, value in rows}
+
+    def search(
+        self, *, filter: str | None = None, sort: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], bool]:
+        where: Query = parse_filter(filter)
+        order: Query = parse_sort(sort)
+        sql = f"SELECT {_COLUMNS} FROM runs WHERE {where.sql} ORDER BY {order.sql} LIMIT ? OFFSET ?"
+        rows = self._db.read(sql, [*where.args, *order.args, limit + 1, offset])
+        more = len(rows) > limit
+        runs = [as_dict(_record(row)) for row in rows[:limit]]
+        for run in runs:
+            del run["env"]  # detail only: it can be large
+            run["metrics"], run["params"], run["metric_count"] = {}, {}, 0
+        if runs:
+            self._add_page_summaries(runs)
+        return runs, more
+
+    def _add_page_summaries(self, runs: list[dict[str, Any]]) -> None:
+        """The latest values and params of a page of runs, at most ``MAX_LIST_KEYS`` each."""
+        ids = [run["id"] for run in runs]
+        marks = ",".join("?" * len(ids))
+        by_id = {run["id"]: run for run in runs}
+        for run_id, key, last, bits, step in self._db.read(
+            f"SELECT run_id, key, last, last_bits, last_step FROM series WHERE run_id IN ({marks}) ORDER BY run_id, key",
+            ids,
+        ):
+            run = by_id[run_id]
+            run["metric_count"] += 1
+            if len(run["metrics"]) < MAX_LIST_KEYS:
+                run["metrics"][key] = {"last": json_number(from_columns(last, bits)), "step": step}
+        for run_id, key, value in self._db.read(
+            f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks}) ORDER BY run_id, key", ids
+        ):
+            if len(by_id[run_id]["params"]) < MAX_LIST_KEYS:
+                by_id[run_id]["params"][key] = json.loads(value)
+
+    def detail(self, run_id: str) -> dict[str, Any] | None:
+        rows = self._db.read(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            return None
+        run = as_dict(_record(rows[0]))
+        run["params"] = self.params(run_id)
+        run["metrics"] = {
+            key: {
+                "kind": kind,
+                "last": json_number(from_columns(last, bits)),
+                "step": step,
+                "min": json_number(low),
+                "max": json_number(high),
+                "count": count,
+            }
+            for key, kind, last, bits, step, low, high, count in self._db.read(
+                "SELECT key, kind, last, last_bits, last_step, min, max, count FROM series WHERE run_id = ? ORDER BY key",
+                (run_id,),
+            )
+        }
+        run["notes_log"] = [{"ts": ts, "text": text} for ts, text in self.notes(run_id)]
+        run["artifacts"] = [
+            {"ts": ts, "name": name, "uri": uri, "size": size, "sha256": sha}
+            for ts, name, uri, size, sha in self._db.read(
+                "SELECT ts, name, uri, size, sha256 FROM artifacts WHERE run_id = ? ORDER BY id", (run_id,)
+            )
+        ]
+        run["writers"] = [
+            {"writer": w, "committed": c, "started_at": at, "env": json.loads(env)}
+            for w, c, at, env in self._db.read(
+                "SELECT writer, committed, started_at, env FROM writers WHERE run_id = ? ORDER BY started_at",
+                (run_id,),
+            )
+        ]
+        return run
+
+    def brief(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        out = []
+        for run_id in run_ids:
+            rows = self._db.read("SELECT id, name, project, status FROM runs WHERE id = ?", (run_id,))
+            if rows:
+                rid, name, project, status = rows[0]
+                out.append({"id": rid, "name": name, "project": project, "status": status})
+        return out
+
+    def projects(self, run_ids: Sequence[str]) -> dict[str, str]:
+        if not run_ids:
+            return {}
+        marks = ",".join("?" * len(run_ids))
+        return dict(self._db.read(f"SELECT id, project FROM runs WHERE id IN ({marks})", list(run_ids)))
+
+    def notes(self, run_id: str) -> list[tuple[float, str]]:
+        return [
+            (ts, text)
+            for ts, text in self._db.read("SELECT ts, text FROM notes WHERE run_id = ? ORDER BY id", (run_id,))
+        ]
+
+    def mark_lost(self, run_ids: Sequence[str], now: float) -> list[str]:
+        with self._db.transaction() as conn:
+            return mark_lost_in(conn, run_ids, now)
+
+
+def mark_lost_in(conn: Any, run_ids: Sequence[str], now: float) -> list[str]:
+    """Inside a held transaction: running runs become lost; returns those that changed."""
+    changed = []
+    for run_id in run_ids:
+        cursor = conn.execute(
+            "UPDATE runs SET status = 'lost', updated_at = ? WHERE id = ? AND status = 'running'", (now, run_id)
+        )
+        if cursor.rowcount:
+            changed.append(run_id)
+    return changed
