@@ -43,7 +43,7 @@ def test_runs_table_then_a_run_whose_chart_grows_live_without_reload(
 
         page.click(f'tr[data-run="{run.id}"] td.name a')
         page.wait_for_selector('.chart[data-key="loss"] canvas')
-        page.evaluate("window.__sameDocument = true")
+        page.evaluate("window.RUNWATCH_TEST.sameDocument = true")
         first = _points(page, "loss")
         assert first == 50
 
@@ -57,7 +57,7 @@ def test_runs_table_then_a_run_whose_chart_grows_live_without_reload(
         logger = threading.Thread(target=keep_logging, daemon=True)
         logger.start()
         wait_for(lambda: _points(page, "loss") >= first + 20, timeout=20, what="live points on the chart")
-        assert page.evaluate("window.__sameDocument") is True  # grown in place: no reload
+        assert page.evaluate("window.RUNWATCH_TEST.sameDocument") is True  # grown in place: no reload
         assert page.text_content("#live-state") == "live"
         stop.set()
         logger.join()
