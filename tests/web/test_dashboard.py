@@ -158,7 +158,9 @@ def test_the_alerts_page_shows_a_rule_alert_the_moment_the_collector_publishes_i
             value=float("nan"),
             step=3,
         )
-        client.xadd(settings.keys.alerts, entry_fields(alert))
+        # redis-py's stubs want dict[EncodableT, EncodableT]; dict is invariant, so bytes keys need widening
+        fields: dict[Any, Any] = entry_fields(alert)
+        client.xadd(settings.keys.alerts, fields)
         row = page.wait_for_selector("#rule-alerts-live tr")
         assert "loss-nan" in row.text_content() and XSS in row.text_content()
         assert page.query_selector_all("main img") == []
