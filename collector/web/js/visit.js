@@ -1,8 +1,8 @@
 /* One visit of a page: what it started (a live connection, charts, timers), so that leaving it stops all of it.
  *
  * The router makes a Visit for each route and calls leave() before the next; a page never keeps
- * a connection or a timer in module state. Something a page starts after its visit was left (a
- * slow load losing a navigation race) is stopped at once instead of outliving the page.
+ * a connection or a timer in module state. What a page starts after its visit was left (a slow
+ * load losing a navigation race) is not started, or stopped at once, instead of outliving the page.
  */
 
 import { Live } from "./live.js";
@@ -19,9 +19,9 @@ export class Visit {
 
   /** Open this visit's live connection (one per visit; a second replaces the first). */
   live(subscription, onFrame) {
+    if (this.left) return null;
     if (this.connection) this.connection.close();
     this.connection = new Live(subscription, onFrame, this.onAuthNeeded);
-    if (this.left) this.connection.close();
     return this.connection;
   }
 
@@ -32,11 +32,11 @@ export class Visit {
     return chart;
   }
 
-  /** setInterval(fn, ms) for as long as the visit lasts; returns the timer id. */
+  /** setInterval(fn, ms) for as long as the visit lasts; returns the timer id (0: none, the visit is over). */
   every(ms, fn) {
+    if (this.left) return 0;
     const timer = setInterval(fn, ms);
-    if (this.left) clearInterval(timer);
-    else this.timers.push(timer);
+    this.timers.push(timer);
     return timer;
   }
 
