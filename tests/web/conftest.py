@@ -37,8 +37,8 @@ def page(browser: Any) -> Iterator[Any]:
     """A page that records console errors, page errors and dialogs (an XSS would open one)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     opened = context.new_page()
-    opened.problems = []  # type: ignore[attr-defined]
-    opened.dialogs = []  # type: ignore[attr-defined]
+    opened.problems = []
+    opened.dialogs = []
     opened.on("console", lambda msg: msg.type == "error" and opened.problems.append(msg.text))
     opened.on("pageerror", lambda exc: opened.problems.append(str(exc)))
 

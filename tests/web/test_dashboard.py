@@ -43,7 +43,7 @@ def test_runs_table_then_a_run_whose_chart_grows_live_without_reload(
 
         page.click(f'tr[data-run="{run.id}"] td.name a')
         page.wait_for_selector('.chart[data-key="loss"] canvas')
-        page.evaluate("window.__sameDocument = true")
+        page.evaluate("window.RUNWATCH_TEST.sameDocument = true")
         first = _points(page, "loss")
         assert first == 50
 
@@ -57,7 +57,7 @@ def test_runs_table_then_a_run_whose_chart_grows_live_without_reload(
         logger = threading.Thread(target=keep_logging, daemon=True)
         logger.start()
         wait_for(lambda: _points(page, "loss") >= first + 20, timeout=20, what="live points on the chart")
-        assert page.evaluate("window.__sameDocument") is True  # grown in place: no reload
+        assert page.evaluate("window.RUNWATCH_TEST.sameDocument") is True  # grown in place: no reload
         assert page.text_content("#live-state") == "live"
         stop.set()
         logger.join()
@@ -160,7 +160,9 @@ def test_the_alerts_page_shows_a_rule_alert_the_moment_the_collector_publishes_i
             value=float("nan"),
             step=3,
         )
-        client.xadd(settings.keys.alerts, entry_fields(alert))
+        # redis-py's stubs want dict[EncodableT, EncodableT]; dict is invariant, so bytes keys need widening
+        fields: dict[Any, Any] = entry_fields(alert)
+        client.xadd(settings.keys.alerts, fields)
         row = page.wait_for_selector("#rule-alerts-live tr")
         assert "loss-nan" in row.text_content() and XSS in row.text_content()
         assert page.query_selector_all("main img") == []

@@ -70,7 +70,7 @@ def _silence(store: Any, **matchers: str | None) -> int:
 
 def _refresh_quickly(page: Any) -> None:
     """Before the page loads: reload the silences list every REFRESH_MS instead of every 15 s."""
-    page.add_init_script(f"window.RUNWATCH_SILENCES_REFRESH_MS = {REFRESH_MS}")
+    page.add_init_script(f"window.RUNWATCH_TEST = {{ silencesRefreshMs: {REFRESH_MS} }}")  # see js/testhooks.js
 
 
 def _state(page: Any, silence_id: int) -> Any:
@@ -226,7 +226,7 @@ def test_a_scheduled_silence_turns_active_then_leaves_the_list_while_the_page_st
 ) -> None:
     _refresh_quickly(page)
     page = sign_in("admin")
-    page.evaluate("window.__sameDocument = true")
+    page.evaluate("window.RUNWATCH_TEST.sameDocument = true")
     now = time.time()
     silence_id = store.silences.create(rule="loss-nan", run_id=None, project=None, starts_at=now + 2.5, ends_at=now + 5,
         comment="short", created_by="cli", now=now,
@@ -236,7 +236,7 @@ def test_a_scheduled_silence_turns_active_then_leaves_the_list_while_the_page_st
     expect(_state(page, silence_id)).to_have_text("active", timeout=10_000)
     expect(page.locator(f'#silences tr[data-silence="{silence_id}"]')).to_have_count(0, timeout=10_000)  # over
     expect(page.locator("#silences")).to_contain_text("No active or scheduled silences")
-    assert page.evaluate("window.__sameDocument") is True  # refreshed in place, not reloaded
+    assert page.evaluate("window.RUNWATCH_TEST.sameDocument") is True  # refreshed in place, not reloaded
     assert page.text_content("#silence-error") == ""
     assert _script_errors(page) == []
 
@@ -245,14 +245,12 @@ def test_the_list_stops_refreshing_once_the_user_leaves_the_alerts_page(sign_in:
     _refresh_quickly(page)
     page = sign_in("admin")
     loads: list[float] = []
-    page.on(
-        "request",
-        lambda request: (
-            request.method == "GET"
-            and urlsplit(request.url).path == "/api/v1/silences"
-            and loads.append(time.monotonic())
-        ),
-    )
+
+    def count_list_load(request: Any) -> None:
+        if request.method == "GET" and urlsplit(request.url).path == "/api/v1/silences":
+            loads.append(time.monotonic())
+
+    page.on("request", count_list_load)
     page.wait_for_timeout(REFRESH_MS * 6)
     assert len(loads) >= 3  # it does refresh while the page is shown
 

@@ -1,0 +1,26 @@
+/* Values as the dashboard writes them: numbers, ages and moments. Pure functions, no DOM. */
+
+/** A metric value: integers as they are, others to 5 significant digits, very small or large ones in e-notation. */
+export function fmt(v) {
+  if (v === null || v === undefined) return "–";
+  if (typeof v === "string") return v;
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e12) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : String(+v.toPrecision(5));
+}
+
+/** How long ago a server timestamp was, "42s" / "5m" / "3h" / "2d"; skew is this browser's clock minus the server's. */
+export function age(ts, skew) {
+  if (!ts) return "–";
+  const s = Math.max(0, Date.now() / 1000 - skew - ts);
+  if (s < 60) return `${Math.floor(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+/** A Unix timestamp as a local date and time. */
+export function when(ts) {
+  return ts ? new Date(ts * 1000).toLocaleString() : "–";
+}
