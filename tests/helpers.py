@@ -213,8 +213,24 @@ class CollectorProcess:
 
 
 LOAD_SCRIPT = """
-import json, math, sys, time
+import json, math, socket, sys, threading, time
 import emitter
+
+# Invariant 1, checked without a clock: count socket calls made by the training thread while
+# it is inside log(). The sender thread may use the network; log() itself never does.
+inside = threading.local()
+network_in_log = []
+
+def guarded(name):
+    original = getattr(socket.socket, name)
+    def call(self, *args, **kwargs):
+        if getattr(inside, "log", False):
+            network_in_log.append(name)
+        return original(self, *args, **kwargs)
+    setattr(socket.socket, name, call)
+
+for name in ("connect", "connect_ex", "send", "sendall", "recv", "recv_into"):
+    guarded(name)
 
 proc, steps, keys, pause = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 SPECIAL = [math.nan, math.inf, -math.inf, -0.0]
@@ -231,12 +247,14 @@ for block in range(steps // 10):
     for i in range(10):
         step = block * 10 + (9 - i)  # out of order inside every block of ten
         started = time.perf_counter()
+        inside.log = True
         run.log({name: value(step, k) for k, name in enumerate(names)}, step=step)
+        inside.log = False
         worst = max(worst, time.perf_counter() - started)
     if pause:
         time.sleep(pause)
 run.finish()
-print(json.dumps({"run_id": run.id, "proc": proc, "worst_log_ms": worst * 1000,
+print(json.dumps({"run_id": run.id, "proc": proc, "worst_log_ms": worst * 1000, "network_in_log": len(network_in_log),
                   "spilled": run._sender.spilled_entries, "replayed": run._sender.replayed_entries}))
 """
 

@@ -115,7 +115,7 @@ def test_redis_killed_and_back_20s_later_loses_nothing_and_never_stalls_training
             assert_run_stored_exactly(store, report["run_id"], report["proc"], n_steps, keys)
         slow_report = reports[1]
         assert slow_report["spilled"] > 0, "the outage should have sent batches to the spool"
-        assert slow_report["worst_log_ms"] < 50, f"a log() call took {slow_report['worst_log_ms']:.1f} ms"
+        assert slow_report["network_in_log"] == 0, "log() used the network on the training thread"
         wait_for(lambda: not list((home / "spool").glob("*.seg")), what="the spool to drain")
         assert store.dead_letters.list() == []
     finally:
