@@ -125,6 +125,18 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: f
         time.sleep(interval)
 
 
+async def eventually(predicate: Callable[[], Any], *, timeout: float = 5.0, what: str = "") -> Any:
+    """``wait_for`` for a test on an event loop: polls without blocking the loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
+        await asyncio.sleep(0.01)
+
+
 class ThreadedCollector:
     """The real consumer on its own event loop in a thread: start, then stop."""
 
