@@ -306,6 +306,31 @@ class ThreadedService:
     def store(self) -> Any:
         return self.service.store
 
+    def drained(self, timeout: float = 30.0) -> float:
+        """Block until the delivery worker has nothing due or in flight (``DeliveryWorker.drained``)."""
+
+        worker = self.service.worker
+        assert worker is not None, "start() first"
+
+        async def drained() -> float:
+            return await asyncio.wait_for(worker.drained(), timeout)
+
+        try:
+            return asyncio.run(drained())
+        except TimeoutError:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for the delivery worker to drain")
+
+    def stall_check(self, timeout: float = 30.0) -> list[Any]:
+        """One stall-detector step now, on the store's thread as the service's own detector runs it.
+
+        Once it returns, the detector has looked at every run again after whatever the test
+        saw: what it would raise, it has raised. Returns the transitions the step caused.
+        """
+        consumer, alerting = self.service.consumer, self.service.alerting
+        assert consumer is not None and alerting is not None, "start() first"
+        step = consumer.run_in_store(alerting.tick, None, consumer.available_since)
+        return asyncio.run_coroutine_threadsafe(step, self._loop).result(timeout)
+
     def stop(self) -> None:
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self.service.stop.set)

@@ -100,6 +100,11 @@ class RecordingServer:
         with self._lock:
             self._script.extend(replies)
 
+    def clear_replies(self) -> None:
+        """Drop the scripted replies not played yet: from now on every request gets the default."""
+        with self._lock:
+            self._script.clear()
+
     def wait_for(self, count: int, timeout: float = 10.0, *, status: int | None = None) -> list[RecordedRequest]:
         """Block until ``count`` requests (with ``status``, if given) were recorded."""
         deadline = time.monotonic() + timeout

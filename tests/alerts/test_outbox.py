@@ -19,6 +19,7 @@ from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, Mem
 from alerts.rules import parse_rules
 from alerts.state import AlertState
 from tests.alerts.events import RUN, metric
+from tests.helpers import eventually
 
 
 class Clock:
@@ -191,23 +192,23 @@ async def test_a_notifier_bug_is_retried_not_fatal() -> None:
     assert outbox.all()[0].status == DeliveryStatus.PENDING and "KeyError" in outbox.all()[0].last_error
 
 
+@pytest.mark.timeout(10)
 async def test_run_sends_as_soon_as_it_is_woken_and_stops_cleanly() -> None:
     a = MemoryNotifier("a")
     outbox = MemoryOutbox()
-    worker = DeliveryWorker(outbox, {"a": a}, poll_interval=30.0)
+    worker = DeliveryWorker(outbox, {"a": a}, poll_interval=30.0)  # the poll alone would take 30 s
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # run() takes the loop before its first await
 
     outbox.add_deliveries(deliveries_for(nan_transition(notify="[a]", now=time.time()), time.time()))
     worker.wake()
-    for _ in range(200):
-        if a.messages:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: a.messages, what="the woken worker's send")
+    await worker.drained()
     await worker.stop()
     await asyncio.wait_for(task, timeout=5)
 
     assert len(a.messages) == 1
+    assert [(d.status, d.attempts) for d in outbox.all()] == [(DeliveryStatus.SENT, 1)]
 
 
 @pytest.mark.timeout(10)
@@ -216,10 +217,9 @@ async def test_wake_works_from_another_thread() -> None:
     outbox = MemoryOutbox()
     worker = DeliveryWorker(outbox, {"a": a}, poll_interval=30.0)
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)
     outbox.add_deliveries(deliveries_for(nan_transition(notify="[a]", now=time.time()), time.time()))
     await asyncio.to_thread(worker.wake)
-    while not a.messages:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: a.messages, what="the woken worker's send")
     await worker.stop()
     await task
