@@ -1,4 +1,8 @@
-"""Shared test machinery: real Redis servers, a collector in a thread, waiting helpers."""
+"""Shared test machinery: real Redis servers, a collector in a thread, waiting helpers.
+
+Every skip goes through ``skip_unless`` (or ``need_binary``): under RUNWATCH_TEST_STRICT=1,
+as in CI, a missing prerequisite fails the test instead of skipping it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import redis
@@ -21,15 +25,27 @@ STRICT = os.environ.get("RUNWATCH_TEST_STRICT") == "1"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def need_binary(name: str, *candidates: str | None) -> str:
-    """The path of a system binary, or skip (fail under RUNWATCH_TEST_STRICT=1) with a reason."""
-    for candidate in candidates or (shutil.which(name),):
-        if candidate and Path(candidate).exists():
-            return candidate
-    reason = f"{name} is not installed (apt-get install {name}); .ci/run installs it"
+def skip_unless(condition: object, reason: str) -> None:
+    """Skip the test unless ``condition`` holds; under RUNWATCH_TEST_STRICT=1 fail instead."""
+    if not condition:
+        _skip_or_fail(reason)
+
+
+def _skip_or_fail(reason: str) -> NoReturn:
     if STRICT:
         pytest.fail(f"RUNWATCH_TEST_STRICT=1 but {reason}")
     pytest.skip(reason)
+
+
+def need_binary(name: str, *candidates: str | None, package: str | None = None) -> str:
+    """The path of a system binary, or skip (fail under RUNWATCH_TEST_STRICT=1) with a reason.
+
+    ``package`` is the Debian package that provides it, when its name differs.
+    """
+    for candidate in candidates or (shutil.which(name),):
+        if candidate and Path(candidate).exists():
+            return candidate
+    _skip_or_fail(f"{name} is not installed (apt-get install {package or name}); .ci/run installs it")
 
 
 def redis_binary() -> str:

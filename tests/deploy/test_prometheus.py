@@ -24,7 +24,7 @@ PROMETHEUS_DIR = DEPLOY / "prometheus"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    binary = need_binary("promtool")
+    binary = need_binary("promtool", package="prometheus")
     return subprocess.run([binary, *args], capture_output=True, text=True, timeout=60, cwd=PROMETHEUS_DIR)
 
 
