@@ -99,7 +99,7 @@ def emitter_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, prefix: str, ho
 
 
 @pytest.fixture
-def settings(redis_url: str, prefix: str, home: Path):  # type: ignore[no-untyped-def]
+def settings(redis_url: str, prefix: str, home: Path):
     from collector.settings import Settings
 
     return Settings(
@@ -116,7 +116,7 @@ def settings(redis_url: str, prefix: str, home: Path):  # type: ignore[no-untype
 
 
 @pytest.fixture
-def store(settings):  # type: ignore[no-untyped-def]
+def store(settings):
     from collector.store.sqlite import SQLiteStore
 
     s = SQLiteStore(settings.sqlite_path)
@@ -125,7 +125,7 @@ def store(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def collector(settings, store) -> Iterator[ThreadedCollector]:  # type: ignore[no-untyped-def]
+def collector(settings, store) -> Iterator[ThreadedCollector]:
     """The real consumer running in a background thread against this test's Redis and store."""
     running = ThreadedCollector(settings, store).start()
     yield running

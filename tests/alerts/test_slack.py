@@ -8,6 +8,7 @@ import random
 import time
 
 import pytest
+from pydantic import SecretStr
 
 from alerts.channels import SlackChannel
 from alerts.engine import evaluate
@@ -26,11 +27,13 @@ TOKEN = "xoxb-test-secret-token"
 
 
 def webhook(slack: FakeSlack) -> SlackNotifier:
-    return SlackNotifier("ml-team", SlackChannel(type="slack", webhook_url=slack.webhook_url))
+    return SlackNotifier("ml-team", SlackChannel(type="slack", webhook_url=SecretStr(slack.webhook_url)))
 
 
 def bot(slack: FakeSlack) -> SlackNotifier:
-    return SlackNotifier("ml-bot", SlackChannel(type="slack", token=TOKEN, channel="#training", api_url=slack.api_url))
+    return SlackNotifier(
+        "ml-bot", SlackChannel(type="slack", token=SecretStr(TOKEN), channel="#training", api_url=slack.api_url)
+    )
 
 
 def fields_of(body: dict[str, object]) -> dict[str, str]:
@@ -115,7 +118,7 @@ def test_4xx_is_permanent_and_5xx_is_retried(
 def test_an_unreachable_slack_is_retried_and_the_url_is_not_leaked() -> None:
     url = f"http://127.0.0.1:{free_port()}/services/T/B/secretpart"
     with pytest.raises(NotifyError) as info:
-        SlackNotifier("ml-team", SlackChannel(type="slack", webhook_url=url, timeout=2)).send(nan_message())
+        SlackNotifier("ml-team", SlackChannel(type="slack", webhook_url=SecretStr(url), timeout=2)).send(nan_message())
     assert info.value.permanent is False and "secretpart" not in str(info.value)
 
 

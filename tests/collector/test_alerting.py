@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import time
+from typing import cast
 
 import pytest
 import redis
@@ -106,9 +107,11 @@ def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
         assert value(samples, "runwatch_notifications_sent_total", channel=channel) == 1
     # and live views read it from the alerts stream
     published = redis.Redis.from_url(service.service.settings.redis_url)
-    [(_, fields)] = published.xrange(service.service.settings.keys.alerts)
+    entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", published.xrange(service.service.settings.keys.alerts))
+    [(_, fields)] = entries
     published.close()
-    assert decode_fields(fields).rule == "loss-nan" and decode_fields(fields).run_id == run.id
+    alert = decode_fields(fields)
+    assert alert is not None and (alert.rule, alert.run_id) == ("loss-nan", run.id)
 
 
 def test_slack_429_then_500s_then_200_is_delivered_once_and_not_before_retry_after(

@@ -40,6 +40,7 @@ def test_the_embedded_redis_is_restarted_when_it_dies(tmp_path):
     url = server.start()
     try:
         redis.Redis.from_url(url).xadd("kept", {"a": 1})
+        assert server.process is not None
         server.process.kill()
         server.process.wait()
         assert server.check() is True
@@ -167,6 +168,7 @@ def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_
     assert {"loss-not-finite", "heartbeat-lost", "run-ended-badly", "from-code"} <= fired
     assert "heartbeat-lost" in done.stdout  # the console channel printed it
     diverging = store.get_run("demo-diverging")
+    assert diverging is not None
     assert math_isnan(diverging.metrics["loss"].last)
     store.close()
 
