@@ -14,6 +14,9 @@ message carries its ``id`` so a receiver can tell.
 The worker is asyncio (the collector is): store calls run on the event loop thread
 (the collector's SQLite connection lives there); the blocking notifier calls run in
 worker threads with ``asyncio.to_thread``.
+
+``await worker.drained()`` waits for a state rather than a while: nothing was due, and
+nothing in flight, at the time it returns. Tests use it to show that no duplicate follows.
 """
 
 from __future__ import annotations
@@ -140,6 +143,7 @@ class DeliveryWorker:
     >>> worker = DeliveryWorker(store, build_notifiers(ruleset), public_url=settings.dashboard_url)
     >>> task = asyncio.create_task(worker.run())
     >>> store.write(...); worker.wake()     # after committing new deliveries: send now
+    >>> await worker.drained()              # nothing due or in flight any more
     >>> await worker.stop()
     """
 
@@ -176,6 +180,9 @@ class DeliveryWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._stopping = False
+        self._running = False
+        self._passes = 0  # passes run() has started
+        self._drain_waiters: list[tuple[int, asyncio.Future[float]]] = []  # (first pass that counts, waiter)
 
     # ------------------------------------------------------------- lifecycle
 
@@ -184,17 +191,27 @@ class DeliveryWorker:
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._running = True
         try:
             while not self._stopping:
                 self._wakeup.clear()
+                self._passes += 1
+                started = self.clock()
                 handled = await self.run_once()
-                if handled >= self.batch_size or self._stopping:
-                    continue  # more may be due right now
+                if handled == 0 and not self._submitted:
+                    self._settle_drained(started)
+                if handled >= self.batch_size or self._stopping or (handled and self._drain_waiters):
+                    continue  # more may be due right now (or drained() waits for a pass to find none)
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_interval)
                 except TimeoutError:
                     pass
         finally:
+            self._running = False
+            for _, waiter in self._drain_waiters:
+                if not waiter.done():
+                    waiter.set_exception(RuntimeError("the delivery worker stopped before it drained"))
+            self._drain_waiters.clear()
             if self._submitted:  # fast-path sends finish before their notifiers close
                 await asyncio.gather(*self._submitted, return_exceptions=True)
             for notifier in self.notifiers.values():
@@ -230,7 +247,12 @@ class DeliveryWorker:
         for channel, items in by_channel.items():
             task = asyncio.get_running_loop().create_task(self._send_channel(channel, items))
             self._submitted.add(task)
-            task.add_done_callback(self._submitted.discard)
+            task.add_done_callback(self._submitted_done)
+
+    def _submitted_done(self, task: asyncio.Task[None]) -> None:
+        self._submitted.discard(task)
+        if self._drain_waiters and not self._submitted:
+            self.wake()  # a pass now can find the worker drained
 
     def wake(self) -> None:
         """Start a pass now (new deliveries were committed). Safe from any thread."""
@@ -244,6 +266,44 @@ class DeliveryWorker:
         except RuntimeError:
             pass
         loop.call_soon_threadsafe(event.set)
+
+    async def drained(self) -> float:
+        """Wait until nothing is due and nothing is in flight; return the clock time that holds for.
+
+        Drained means a pass that started after this call claimed nothing, and no
+        submitted send was under way when it ended: every delivery due at the returned
+        time has had its attempt, with the outcome recorded in the store. A delivery
+        whose retry is due later is still pending then (check the store for that). Wakes
+        the worker instead of waiting for its poll. Safe from any thread or event loop
+        while ``run()`` runs; raises ``RuntimeError`` if it is not running or stops first.
+
+        >>> await asyncio.wait_for(worker.drained(), timeout=30)
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise RuntimeError("the delivery worker is not running")
+        if asyncio.get_running_loop() is loop:
+            return await self._wait_drained()
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._wait_drained(), loop))
+
+    async def _wait_drained(self) -> float:
+        if not self._running:
+            raise RuntimeError("the delivery worker is not running")
+        waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._drain_waiters.append((self._passes + 1, waiter))  # the pass under way may predate the call
+        self.wake()
+        return await waiter
+
+    def _settle_drained(self, at: float) -> None:
+        waiting = []
+        for first_pass, waiter in self._drain_waiters:
+            if waiter.done():
+                continue  # cancelled: its caller gave up
+            if self._passes >= first_pass:
+                waiter.set_result(at)
+            else:
+                waiting.append((first_pass, waiter))
+        self._drain_waiters = waiting
 
     # ---------------------------------------------------------------- a pass
 

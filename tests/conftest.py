@@ -1,10 +1,14 @@
-"""Fixtures: every test gets its own Redis (or its own key prefix), home and database."""
+"""Fixtures: every test gets its own Redis (or its own key prefix), home and database.
+
+Under RUNWATCH_TEST_STRICT=1 (CI) no test may skip: tests skip through ``skip_unless``,
+which fails there, and any other skip is turned into a failure below.
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,35 @@ import redis
 from tests.alerts.fake_slack import FakeSlack, RecordingServer
 from tests.alerts.smtp_sink import SmtpSink
 from tests.fake_run import FakeRun
-from tests.helpers import RedisServer, ThreadedCollector
+from tests.helpers import STRICT, RedisServer, ThreadedCollector
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A skip that bypassed ``skip_unless`` still fails under RUNWATCH_TEST_STRICT=1."""
+    report = yield
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
+        _fail_the_skip(report, item.nodeid)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A whole module skipped (``pytest.importorskip`` at import, say) fails too."""
+    report = yield
+    if STRICT and report.skipped:
+        _fail_the_skip(report, collector.nodeid)
+    return report
+
+
+def _fail_the_skip(report: pytest.TestReport | pytest.CollectReport, nodeid: str) -> None:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+    report.outcome = "failed"
+    report.longrepr = f"RUNWATCH_TEST_STRICT=1 allows no skip, but {nodeid} skipped: {reason}"
 
 
 @pytest.fixture
@@ -69,7 +101,7 @@ def emitter_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, prefix: str, ho
 
 
 @pytest.fixture
-def settings(redis_url: str, prefix: str, home: Path):  # type: ignore[no-untyped-def]
+def settings(redis_url: str, prefix: str, home: Path):
     from collector.settings import Settings
 
     return Settings(
@@ -86,7 +118,7 @@ def settings(redis_url: str, prefix: str, home: Path):  # type: ignore[no-untype
 
 
 @pytest.fixture
-def store(settings):  # type: ignore[no-untyped-def]
+def store(settings):
     from collector.store.sqlite import SQLiteStore
 
     s = SQLiteStore(settings.sqlite_path)
@@ -105,7 +137,7 @@ def fake_run(store):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def collector(settings, store) -> Iterator[ThreadedCollector]:  # type: ignore[no-untyped-def]
+def collector(settings, store) -> Iterator[ThreadedCollector]:
     """The real consumer running in a background thread against this test's Redis and store."""
     running = ThreadedCollector(settings, store).start()
     yield running

@@ -1,4 +1,8 @@
-"""Shared test machinery: real Redis servers, a collector in a thread, waiting helpers."""
+"""Shared test machinery: real Redis servers, a collector in a thread, waiting helpers.
+
+Every skip goes through ``skip_unless`` (or ``need_binary``): under RUNWATCH_TEST_STRICT=1,
+as in CI, a missing prerequisite fails the test instead of skipping it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import redis
@@ -21,15 +25,27 @@ STRICT = os.environ.get("RUNWATCH_TEST_STRICT") == "1"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def need_binary(name: str, *candidates: str | None) -> str:
-    """The path of a system binary, or skip (fail under RUNWATCH_TEST_STRICT=1) with a reason."""
-    for candidate in candidates or (shutil.which(name),):
-        if candidate and Path(candidate).exists():
-            return candidate
-    reason = f"{name} is not installed (apt-get install {name}); .ci/run installs it"
+def skip_unless(condition: object, reason: str) -> None:
+    """Skip the test unless ``condition`` holds; under RUNWATCH_TEST_STRICT=1 fail instead."""
+    if not condition:
+        _skip_or_fail(reason)
+
+
+def _skip_or_fail(reason: str) -> NoReturn:
     if STRICT:
         pytest.fail(f"RUNWATCH_TEST_STRICT=1 but {reason}")
     pytest.skip(reason)
+
+
+def need_binary(name: str, *candidates: str | None, package: str | None = None) -> str:
+    """The path of a system binary, or skip (fail under RUNWATCH_TEST_STRICT=1) with a reason.
+
+    ``package`` is the Debian package that provides it, when its name differs.
+    """
+    for candidate in candidates or (shutil.which(name),):
+        if candidate and Path(candidate).exists():
+            return candidate
+    _skip_or_fail(f"{name} is not installed (apt-get install {package or name}); .ci/run installs it")
 
 
 def redis_binary() -> str:
@@ -123,6 +139,18 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: f
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+async def eventually(predicate: Callable[[], Any], *, timeout: float = 5.0, what: str = "") -> Any:
+    """``wait_for`` for a test on an event loop: polls without blocking the loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
+        await asyncio.sleep(0.01)
 
 
 class ThreadedCollector:
@@ -311,6 +339,31 @@ class ThreadedService:
     @property
     def store(self) -> Any:
         return self.service.store
+
+    def drained(self, timeout: float = 30.0) -> float:
+        """Block until the delivery worker has nothing due or in flight (``DeliveryWorker.drained``)."""
+
+        worker = self.service.worker
+        assert worker is not None, "start() first"
+
+        async def drained() -> float:
+            return await asyncio.wait_for(worker.drained(), timeout)
+
+        try:
+            return asyncio.run(drained())
+        except TimeoutError:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for the delivery worker to drain")
+
+    def stall_check(self, timeout: float = 30.0) -> list[Any]:
+        """One stall-detector step now, on the store's thread as the service's own detector runs it.
+
+        Once it returns, the detector has looked at every run again after whatever the test
+        saw: what it would raise, it has raised. Returns the transitions the step caused.
+        """
+        consumer, alerting = self.service.consumer, self.service.alerting
+        assert consumer is not None and alerting is not None, "start() first"
+        step = consumer.run_in_store(alerting.tick, None, consumer.available_since)
+        return asyncio.run_coroutine_threadsafe(step, self._loop).result(timeout)
 
     def stop(self) -> None:
         if self._thread.is_alive():

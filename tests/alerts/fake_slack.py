@@ -75,9 +75,9 @@ class RecordingServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
-    def start(self) -> RecordingServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -99,6 +99,11 @@ class RecordingServer:
         """Replies to play, in order, before falling back to the default."""
         with self._lock:
             self._script.extend(replies)
+
+    def clear_replies(self) -> None:
+        """Drop the scripted replies not played yet: from now on every request gets the default."""
+        with self._lock:
+            self._script.clear()
 
     def wait_for(self, count: int, timeout: float = 10.0, *, status: int | None = None) -> list[RecordedRequest]:
         """Block until ``count`` requests (with ``status``, if given) were recorded."""

@@ -19,6 +19,7 @@ from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, Mem
 from alerts.rules import parse_rules
 from alerts.state import AlertState
 from tests.alerts.events import RUN, metric
+from tests.helpers import eventually
 
 
 class Clock:
@@ -61,7 +62,8 @@ def test_one_delivery_per_notify_channel_with_stable_ids() -> None:
         (f"nan|{RUN}#1.0@b", "b", 1000.0, 0),
     ]
     assert deliveries[0].transition.id == nan_transition()[0].id
-    assert math.isnan(deliveries[0].transition.value)
+    value = deliveries[0].transition.value
+    assert value is not None and math.isnan(value)
 
 
 def test_adding_the_same_delivery_twice_changes_nothing() -> None:
@@ -167,7 +169,7 @@ async def test_retries_give_up_after_max_age() -> None:
         clock.now = max(clock.now, outbox.all()[0].next_attempt_at)
         await worker.run_once()
     [d] = outbox.all()
-    assert d.status == DeliveryStatus.FAILED and d.last_error.startswith("gave up after")
+    assert d.status == DeliveryStatus.FAILED and (d.last_error or "").startswith("gave up after")
 
 
 async def test_a_claim_whose_worker_died_is_due_again_after_the_lease() -> None:
@@ -188,26 +190,27 @@ async def test_a_notifier_bug_is_retried_not_fatal() -> None:
     outbox, worker, _ = setup(Broken("a"))
     outbox.add_deliveries(deliveries_for(nan_transition(notify="[a]"), 1000.0))
     await worker.run_once()
-    assert outbox.all()[0].status == DeliveryStatus.PENDING and "KeyError" in outbox.all()[0].last_error
+    [d] = outbox.all()
+    assert d.status == DeliveryStatus.PENDING and "KeyError" in (d.last_error or "")
 
 
+@pytest.mark.timeout(10)
 async def test_run_sends_as_soon_as_it_is_woken_and_stops_cleanly() -> None:
     a = MemoryNotifier("a")
     outbox = MemoryOutbox()
-    worker = DeliveryWorker(outbox, {"a": a}, poll_interval=30.0)
+    worker = DeliveryWorker(outbox, {"a": a}, poll_interval=30.0)  # the poll alone would take 30 s
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # run() takes the loop before its first await
 
     outbox.add_deliveries(deliveries_for(nan_transition(notify="[a]", now=time.time()), time.time()))
     worker.wake()
-    for _ in range(200):
-        if a.messages:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: a.messages, what="the woken worker's send")
+    await worker.drained()
     await worker.stop()
     await asyncio.wait_for(task, timeout=5)
 
     assert len(a.messages) == 1
+    assert [(d.status, d.attempts) for d in outbox.all()] == [(DeliveryStatus.SENT, 1)]
 
 
 @pytest.mark.timeout(10)
@@ -216,10 +219,9 @@ async def test_wake_works_from_another_thread() -> None:
     outbox = MemoryOutbox()
     worker = DeliveryWorker(outbox, {"a": a}, poll_interval=30.0)
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)
     outbox.add_deliveries(deliveries_for(nan_transition(notify="[a]", now=time.time()), time.time()))
     await asyncio.to_thread(worker.wake)
-    while not a.messages:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: a.messages, what="the woken worker's send")
     await worker.stop()
     await task

@@ -21,6 +21,7 @@ from alerts.engine import Transition
 from alerts.errors import NotifyError
 from alerts.notifiers.base import AlertMessage
 from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, MemoryOutbox, deliveries_for
+from tests.helpers import eventually
 
 NOW = 1000.0
 LEASE = 120.0
@@ -88,14 +89,6 @@ def stored_leased(outbox: MemoryOutbox, *transitions: Transition) -> list[Delive
     return outbox.add_deliveries(leased)
 
 
-async def eventually(predicate: Callable[[], Any], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 StartWorker = Callable[..., Awaitable[tuple[MemoryOutbox, DeliveryWorker, Clock]]]
 
 
@@ -127,7 +120,7 @@ async def test_a_submitted_delivery_is_sent_at_once_though_no_claim_would_return
     assert outbox.claim_due(NOW, 10, NOW + LEASE) == []  # leased: not due until 1120
 
     worker.submit([delivery])
-    await eventually(lambda: outbox.rows[delivery.id].status == DeliveryStatus.SENT, "the delivery marked sent")
+    await eventually(lambda: outbox.rows[delivery.id].status == DeliveryStatus.SENT, what="the delivery marked sent")
 
     assert channel.delivered == ["nan|run-1#1.0"]
     row = outbox.rows[delivery.id]
@@ -142,7 +135,7 @@ async def test_submit_is_safe_from_another_thread(start_worker: StartWorker) -> 
 
     await asyncio.to_thread(worker.submit, [delivery])  # as the collector's store thread does after a commit
 
-    await eventually(lambda: outbox.rows[delivery.id].status == DeliveryStatus.SENT, "the delivery marked sent")
+    await eventually(lambda: outbox.rows[delivery.id].status == DeliveryStatus.SENT, what="the delivery marked sent")
     assert channel.delivered == ["nan|run-1#1.0"]
 
 
@@ -155,7 +148,7 @@ async def test_one_channels_submitted_deliveries_are_sent_one_at_a_time_in_submi
 
     worker.submit([firing])  # two commits, two submits
     worker.submit([resolved])
-    await eventually(lambda: not outbox.pending(), "both deliveries recorded")
+    await eventually(lambda: not outbox.pending(), what="both deliveries recorded")
 
     assert channel.delivered == ["nan|run-1#1.0", "nan|run-1#1.1"]
     assert channel.most_busy == 1
@@ -172,7 +165,7 @@ async def test_a_failed_attempt_is_recorded_for_a_retry_with_its_error_and_repor
     [delivery] = stored_leased(outbox, transition())
 
     worker.submit([delivery])
-    await eventually(lambda: outbox.rows[delivery.id].last_error is not None, "the failure recorded")
+    await eventually(lambda: outbox.rows[delivery.id].last_error is not None, what="the failure recorded")
 
     row = outbox.rows[delivery.id]
     error = "channel 'a' failed (HTTP 503): unavailable"
@@ -188,7 +181,7 @@ async def test_a_permanent_failure_of_a_submitted_delivery_is_recorded_as_failed
     [delivery] = stored_leased(outbox, transition())
 
     worker.submit([delivery])
-    await eventually(lambda: outbox.rows[delivery.id].status != DeliveryStatus.PENDING, "the outcome recorded")
+    await eventually(lambda: outbox.rows[delivery.id].status != DeliveryStatus.PENDING, what="the outcome recorded")
 
     row = outbox.rows[delivery.id]
     assert (row.status, row.last_error) == (
@@ -251,9 +244,97 @@ async def test_stop_lets_a_submitted_send_finish_before_the_notifiers_close(star
     [delivery] = stored_leased(outbox, transition())
 
     worker.submit([delivery])
-    await eventually(lambda: "send-start" in events, "the send under way")
+    await eventually(lambda: "send-start" in events, what="the send under way")
     await worker.stop()
-    await eventually(lambda: "close" in events, "the notifiers closed")
+    await eventually(lambda: "close" in events, what="the notifiers closed")
 
     assert events == ["send-start", "send-end", "close"]
     assert outbox.rows[delivery.id].status == DeliveryStatus.SENT
+
+
+# ------------------------------------------------------------ drained(): a state to wait for
+
+
+class Gated(Channel):
+    """A channel whose sends wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()  # a send is waiting at the gate
+        self.gate = threading.Event()
+
+    def send(self, message: AlertMessage) -> None:
+        self.arrived.set()
+        assert self.gate.wait(10), "the test never opened the gate"
+        super().send(message)
+
+
+async def test_drained_waits_for_a_submitted_send_to_be_recorded(start_worker: StartWorker) -> None:
+    channel = Channel(slow={"nan|run-1#1.0": 0.3})  # still sending when drained() is called
+    outbox, worker, _ = await start_worker(channel)
+    [delivery] = stored_leased(outbox, transition())
+    worker.submit([delivery])
+    await eventually(lambda: channel.busy, what="the send under way")
+
+    assert await worker.drained() == NOW  # nothing was due at the (frozen) clock's time
+
+    row = outbox.rows[delivery.id]
+    assert (row.status, row.attempts) == (DeliveryStatus.SENT, 1)
+    assert channel.delivered == ["nan|run-1#1.0"]
+
+
+async def test_drained_wakes_the_worker_to_send_what_is_due_and_returns_after_it(start_worker: StartWorker) -> None:
+    channel = Channel()
+    outbox, worker, _ = await start_worker(channel)  # polls every 30 s: only a wake starts a pass
+    outbox.add_deliveries(deliveries_for([transition()], NOW))  # due now, and nobody woke the worker
+
+    await asyncio.wait_for(worker.drained(), timeout=10)
+
+    assert [(d.status, d.attempts) for d in outbox.all()] == [(DeliveryStatus.SENT, 1)]
+    assert channel.delivered == ["nan|run-1#1.0"]
+
+
+async def test_drained_leaves_a_retry_that_is_due_later_pending(start_worker: StartWorker) -> None:
+    channel = Channel(failures=[NotifyError("a", 503, "unavailable")])
+    outbox, worker, clock = await start_worker(channel, backoff=Backoff(base=10.0, jitter=0.0))
+    outbox.add_deliveries(deliveries_for([transition()], NOW))
+
+    await worker.drained()
+    [row] = outbox.all()
+    assert (row.status, row.attempts, row.next_attempt_at) == (DeliveryStatus.PENDING, 1, NOW + 10.0)
+
+    clock.now = NOW + 10.0  # the retry is due: drained() now means it was attempted
+    assert await worker.drained() == NOW + 10.0
+    assert [(d.status, d.attempts) for d in outbox.all()] == [(DeliveryStatus.SENT, 2)]
+
+
+async def test_drained_works_from_another_thread_and_its_event_loop(start_worker: StartWorker) -> None:
+    channel = Channel()
+    outbox, worker, _ = await start_worker(channel)
+    outbox.add_deliveries(deliveries_for([transition()], NOW))
+
+    at = await asyncio.to_thread(asyncio.run, worker.drained())  # as a test thread beside the service does
+
+    assert at == NOW and outbox.all()[0].status == DeliveryStatus.SENT
+
+
+async def test_drained_raises_when_the_worker_is_not_running_or_stops_first() -> None:
+    channel, outbox = Gated(), MemoryOutbox()
+    worker = DeliveryWorker(outbox, {"a": channel}, clock=Clock(), poll_interval=30.0)
+    with pytest.raises(RuntimeError, match="not running"):
+        await worker.drained()
+
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0)
+    worker.submit(stored_leased(outbox, transition()))
+    await eventually(channel.arrived.is_set, what="the send under way")  # held at the gate: never drained
+    waiting = asyncio.create_task(worker.drained())
+    await asyncio.sleep(0)  # drained() registers before the worker is told to stop
+    stopping = asyncio.create_task(worker.stop())
+    with pytest.raises(RuntimeError, match="stopped before it drained"):
+        await asyncio.wait_for(waiting, timeout=10)
+    channel.gate.set()
+    await asyncio.wait_for(stopping, timeout=10)
+    await asyncio.wait_for(task, timeout=10)
+
+    assert outbox.all()[0].status == DeliveryStatus.SENT  # stop() still let the send finish

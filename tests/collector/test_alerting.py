@@ -1,20 +1,32 @@
-"""Alerts end to end: from run.log() through Redis and the collector to Slack and email."""
+"""Alerts end to end: from run.log() through Redis and the collector to Slack and email.
+
+"Exactly once" is checked once nothing more can be sent, never after a pause: every
+event of the run is stored, no delivery is pending, and the delivery worker has drained
+(nothing due, nothing in flight). Whatever a duplicate would be, it is visible by then.
+"""
 
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
+from typing import cast
 
 import pytest
 import redis
 
 import emitter
-from alerts import parse_rules
+from alerts import DeliveryStatus, parse_rules
+from alerts.outbox import Delivery
 from collector.alert_stream import decode_fields
+from collector.store.sqlite import SQLiteStore
+from emitter.events import GROUP
 from tests.alerts.fake_slack import Reply
 from tests.helpers import CollectorProcess, RedisServer, ThreadedService, spawn_python, wait_for
 from tests.prom import scrape, value
+
+SENT = DeliveryStatus.SENT
 
 
 @pytest.fixture
@@ -30,6 +42,18 @@ def service_factory(settings):
     yield start
     for service in started:
         service.stop()
+
+
+def settled(service: ThreadedService, run_id: str) -> list[Delivery]:
+    """Every delivery once nothing more can be sent for the run: what was sent so far is all there is.
+
+    The run's last event is stored (so every alert it raises is committed with its
+    deliveries), none of them is pending, and the worker has nothing due or in flight.
+    """
+    wait_for(lambda: (r := service.store.runs.get(run_id)) and r.status == "finished", what="the run's last event")
+    wait_for(lambda: service.store.alerts.deliveries("pending") == [], what="no delivery pending")
+    service.drained()
+    return list(service.store.alerts.deliveries())
 
 
 def _rules_for(fake_slack, smtp_sink) -> str:
@@ -58,8 +82,12 @@ def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
 
     requests = fake_slack.wait_for(2, status=200)
     mails = smtp_sink.wait_for(1)
-    wait_for(lambda: service.store.alerts.deliveries("pending") == [], what="no pending deliveries")
-    time.sleep(1.0)  # anything duplicated would have been sent by now
+    deliveries = settled(service, run.id)
+    assert sorted((d.channel, d.status, d.attempts) for d in deliveries) == [
+        ("bot", SENT, 1),
+        ("hook", SENT, 1),
+        ("mail", SENT, 1),
+    ]
     assert sorted(r.path for r in fake_slack.requests) == [
         "/api/chat.postMessage",
         fake_slack.webhook_url[len(fake_slack.url) :],
@@ -79,9 +107,11 @@ def test_a_nan_loss_reaches_slack_webhook_web_api_and_email_exactly_once(
         assert value(samples, "runwatch_notifications_sent_total", channel=channel) == 1
     # and live views read it from the alerts stream
     published = redis.Redis.from_url(service.service.settings.redis_url)
-    [(_, fields)] = published.xrange(service.service.settings.keys.alerts)
+    entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", published.xrange(service.service.settings.keys.alerts))
+    [(_, fields)] = entries
     published.close()
-    assert decode_fields(fields).rule == "loss-nan" and decode_fields(fields).run_id == run.id
+    alert = decode_fields(fields)
+    assert alert is not None and (alert.rule, alert.run_id) == ("loss-nan", run.id)
 
 
 def test_slack_429_then_500s_then_200_is_delivered_once_and_not_before_retry_after(
@@ -99,9 +129,9 @@ rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
     run.finish()
 
     fake_slack.wait_for(1, status=200, timeout=30)
-    time.sleep(1.0)
-    statuses = [r.status for r in fake_slack.requests]
-    assert statuses == [429, 500, 500, 200]
+    [delivery] = settled(service, run.id)
+    assert (delivery.status, delivery.attempts) == (SENT, 4)
+    assert [r.status for r in fake_slack.requests] == [429, 500, 500, 200]
     samples = scrape(service.service.exporter)
     assert value(samples, "runwatch_notifications_failed_total", channel="hook") == 3
     assert value(samples, "runwatch_notifications_sent_total", channel="hook") == 1
@@ -122,7 +152,7 @@ def test_a_run_killed_with_sigkill_raises_one_lost_alert_within_after_plus_one_s
         env,
     )
     wait_for(lambda: store.runs.recent(project="lost-job"), what="the job running")
-    time.sleep(1.0)
+    time.sleep(1.0)  # the job logs and beats for a while
     job.send_signal(signal.SIGKILL)
     job.wait()
     [record] = wait_for(lambda: service.store.alerts.history(), timeout=15, what="the lost alert")
@@ -131,7 +161,7 @@ def test_a_run_killed_with_sigkill_raises_one_lost_alert_within_after_plus_one_s
     assert record.at - run.last_event_at <= 3.0 + 1.0 + 0.25  # after + the detector's period (+ commit slack)
     labels = {"project": "lost-job", "run_id": run.id, "run_name": run.name}
     assert value(scrape(service.service.exporter), "runwatch_run_status", **labels, status="lost") == 1
-    time.sleep(2.0)
+    assert service.stall_check() == [], "the detector's next look at the lost run raises nothing"
     assert len(service.store.alerts.history()) == 1, "one alert per episode"
 
 
@@ -143,7 +173,7 @@ def test_no_false_lost_alert_while_the_emitter_spools_because_redis_is_down(tmp_
     settings = Settings(redis_url=server.url, prefix=prefix, home=home, block_ms=100, lost_after=3.0)
     service = ThreadedService(settings, parse_rules("rules: [{name: lost, on: heartbeat_lost, after: 3s}]")).start()
     env = {
-        **__import__("os").environ,
+        **os.environ,
         "RUNWATCH_REDIS_URL": server.url,
         "RUNWATCH_PREFIX": prefix,
         "RUNWATCH_HOME": str(home),
@@ -158,6 +188,7 @@ def test_no_false_lost_alert_while_the_emitter_spools_because_redis_is_down(tmp_
         wait_for(lambda: service.store.runs.recent(project="outage-job"), what="the job running")
         server.kill()
         time.sleep(8)  # well past `after`: the emitter spools, the collector cannot read
+        assert service.stall_check() == [], "silence while Redis is down is not a lost run"
         server.start()
         assert job.wait(60) == 0
         run = wait_for(
@@ -193,14 +224,33 @@ rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
         run.finish()
         fake_slack.wait_for(1, status=500, timeout=30)  # committed, and one attempt failed
         collector.kill9()
-        with fake_slack._lock:
-            fake_slack._script.clear()  # Slack is back
+        fake_slack.clear_replies()  # Slack is back
         collector.start()
         fake_slack.wait_for(1, status=200, timeout=30)
-        time.sleep(1.5)
+        # settled: the run's last event is stored, every entry read since the restart is
+        # committed and acknowledged, and no delivery is pending: nothing is left to send again
+        store = SQLiteStore(settings.sqlite_path)
+        client = redis.Redis.from_url(settings.redis_url)
+        wait_for(
+            lambda: (
+                (r := store.runs.get(run.id))
+                and r.status == "finished"
+                and _unacknowledged(client, settings) == 0
+                and store.alerts.deliveries("pending") == []
+            ),
+            what="the run stored, every entry acknowledged and no delivery pending",
+        )
+        [delivery] = store.alerts.deliveries()
+        store.close()
+        client.close()
+        assert delivery.status == SENT
         assert [r.status for r in fake_slack.requests].count(200) == 1
     finally:
         collector.stop()
+
+
+def _unacknowledged(client: redis.Redis, settings) -> int:
+    return sum(client.xpending(stream, GROUP)["pending"] for stream in settings.keys.streams(settings.shards))
 
 
 def test_a_silenced_alert_is_recorded_but_not_sent_and_alerts_after_the_silence_are(
@@ -236,5 +286,6 @@ rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
     run.log({"loss": math.nan}, step=2)  # a new episode, no silence any more
     run.finish()
     fake_slack.wait_for(1, status=200)
-    time.sleep(0.5)
+    deliveries = settled(service, run.id)
+    assert [d.status for d in deliveries] == [DeliveryStatus.SILENCED, SENT]
     assert len(fake_slack.requests) == 1, "only the alert after the silence was sent"

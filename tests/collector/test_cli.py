@@ -89,7 +89,8 @@ def test_tail_follows_a_run_live_from_the_stream(emitter_env, collector, store, 
     import signal
     import subprocess
     import sys
-    import time
+    import threading
+    from typing import IO
 
     from tests.helpers import ROOT
 
@@ -118,12 +119,22 @@ def test_tail_follows_a_run_live_from_the_stream(emitter_env, collector, store, 
     )
     assert tail.stdout is not None
     assert tail.stdout.readline().startswith("following run"), "tail announces where it starts reading"
+    lines: list[str] = []
+
+    def read(stdout: IO[str]) -> None:
+        for line in stdout:  # as tail prints them
+            lines.append(line)
+
+    reader = threading.Thread(target=read, args=(tail.stdout,), daemon=True)
+    reader.start()
     for step in range(3):
         run.log({"loss": 0.5 + step}, step=step)
     run.finish()
-    time.sleep(1.5)
+    wait_for(lambda: any("finished" in line for line in lines), what="tail to print the run's last event")
     tail.send_signal(signal.SIGINT)
-    output, _ = tail.communicate(timeout=20)
+    tail.wait(20)
+    reader.join(20)
+    output = "".join(lines)
     assert "step        0  loss=0.5" in output
     assert "step        2  loss=2.5" in output
     assert "status" in output and "finished" in output

@@ -13,13 +13,14 @@ import redis
 
 import emitter
 from collector.embedded_redis import EmbeddedRedis, find_server_binary
-from tests.helpers import ROOT, free_port, wait_for
+from tests.helpers import ROOT, free_port, skip_unless, wait_for
 from tests.prom import parse, value
+
+NO_SERVER = "no bundled Valkey on this platform and no redis-server on PATH (.ci/run installs redis-server)"
 
 
 def test_the_embedded_redis_starts_with_persistence_and_stops(tmp_path):
-    if find_server_binary() is None:
-        pytest.skip("no bundled Valkey on this platform and no redis-server on PATH")
+    skip_unless(find_server_binary(), NO_SERVER)
     server = EmbeddedRedis(tmp_path / "redis", port=free_port())
     url = server.start()
     try:
@@ -34,12 +35,12 @@ def test_the_embedded_redis_starts_with_persistence_and_stops(tmp_path):
 
 
 def test_the_embedded_redis_is_restarted_when_it_dies(tmp_path):
-    if find_server_binary() is None:
-        pytest.skip("no bundled Valkey on this platform and no redis-server on PATH")
+    skip_unless(find_server_binary(), NO_SERVER)
     server = EmbeddedRedis(tmp_path / "redis", port=free_port())
     url = server.start()
     try:
         redis.Redis.from_url(url).xadd("kept", {"a": 1})
+        assert server.process is not None
         server.process.kill()
         server.process.wait()
         assert server.check() is True
@@ -139,8 +140,7 @@ def _get(url: str) -> int:
 
 @pytest.mark.slow
 def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_the_console(tmp_path):
-    if find_server_binary() is None:
-        pytest.skip("no bundled Valkey on this platform and no redis-server on PATH")
+    skip_unless(find_server_binary(), NO_SERVER)
     home = tmp_path / "demo-home"
     env = {
         **os.environ,
@@ -168,6 +168,7 @@ def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_
     assert {"loss-not-finite", "heartbeat-lost", "run-ended-badly", "from-code"} <= fired
     assert "heartbeat-lost" in done.stdout  # the console channel printed it
     diverging = store.runs.get("demo-diverging")
+    assert diverging is not None
     assert math_isnan(diverging.metrics["loss"].last)
     store.close()
 

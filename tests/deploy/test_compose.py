@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.deploy._series import DEPLOY
@@ -108,9 +107,7 @@ def test_dockerfile_copies_only_what_exists_and_the_dockerignore_keeps_it():
 
 
 def test_systemd_unit_verifies(tmp_path):
-    analyze = shutil.which("systemd-analyze")
-    if not analyze:
-        pytest.skip("systemd-analyze is not installed (systemd package)")
+    analyze = need_binary("systemd-analyze", package="systemd")
     unit = (DEPLOY / "systemd" / "runwatch.service").read_text()
     assert "ExecStart=/opt/runwatch/bin/runwatch serve" in unit
     assert "User=runwatch" in unit and "redis-server.service" in unit

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ PROMETHEUS_DIR = DEPLOY / "prometheus"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    binary = need_binary("promtool")
+    binary = need_binary("promtool", package="prometheus")
     return subprocess.run([binary, *args], capture_output=True, text=True, timeout=60, cwd=PROMETHEUS_DIR)
 
 
@@ -88,7 +89,7 @@ class Process:
         self._out.close()
 
 
-def get_json(url: str, **params: str) -> dict | None:
+def get_json(url: str, **params: str) -> dict[str, Any] | None:
     try:
         response = httpx.get(url, params=params, timeout=2)
     except httpx.HTTPError:
@@ -176,6 +177,11 @@ def test_prometheus_scrapes_the_training_metric_of_a_running_job(runwatch_serve,
         results = (body or {}).get("data", {}).get("result", [])
         return float(results[0]["value"][1]) if results else None
 
+    def results(promql: str) -> list[Any]:
+        body = get_json(query, query=promql)
+        assert body is not None, f"Prometheus did not answer {promql}"
+        return list(body["data"]["result"])
+
     try:
         try:
             wait_for(lambda: scraped_value() is not None, timeout=30, what="Prometheus to store runwatch_run_metric")
@@ -183,16 +189,15 @@ def test_prometheus_scrapes_the_training_metric_of_a_running_job(runwatch_serve,
             print(prometheus.tail(), file=sys.stderr)
             raise
         assert scraped_value() == 99 / 128  # exactly representable: no rounding excuses
-        body = get_json(query, query=f'runwatch_run_metric{{run_id="{run.id}", key="val/acc"}}')
-        labels = body["data"]["result"][0]["metric"]
+        labels = results(f'runwatch_run_metric{{run_id="{run.id}", key="val/acc"}}')[0]["metric"]
         assert labels["project"] == "prom-e2e" and labels["run_name"] == "scraped-run" and labels["job"] == "runwatch"
-        step = get_json(query, query=f'runwatch_run_step{{run_id="{run.id}"}}')["data"]["result"]
-        assert float(step[0]["value"][1]) == 100
-        status = get_json(query, query=f'runwatch_run_status{{run_id="{run.id}"}} == 1')["data"]["result"]
+        steps = results(f'runwatch_run_step{{run_id="{run.id}"}}')
+        assert float(steps[0]["value"][1]) == 100
+        status = results(f'runwatch_run_status{{run_id="{run.id}"}} == 1')
         assert status[0]["metric"]["status"] == "running"
-        ingested = get_json(query, query="sum(runwatch_points_ingested_total)")["data"]["result"]
+        ingested = results("sum(runwatch_points_ingested_total)")
         assert float(ingested[0]["value"][1]) >= 200
-        up = get_json(query, query='up{job="runwatch"}')["data"]["result"]
+        up = results('up{job="runwatch"}')
         assert float(up[0]["value"][1]) == 1
     finally:
         stop.set()
