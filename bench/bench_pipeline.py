@@ -180,7 +180,7 @@ def bench_memory_while_down(tmp: Path) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-c", MEMORY_CHILD], env=env, cwd=ROOT, capture_output=True, text=True, check=True
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

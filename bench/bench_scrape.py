@@ -33,7 +33,7 @@ PREFIX = "rwbench"
 SHARDS = 4
 
 
-def wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+def wait(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

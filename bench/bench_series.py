@@ -55,7 +55,7 @@ def ingest(store: object, run_id: str, points: int) -> float:
     return points / (time.perf_counter() - began)
 
 
-def timed(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(fn, repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -108,7 +108,7 @@ def main() -> None:
         )
 
         settings = Settings(home=home, redis_url="redis://127.0.0.1:1/0")
-        app = create_app(settings, redis=aioredis.from_url(settings.redis_url), store=store)
+        app = create_app(settings, redis=aioredis.from_url("redis://127.0.0.1:1/0"), store=store)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

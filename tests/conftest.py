@@ -127,7 +127,7 @@ def store(settings):
 
 
 @pytest.fixture
-def fake_run(store):  # type: ignore[no-untyped-def]
+def fake_run(store):
     """Runs written straight into the test's store through its real write path (``tests.fake_run``)."""
 
     def make(project: str = "cifar", **kwargs: Any) -> FakeRun:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 import redis
+from redis.typing import EncodableT, FieldT
 
 import emitter
 from emitter.events import CONTRACT_VERSION, GROUP, shard_for
@@ -15,7 +16,7 @@ def _valid_body(writer: str, seq: int) -> bytes:
     return msgpack.packb([writer, [[seq, 1.0, "metrics", {"step": seq, "values": {"x": 1.0}}]]])
 
 
-MALFORMED = {
+MALFORMED: dict[str, tuple[dict[FieldT, EncodableT], str]] = {
     "garbage bytes": ({"v": CONTRACT_VERSION, "run": "r-bad", "b": b"\xc1\xff\x00garbage"}, "undecodable MessagePack"),
     "wrong version": ({"v": 99, "run": "r-bad", "b": _valid_body("w", 0)}, "unsupported contract version"),
     "missing fields": ({"hello": "world"}, "missing field(s)"),
@@ -55,7 +56,7 @@ def test_a_malformed_entry_is_dead_lettered_with_its_reason_and_valid_events_aro
     letters = wait_for(lambda: store.dead_letters.list(), what="a dead letter")
     assert len(letters) == 1 and reason in letters[0].reason
     wait_for(lambda: store.series.count_points(run.id) == 2, what="the valid points around it")
-    dead_stream = client.xrange(settings.keys.dead_letters)
+    dead_stream: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(settings.keys.dead_letters)  # type: ignore[assignment]
     assert len(dead_stream) == 1 and reason in dead_stream[0][1][b"reason"].decode()
     assert collector.consumer.dead == 1
     wait_for(

@@ -50,7 +50,8 @@ def test_a_run_that_ends_while_redis_is_down_is_delivered_by_runwatch_sync(tmp_p
         assert result.exit_code == 0, result.output
         assert "still waiting 0" in result.output
         assert store.series.count_points(run_id) == 6000
-        assert store.runs.get(run_id).status == "finished"
+        record = store.runs.get(run_id)
+        assert record is not None and record.status == "finished"
         assert not list((home / "spool").glob("*.seg"))
         again = CliRunner().invoke(
             main, ["sync", "--home", str(home), "--redis-url", server.url], env={"RUNWATCH_PREFIX": prefix}

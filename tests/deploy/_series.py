@@ -20,7 +20,11 @@ from tests.helpers import ROOT
 
 DEPLOY = ROOT / "deploy"
 # Series Prometheus makes itself for every target; dashboards may use them too.
-PROMETHEUS_SERIES = {"up": set(), "scrape_duration_seconds": set(), "scrape_samples_scraped": set()}
+PROMETHEUS_SERIES: dict[str, set[str]] = {
+    "up": set(),
+    "scrape_duration_seconds": set(),
+    "scrape_samples_scraped": set(),
+}
 TARGET_LABELS = {"job", "instance"}
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')

@@ -14,6 +14,7 @@ from pathlib import Path
 import msgpack
 import redis
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from collector.consumer import Consumer
 from collector.store.sqlite import SQLiteStore
@@ -79,7 +80,7 @@ class IdleRecordingStore(SQLiteStore):
         super().idle()
 
 
-def _entry(seq: int) -> dict:
+def _entry(seq: int) -> dict[FieldT, EncodableT]:
     body = msgpack.packb(["writer-1", [[seq, 1.0, "metrics", {"step": seq, "values": {"x": float(seq)}}]]])
     return {"v": CONTRACT_VERSION, "run": "idle-run", "b": body}
 

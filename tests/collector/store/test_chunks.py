@@ -108,7 +108,9 @@ def test_events_logging_different_key_sets_keep_every_series_and_its_summary_exa
         for key, value in values.items():
             expected.setdefault(key, []).append((step, bits(value)))
     assert stored == expected
-    summary = store.runs.get("r").metrics
+    record = store.runs.get("r")
+    assert record is not None
+    summary = record.metrics
     assert (summary["a"].last_step, summary["a"].last, summary["a"].min, summary["a"].max, summary["a"].count) == (
         2000,
         -1.0,

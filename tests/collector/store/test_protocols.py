@@ -50,6 +50,7 @@ def _store_parts(store: Any) -> Iterator[tuple[str, Any, type[Any]]]:
     yield "store", store, base.Store
     for name, declared in _members(base.Store).items():
         if isinstance(declared, property):
+            assert declared.fget is not None
             protocol = inspect.signature(declared.fget).return_annotation
             yield f"store.{name}", getattr(store, name), getattr(base, protocol)
 
