@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import RunNotFound
 from ..settings import Settings, load_settings
@@ -84,3 +86,18 @@ def number(value: float) -> str:
 def clock(ts: float) -> str:
     """A local date and time to the minute."""
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+# C0 and C1 controls, DEL, zero-width and bidirectional overrides: a name holding them could
+# move the cursor, retitle the terminal or reorder what the reader sees.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(value: object) -> str:
+    """User text made safe for a terminal: control characters escaped visibly (``\\x1b``)."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode(), str(value))
+
+
+def shown(value: object) -> str:
+    """User text made safe to print through Rich: ``clean``, and its markup inert."""
+    return escape(clean(value))

@@ -17,7 +17,7 @@ from emitter import sync_spool
 from ..deadletter import describe
 from ..export import FORMATS, export_chunks
 from ..store.base import Point
-from .common import age, common_options, console, err_console, existing_store, find_run, settings_from
+from .common import age, common_options, console, err_console, existing_store, find_run, settings_from, shown
 
 
 @click.command()
@@ -64,7 +64,7 @@ def export(home: Path | None, redis_url: str | None, run_ref: str, fmt: str, out
     for chunk in export_chunks(points, fmt):
         output.write(chunk)
     if output is not sys.stdout:
-        err_console.print(f"exported {points.count} points of {run.name}")
+        err_console.print(f"exported {points.count} points of {shown(run.name)}")
 
 
 class CountingPoints(Iterator[Point]):
@@ -101,10 +101,10 @@ def dead_letters(home: Path | None, redis_url: str | None, limit: int, as_json: 
     for letter in letters:
         table.add_row(
             age(letter.received_at),
-            letter.stream,
-            letter.entry_id,
-            letter.run_id or "-",
+            shown(letter.stream),
+            shown(letter.entry_id),
+            shown(letter.run_id or "-"),
             str(letter.size),
-            letter.reason,
+            shown(letter.reason),
         )
     console.print(table)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from emitter.events import VALUE_KINDS, ContractError, Keys, decode_entry, shard_for
 
-from .common import age, common_options, console, existing_store, find_run, number, settings_from
+from .common import age, common_options, console, existing_store, find_run, number, settings_from, shown
 
 _STATUS_STYLE = {"running": "green", "finished": "blue", "failed": "red", "killed": "yellow", "lost": "magenta"}
 
@@ -28,13 +28,13 @@ def runs(home: Path | None, redis_url: str | None, project: str | None, limit: i
     for column in ("project", "name", "id", "status", "step", "age", "latest metrics"):
         table.add_column(column)
     for run in store.runs.recent(project=project, limit=limit):
-        latest = ", ".join(f"{k}={number(m.last)}" for k, m in list(run.metrics.items())[:4])
+        latest = ", ".join(f"{shown(k)}={number(m.last)}" for k, m in list(run.metrics.items())[:4])
         style = _STATUS_STYLE.get(run.status, "")
         table.add_row(
-            run.project,
-            run.name,
-            run.id,
-            f"[{style}]{run.status}[/]",
+            shown(run.project),
+            shown(run.name),
+            shown(run.id),
+            f"[{style}]{shown(run.status)}[/]",
             "-" if run.last_step is None else str(run.last_step),
             age(run.last_event_at or run.updated_at),
             latest,
@@ -53,29 +53,32 @@ def show(home: Path | None, redis_url: str | None, run_ref: str, as_json: bool) 
     if as_json:
         click.echo(json.dumps(asdict(run), default=str, indent=2))
         return
-    console.print(f"[bold]{run.name}[/]  ({run.id})  project [cyan]{run.project}[/]  status {run.status}")
-    console.print(f"tags: {', '.join(run.tags) or '-'}   group: {run.group or '-'}   last step: {run.last_step}")
+    console.print(
+        f"[bold]{shown(run.name)}[/]  ({shown(run.id)})  project [cyan]{shown(run.project)}[/]  status {run.status}"
+    )
+    tags = shown(", ".join(run.tags) or "-")
+    console.print(f"tags: {tags}   group: {shown(run.group or '-')}   last step: {run.last_step}")
     if run.notes:
-        console.print(f"notes: {run.notes}")
+        console.print(f"notes: {shown(run.notes)}")
     if run.exit_info:
-        console.print(f"exit: {json.dumps(run.exit_info)[:2000]}")
+        console.print(f"exit: {shown(json.dumps(run.exit_info)[:2000])}")
     git = run.env.get("git") or {}
     console.print(
-        f"host {run.env.get('hostname', '-')}  python {run.env.get('python', '-')}  "
-        f"git {str(git.get('commit', '-'))[:10]}{' (dirty)' if git.get('dirty') else ''}"
+        f"host {shown(run.env.get('hostname', '-'))}  python {shown(run.env.get('python', '-'))}  "
+        f"git {shown(str(git.get('commit', '-'))[:10])}{' (dirty)' if git.get('dirty') else ''}"
     )
     params = Table(title="params")
     params.add_column("name")
     params.add_column("value")
     for key, value in run.params.items():
-        params.add_row(key, json.dumps(value))
+        params.add_row(shown(key), shown(json.dumps(value)))
     console.print(params)
     metrics = Table(title="metrics")
     for column in ("key", "last", "step", "min", "max", "points"):
         metrics.add_column(column)
     for key, m in run.metrics.items():
         metrics.add_row(
-            key,
+            shown(key),
             number(m.last),
             str(m.last_step),
             "-" if m.min is None else number(m.min),
@@ -101,7 +104,7 @@ def tail(home: Path | None, redis_url: str | None, run_ref: str, prefix: str | N
     shards = int(published) if published else settings.shards
     stream = Keys(settings.prefix).stream(shard_for(run_id, shards))
     last = _stream_end(client, stream)  # a concrete id, not "$": nothing logged after the line below is missed
-    console.print(f"following run {run_id} on {stream} (Ctrl-C to stop)")
+    console.print(f"following run {shown(run_id)} on {shown(stream)} (Ctrl-C to stop)")
     try:
         while True:
             reply: list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] = (
@@ -115,14 +118,15 @@ def tail(home: Path | None, redis_url: str | None, run_ref: str, prefix: str | N
                     try:
                         batch = decode_entry(fields)
                     except ContractError as exc:
-                        console.print(f"[red]undecodable entry {entry_id!r}: {exc.reason}[/]")
+                        console.print(f"[red]undecodable entry {entry_id!r}: {shown(exc.reason)}[/]")
                         continue
                     for event in batch.events:
                         if event.kind in VALUE_KINDS:
-                            values = "  ".join(f"{k}={number(v)}" for k, v in event.payload["values"].items())
+                            values = "  ".join(f"{shown(k)}={number(v)}" for k, v in event.payload["values"].items())
                             console.print(f"step {event.payload['step']:>8}  {values}")
                         elif event.kind != "heartbeat":
-                            console.print(f"[bold]{event.kind}[/] {json.dumps(event.payload, default=str)[:200]}")
+                            payload = json.dumps(event.payload, default=str)[:200]
+                            console.print(f"[bold]{event.kind}[/] {shown(payload)}")
     except KeyboardInterrupt:
         pass
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..store.base import ROLES
-from .common import any_store, clock, home_option, settings_from
+from .common import any_store, clean, clock, home_option, settings_from
 
 
 @click.group()
@@ -43,7 +43,7 @@ def list_tokens(home: Path | None) -> None:
     for row in rows:
         state = "revoked" if row["revoked_at"] else "active"
         used = clock(row["last_used_at"]) if row["last_used_at"] else "never"
-        click.echo(f"{row['id']:>4}  {row['role']:<6}  {state:<7}  {row['prefix']}…  used {used}  {row['name']}")
+        click.echo(f"{row['id']:>4}  {row['role']:<6}  {state:<7}  {row['prefix']}…  used {used}  {clean(row['name'])}")
 
 
 @token.command("revoke")

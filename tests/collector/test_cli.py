@@ -185,3 +185,17 @@ def test_a_bad_silence_is_refused_with_the_reason_and_creates_nothing(home, stor
     result = CliRunner().invoke(main, ["silence", "add", "--home", str(home), *args])
     assert result.exit_code == 2 and message in result.output, result.output
     assert CliRunner().invoke(main, ["silence", "list", "--home", str(home), "--all"]).output.strip() == "no silences"
+
+
+EVIL = "evil\x1b[2J\x1b]0;pwned\x07\u202eeman [bold]marked[/bold]"
+
+
+def test_runs_and_show_never_print_terminal_escapes_or_markup_from_user_text(fake_run, home):
+    run = fake_run(EVIL, name=EVIL, config={EVIL: EVIL}, tags=[EVIL])
+    run.log({EVIL: 1.0}, step=0)
+    run.emit("note", {"text": EVIL})
+    for args in (("runs",), ("show", run.id)):
+        output = invoke(home, *args).output
+        assert "\x1b" not in output and "\x07" not in output and "\u202e" not in output
+        assert "\\x1b" in output  # shown, visibly, instead
+        assert "[bold]" in output  # markup printed as text, not applied
