@@ -392,7 +392,8 @@ class Consumer:
             by_stream.setdefault(stream, []).append(entry_id)
         pipe = self.redis.pipeline(transaction=True)
         for (stream, entry_id, _), letter in dead:
-            fields = cast(dict[FieldT, EncodableT], dead_letter_fields(letter))  # str keys; str, int, float, bytes values
+            # str keys; str, int, float and bytes values: what XADD takes
+            fields = cast(dict[FieldT, EncodableT], dead_letter_fields(letter))
             pipe.xadd(self.keys.dead_letters, fields, maxlen=100_000, approximate=True)
             by_stream.setdefault(stream, []).append(entry_id)
         for stream, ids in by_stream.items():
