@@ -14,27 +14,31 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT
 
 from emitter.events import GROUP, Batch, ContractError, decode_entry
 
+from .backlog import Backlog, Decoded, Entry
 from .deadletter import dead_letter_fields, letter_for
 from .settings import Settings
 from .store.base import DeadLetter, Store, WriteResult
+from .trim import trim_floor
 
 logger = logging.getLogger(__name__)
 
-Entry = tuple[str, str, dict[bytes, bytes]]  # (stream, entry id, fields)
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+# XREADGROUP's reply without decode_responses; a re-read pending entry whose payload was trimmed has no fields
+_GroupReply = list[tuple[bytes | str, list[tuple[bytes | str, dict[bytes, bytes] | None]]]] | None
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -50,15 +54,6 @@ class CommitReport:
 
 Listener = Callable[[CommitReport], None]
 _Ack = tuple[list[Entry], list[tuple[Entry, DeadLetter]], dict[str, int]]
-
-
-@dataclass(slots=True)
-class _Decoded:
-    """Entries read and decoded, waiting for the commit."""
-
-    now: float
-    batches: list[tuple[Entry, Batch]] = field(default_factory=list)
-    dead: list[tuple[Entry, DeadLetter]] = field(default_factory=list)
 
 
 class Consumer:
@@ -223,24 +218,20 @@ class Consumer:
             self.available_since = None
         self.redis_available = available
 
-    # ------------------------------------------------------------------ one step
-
-    async def step(self) -> int:
-        """Read one round of entries (own pending first), persist and ack them."""
-        entries = await self._read()
-        if entries:
-            await self._persist_and_ack(entries)
-        return len(entries)
+    # ------------------------------------------------------------------ reading
 
     async def _read(self) -> list[Entry]:
         start = "0" if self._backlog else ">"
         try:
-            response = await self.redis.xreadgroup(
-                GROUP,
-                self.name,
-                {stream: start for stream in self.streams},
-                count=self._read_count(),
-                block=None if self._backlog else self.settings.block_ms,
+            response = cast(
+                _GroupReply,
+                await self.redis.xreadgroup(
+                    GROUP,
+                    self.name,
+                    {stream: start for stream in self.streams},
+                    count=self._read_count(),
+                    block=None if self._backlog else self.settings.block_ms,
+                ),
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc) and "no such key" not in str(exc):
@@ -291,11 +282,11 @@ class Consumer:
     async def _persist_and_ack(self, entries: list[Entry]) -> None:
         await self._commit(self._decode(entries))
 
-    def _decode(self, entries: list[Entry]) -> _Decoded:
+    def _decode(self, entries: list[Entry]) -> Decoded:
         """Split entries into valid batches and dead letters (with the reason)."""
         self.consumed += len(entries)
         now = self.clock()
-        decoded = _Decoded(now)
+        decoded = Decoded(now)
         for entry in entries:
             stream, entry_id, fields = entry
             if not fields:
@@ -308,7 +299,7 @@ class Consumer:
                 decoded.dead.append((entry, letter_for(stream, entry_id, fields, exc.reason, now)))
         return decoded
 
-    async def _commit(self, decoded: _Decoded) -> None:
+    async def _commit(self, decoded: Decoded) -> None:
         """Commit what one read brought, in chunks of at most ``max_commit_points``, quiet writers first."""
         backlog = Backlog()
         backlog.add(decoded)
@@ -388,7 +379,7 @@ class Consumer:
         """Run ``fn`` on the store's own thread, serialised with the commits."""
         return await self._in_store(fn, *args)
 
-    async def _in_store(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _in_store(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._store_thread, fn, *args)
 
@@ -401,7 +392,9 @@ class Consumer:
             by_stream.setdefault(stream, []).append(entry_id)
         pipe = self.redis.pipeline(transaction=True)
         for (stream, entry_id, _), letter in dead:
-            pipe.xadd(self.keys.dead_letters, dead_letter_fields(letter), maxlen=100_000, approximate=True)
+            # str keys; str, int, float and bytes values: what XADD takes
+            fields = cast(dict[FieldT, EncodableT], dead_letter_fields(letter))
+            pipe.xadd(self.keys.dead_letters, fields, maxlen=100_000, approximate=True)
             by_stream.setdefault(stream, []).append(entry_id)
         for stream, ids in by_stream.items():
             pipe.xack(stream, GROUP, *ids)
@@ -435,90 +428,11 @@ class Consumer:
             groups = await self.redis.xinfo_groups(stream)
         except ResponseError:
             return 0
-        if not groups:
-            return 0
-        floor: tuple[int, int] | None = None
-        for group in groups:
-            name = group["name"]
-            needed = _parse_id(group["last-delivered-id"])
-            if group["pending"]:
-                summary = await self.redis.xpending(stream, name)
-                needed = min(needed, _parse_id(summary["min"]))
-            floor = needed if floor is None else min(floor, needed)
-        assert floor is not None
+        pending = {
+            group["name"]: await self.redis.xpending(stream, group["name"]) for group in groups if group["pending"]
+        }
         retention_ms = int(self.settings.stream_retention_seconds * 1000)
-        cutoff = (int(self.clock() * 1000) - retention_ms, 0)
-        threshold = min(floor, cutoff)
-        if threshold <= (0, 0):
+        minid = trim_floor(groups, pending, int(self.clock() * 1000), retention_ms)
+        if minid is None:
             return 0
-        return int(await self.redis.xtrim(stream, minid=f"{threshold[0]}-{threshold[1]}", approximate=False))
-
-
-class Backlog:
-    """Decoded entries waiting for a commit: per writer in arrival order, plus dead letters.
-
-    ``take`` fills a chunk with the writers that have the least waiting first, and keeps a
-    chunk of quiet writers apart from busy ones: a quiet run's NaN commits in a small
-    transaction of its own instead of behind thousands of another run's points.
-    """
-
-    def __init__(self) -> None:
-        self.writers: dict[str, deque[tuple[Entry, Batch, int]]] = {}
-        self.waiting: dict[str, int] = {}  # writer -> points waiting
-        self.dead: list[tuple[Entry, DeadLetter]] = []
-        self.points = 0
-        self.now = 0.0  # when the newest entries were read
-        self.points_per_entry = 1.0
-
-    def __bool__(self) -> bool:
-        return bool(self.writers or self.dead)
-
-    def __repr__(self) -> str:
-        return f"<Backlog writers={len(self.writers)} points={self.points} dead={len(self.dead)}>"
-
-    def add(self, decoded: _Decoded) -> None:
-        points = 0
-        for entry, batch in decoded.batches:
-            weight = _points(batch)
-            points += weight
-            self.writers.setdefault(batch.writer, deque()).append((entry, batch, weight))
-            self.waiting[batch.writer] = self.waiting.get(batch.writer, 0) + weight
-        self.dead.extend(decoded.dead)
-        self.points += points
-        self.now = decoded.now
-        if decoded.batches:  # a moving average: reads size themselves to about one commit
-            self.points_per_entry = 0.7 * self.points_per_entry + 0.3 * points / len(decoded.batches)
-
-    def take(self, limit: int) -> tuple[list[tuple[Entry, Batch]], list[tuple[Entry, DeadLetter]]]:
-        """The next chunk: whole entries, each writer's in order, at most ``limit`` points (one at least)."""
-        quiet = max(1, limit // 8)
-        chunk: list[tuple[Entry, Batch]] = []
-        size = 0
-        for writer in sorted(self.waiting, key=self.waiting.__getitem__):
-            if chunk and size <= quiet < self.waiting[writer]:
-                break  # quiet writers commit on their own
-            queue = self.writers[writer]
-            while queue and (not chunk or size + queue[0][2] <= limit):
-                entry, batch, weight = queue.popleft()
-                chunk.append((entry, batch))
-                size += weight
-                self.waiting[writer] -= weight
-            if queue:
-                break  # the chunk is full
-            del self.writers[writer], self.waiting[writer]
-        self.points -= size
-        dead, self.dead = self.dead, []
-        return chunk, dead
-
-
-def _points(batch: Batch) -> int:
-    """Rows a batch will write: one per metric value, one per other event."""
-    return sum(len(e.payload["values"]) if e.kind in ("metrics", "system") else 1 for e in batch.events)
-
-
-def _parse_id(raw: bytes | str | None) -> tuple[int, int]:
-    if not raw:
-        return (0, 0)
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    ms, _, seq = text.partition("-")
-    return (int(ms), int(seq or 0))
+        return int(await self.redis.xtrim(stream, minid=minid, approximate=False))

@@ -10,15 +10,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
+from redis.typing import EncodableT, FieldT
 from websockets.sync.client import ClientConnection, connect
 
 from alerts import Transition
 from collector.alert_stream import entry_fields
-from emitter.events import encode_entry, shard_for
+from collector.api.live import LiveClient, Subscription, parse_cursor
+from emitter.events import Batch, Event, encode_entry, shard_for
 from tests.helpers import wait_for
 
 
@@ -38,7 +40,8 @@ class Producer:
             values = {f"k{i}": (random.random() if value is None else value) for i in range(keys)}
             events.append([self.seq, time.time(), "metrics", {"step": step, "values": values}])
             self.seq += 1
-        return self.client.xadd(self.stream, encode_entry(self.run_id, self.writer, events)).decode()
+        entry_id = self.client.xadd(self.stream, encode_entry(self.run_id, self.writer, events))
+        return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
 
 @pytest.fixture
@@ -115,6 +118,11 @@ def rule_alert(run_id: str, project: str, value: float = float("nan"), episode: 
     )
 
 
+def publish(client: redis.Redis, stream: str, transition: Transition) -> None:
+    """Append a committed alert to the alerts stream, as the collector's publisher does."""
+    client.xadd(stream, cast(dict[FieldT, EncodableT], entry_fields(transition)))
+
+
 def test_alerts_raised_by_the_collectors_rules_are_pushed_to_subscribers_of_the_run_or_project(
     serve: Any, producer: Producer, settings: Any, fake_run: Any
 ) -> None:
@@ -124,7 +132,7 @@ def test_alerts_raised_by_the_collectors_rules_are_pushed_to_subscribers_of_the_
         by_project.send(json.dumps({"project": "vision"}))
         elsewhere.send(json.dumps({"project": "audio"}))
         wait_for(lambda: len(server.app.state.live.clients) == 2, what="both subscriptions registered")
-        producer.client.xadd(settings.keys.alerts, entry_fields(rule_alert(producer.run_id, "vision")))
+        publish(producer.client, settings.keys.alerts, rule_alert(producer.run_id, "vision"))
         producer.client.xadd(settings.keys.alerts, {b"run": b"x", b"t": b"not json"})  # skipped, nothing else lost
         producer.log(range(0, 1))
         received: list[dict[str, Any]] = []
@@ -158,7 +166,7 @@ def test_a_reconnecting_client_replays_the_alerts_it_missed(serve: Any, producer
         producer.log(range(0, 1))
         cursor = next(frames(ws))["cursor"]
     assert str(len(server.app.state.live.streams) - 1) in cursor, "the cursor covers the alerts stream"
-    producer.client.xadd(settings.keys.alerts, entry_fields(rule_alert(producer.run_id, "p", value=12.5, episode=2)))
+    publish(producer.client, settings.keys.alerts, rule_alert(producer.run_id, "p", value=12.5, episode=2))
     with connect(server.ws_url) as ws:
         ws.send(json.dumps({"runs": [producer.run_id], "cursor": cursor}))
         events = next(frames(ws))["events"]
@@ -267,3 +275,75 @@ def test_a_slow_client_is_coalesced_and_bounded_and_does_not_delay_a_fast_one(se
             assert slow_client.points_sent < entries * per_entry * 10 / 2  # most of it never queued for it
     finally:
         slow.close()
+
+
+# ------------------------------------------------------------------ the protocol and one client's buffer, in process
+
+
+def test_a_cursor_is_checked_item_by_item_and_names_the_bad_one() -> None:
+    assert parse_cursor(None, 5) == {}
+    assert parse_cursor({"0": "1700000000000-0", "4": "1-2"}, 5) == {0: "1700000000000-0", 4: "1-2"}
+    for bad, named in (({"5": "1-0"}, "'5'"), ({"0": "1700000000000"}, "'0'"), ({"x": "1-0"}, "'x'")):
+        with pytest.raises(ValueError, match=f"bad cursor item {named}"):
+            parse_cursor(bad, 5)
+    with pytest.raises(ValueError, match="cursor must be the object"):
+        parse_cursor(["0", "1-0"], 5)
+
+
+def test_a_subscription_is_runs_a_project_or_everything_optionally_some_keys() -> None:
+    assert Subscription.parse({}).everything
+    assert Subscription.parse({"runs": ["a", "b"], "keys": ["loss"]}) == Subscription(
+        frozenset({"a", "b"}), None, frozenset({"loss"})
+    )
+    assert not Subscription.parse({"project": "vision"}).everything
+    for bad, says in (
+        ({"runs": "a"}, "runs must be a list"),
+        ({"runs": ["r"] * 1001}, "at most 1000"),
+        ({"project": 3}, "project must be a string"),
+        ({"keys": [1]}, "keys must be a list"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            Subscription.parse(bad)
+
+
+def metrics(run_id: str, steps: range, **values: float) -> Batch:
+    events = [Event(run_id, "w", step, 0.0, "metrics", {"step": step, "values": values}) for step in steps]
+    return Batch(run_id, "w", events)
+
+
+def test_a_lagging_clients_buffer_collapses_to_the_latest_value_per_series() -> None:
+    client = LiveClient(Subscription(), max_pending=10)
+    client.offer(0, "1-0", metrics("r", range(0, 4), a=1.0, b=2.0))  # 8 points: within the bound
+    assert client.pending == 8 and not client.coalesced
+    client.offer(0, "2-0", metrics("r", range(4, 6), a=float("nan"), b=3.0))  # 12: past it
+
+    frame = client.take_frame({0: "2-0"})
+
+    assert frame is not None and frame["coalesced"] is True and frame["cursor"] == {"0": "2-0"}
+    assert {(s["key"], tuple(s["steps"]), tuple(s["values"])) for s in frame["series"]} == {
+        ("a", (5,), ("NaN",)),
+        ("b", (5,), (3.0,)),
+    }
+    assert client.take_frame({0: "2-0"}) is None  # taken: nothing pending, flags reset
+
+
+def test_entries_arriving_during_a_replay_are_held_then_added_in_order_or_reported_as_a_gap() -> None:
+    client = LiveClient(Subscription(keys=frozenset({"a"})), max_pending=3)
+    client.catching_up = True
+    client.offer(0, "5-0", metrics("r", range(5, 6), a=0.5, skipped=1.0))
+    client.add(0, "4-0", metrics("r", range(4, 5), a=0.4))  # the replay's own entry goes in at once
+    assert not client.wake.is_set()
+
+    client.release_held()
+
+    assert client.wake.is_set() and not client.catching_up
+    frame = client.take_frame(client.cursor)
+    assert frame is not None and frame["series"] == [{"run": "r", "key": "a", "steps": [4, 5], "values": [0.4, 0.5]}]
+    assert frame["gap"] is False
+
+    client.catching_up = True
+    for i in range(4):  # more than max_pending entries held: the client must reload
+        client.offer(0, f"{6 + i}-0", metrics("r", range(6 + i, 7 + i), a=1.0))
+    client.release_held()
+    frame = client.take_frame(client.cursor)
+    assert frame is not None and frame["gap"] is True and frame["series"] == []

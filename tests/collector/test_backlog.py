@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from collector.consumer import Backlog, Entry, _Decoded
+from collector.backlog import Backlog, Decoded, Entry
 from collector.store.base import DeadLetter
 from emitter.events import Batch, Event
 
@@ -38,9 +38,9 @@ def letter(reason: str = "unsupported contract version 9") -> tuple[Entry, DeadL
     return (STREAM, entry_id, {b"v": b"9"}), DeadLetter(STREAM, entry_id, reason, size=6, received_at=50.0)
 
 
-def read(*batches: tuple[Entry, Batch], dead: list[tuple[Entry, DeadLetter]] | None = None) -> _Decoded:
+def read(*batches: tuple[Entry, Batch], dead: list[tuple[Entry, DeadLetter]] | None = None) -> Decoded:
     """What one XREADGROUP round decoded."""
-    return _Decoded(now=100.0, batches=list(batches), dead=list(dead or []))
+    return Decoded(now=100.0, batches=list(batches), dead=list(dead or []))
 
 
 def taken(chunk: Taken) -> list[tuple[str, int]]:
@@ -53,7 +53,7 @@ def points(chunk: Taken) -> int:
 
 
 def drain(backlog: Backlog, limit: int) -> list[Taken]:
-    chunks = []
+    chunks: list[Taken] = []
     for _ in range(1000):
         if not backlog:
             return chunks

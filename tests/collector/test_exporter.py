@@ -20,21 +20,9 @@ from collector.consumer import CommitReport, Consumer
 from collector.exporter import Exporter
 from collector.settings import Settings
 from collector.store.base import WriteResult
-from emitter.events import GROUP, Event, encode_entry
+from emitter.events import GROUP, Event, encode_entry, shard_for, stream_id_seconds
 from tests.helpers import ThreadedCollector, wait_for
 from tests.prom import Samples, parse, scrape, series, value
-
-
-class ExporterSettings(Settings):
-    """The settings fields the exporter reads (to be added to ``Settings``)."""
-
-    exporter_grace_seconds: float = 300.0
-    exporter_idle_seconds: float = 3600.0
-    exporter_max_series_per_run: int = 500
-    exporter_max_series: int = 50_000
-    exporter_keys_allow: list[str] = []
-    exporter_keys_deny: list[str] = []
-    exporter_refresh_seconds: float = 1.0
 
 
 class Clock:
@@ -46,7 +34,7 @@ class Clock:
 
 
 def make(tmp_path: Any, clock: Clock | None = None, consumer: Any = None, **fields: Any) -> Exporter:
-    settings = ExporterSettings(home=tmp_path, prefix="rwtest-exporter", shards=2, **fields)
+    settings = Settings(home=tmp_path, prefix="rwtest-exporter", shards=2, **fields)
     return Exporter(settings, registry=CollectorRegistry(), consumer=consumer, clock=clock or Clock())
 
 
@@ -85,6 +73,12 @@ class Writer:
 RUN = {"project": "proj", "run_id": "r1", "run_name": "run-name"}
 
 
+def present(found: float | None) -> float:
+    """A sample's value; the test fails where the sample is missing."""
+    assert found is not None, "sample missing"
+    return found
+
+
 # ------------------------------------------------------------------ training-run gauges
 
 
@@ -99,7 +93,11 @@ def test_latest_value_is_the_one_at_the_highest_step_and_keys_are_label_values(t
     assert value(samples, "runwatch_run_metric", **RUN, key="loss") == 2.0
     assert value(samples, "runwatch_run_step", **RUN) == 9
     assert value(samples, "runwatch_run_status", **RUN, status="running") == 1
-    assert value(samples, "runwatch_points_ingested_total", shard="0") is not None
+    shard, other = str(shard_for("r1", 2)), str(1 - shard_for("r1", 2))
+    assert value(samples, "runwatch_points_ingested_total", shard=shard) == 4  # counted on the run's own shard
+    assert value(samples, "runwatch_events_ingested_total", shard=shard) == 5
+    assert value(samples, "runwatch_points_ingested_total", shard=other) == 0
+    assert value(samples, "runwatch_events_ingested_total", shard=other) == 0
 
 
 def test_nan_inf_and_awkward_label_values_survive_the_text_format(tmp_path):
@@ -110,7 +108,7 @@ def test_nan_inf_and_awkward_label_values_survive_the_text_format(tmp_path):
     labels = {**RUN, "run_name": 'quote " name'}
     for text in (generate_latest(exporter.registry).decode(), exporter.render().decode()):
         samples = parse(text)
-        assert math.isnan(value(samples, "runwatch_run_metric", **labels, key="nan"))
+        assert math.isnan(present(value(samples, "runwatch_run_metric", **labels, key="nan")))
         assert value(samples, "runwatch_run_metric", **labels, key="inf") == math.inf
         assert value(samples, "runwatch_run_metric", **labels, key=key) == -0.25
 
@@ -199,8 +197,8 @@ def test_caps_hold_with_100000_distinct_keys_attempted(tmp_path):
     assert value(samples, "runwatch_exporter_points_dropped_total", reason="run_cap") == 50_000 - 50
     assert value(samples, "runwatch_exporter_points_dropped_total", reason="total_cap") == 50_000 - 4_950
     assert (
-        value(samples, "runwatch_points_ingested_total", shard="0")
-        + value(samples, "runwatch_points_ingested_total", shard="1")
+        present(value(samples, "runwatch_points_ingested_total", shard="0"))
+        + present(value(samples, "runwatch_points_ingested_total", shard="1"))
         == 100_000
     )
 
@@ -225,10 +223,21 @@ def test_runs_seen_without_run_start_are_named_from_the_store_before_they_are_ex
     class Record:
         project, name = "restored", "named-later"
 
+    class FakeRuns:
+        def get(self, ref: str) -> Record | None:
+            return Record() if ref == "r1" else None
+
+    class FakeStore:
+        runs = FakeRuns()
+
     class FakeConsumer:
+        """A ``ConsumerView`` without Redis whose store knows r1."""
+
+        redis = None
         streams: list[str] = []
-        runs = type("Runs", (), {"get": staticmethod(lambda run_id: Record() if run_id == "r1" else None)})()
-        store = type("S", (), {"runs": runs})()
+        store = FakeStore()
+        redis_available = False
+        consumed = acked = reclaimed = commits = failures = trimmed = dead = 0
 
         async def run_in_store(self, fn: Any, *args: Any) -> Any:
             return fn(*args)
@@ -281,7 +290,7 @@ def test_service_counters_alerts_notifications_websockets_and_spool_replays(tmp_
     assert value(samples, "runwatch_commit_duration_seconds_count") == 3
     assert value(samples, "runwatch_commit_duration_seconds_bucket", le="0.025") == 3
     assert value(samples, "runwatch_commit_duration_seconds_bucket", le="0.01") == 2
-    events = sum(value(samples, "runwatch_events_ingested_total", shard=s) for s in ("0", "1"))
+    events = sum(present(value(samples, "runwatch_events_ingested_total", shard=s)) for s in ("0", "1"))
     assert events == 6
 
     exporter.websocket_clients_from(lambda: 7)
@@ -290,14 +299,14 @@ def test_service_counters_alerts_notifications_websockets_and_spool_replays(tmp_
 
 def test_lag_pending_and_oldest_pending_age_come_from_redis(tmp_path, redis_url, prefix):
     clock = Clock()
-    settings = ExporterSettings(home=tmp_path, prefix=prefix, shards=2, redis_url=redis_url)
+    settings = Settings(home=tmp_path, prefix=prefix, shards=2, redis_url=redis_url)
     sync = redis.Redis.from_url(redis_url)
     streams = settings.keys.streams(2)
     for stream in streams:
         sync.xgroup_create(stream, GROUP, id="0", mkstream=True)
     ids = [sync.xadd(streams[0], encode_entry("r1", "w", [[i, 1.0, "heartbeat", {}]])) for i in range(5)]
     sync.xreadgroup(GROUP, "someone", {streams[0]: ">"}, count=2)  # 2 delivered, never acked
-    clock.now = int(ids[0].decode().split("-")[0]) / 1000 + 42
+    clock.now = stream_id_seconds(ids[0]) + 42
 
     async def refreshed() -> Samples:
         client = aioredis.from_url(redis_url)
@@ -320,7 +329,7 @@ def test_lag_pending_and_oldest_pending_age_come_from_redis(tmp_path, redis_url,
 
 
 def test_a_redis_outage_keeps_the_last_snapshot_and_counts_the_failure(tmp_path):
-    settings = ExporterSettings(home=tmp_path, prefix="rwtest-down", shards=1)
+    settings = Settings(home=tmp_path, prefix="rwtest-down", shards=1)
 
     async def refreshed() -> Samples:
         client = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
