@@ -13,9 +13,10 @@ from pydantic import SecretStr
 from alerts.channels import SlackChannel
 from alerts.engine import evaluate
 from alerts.errors import NotifyError
+from alerts.memory_outbox import MemoryOutbox
 from alerts.notifiers import build_notifiers
 from alerts.notifiers.slack import SlackNotifier
-from alerts.outbox import Backoff, DeliveryStatus, DeliveryWorker, MemoryOutbox, deliveries_for
+from alerts.outbox import Backoff, DeliveryStatus, DeliveryWorker, deliveries_for
 from alerts.rules import parse_rules
 from alerts.state import AlertState
 from tests.alerts.events import metric
