@@ -31,9 +31,9 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, Protocol
 
-from alerts.engine import Transition
 from alerts.errors import NotifyError
 from alerts.notifiers.base import AlertMessage, Notifier
+from alerts.transition import Transition
 
 __all__ = [
     "Backoff",

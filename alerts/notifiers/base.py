@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from alerts._text import format_value
-from alerts.engine import Transition
+from alerts.transition import Transition
 
 __all__ = ["AlertMessage", "Notifier", "format_value", "parse_retry_after"]
 
