@@ -7,12 +7,26 @@ outbox stores, so it is strict JSON and reads back every spelling it ever wrote.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["RunInfo", "RunLookup", "Transition"]
+from emitter.events import NONFINITE_JSON, json_number
+
+__all__ = ["RunInfo", "RunLookup", "Transition", "number_from_json"]
+
+# What payloads stored before the contract's spelling wrote (``repr``): still read back.
+_REPR_NONFINITE = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+
+
+def number_from_json(value: float | int | str) -> float:
+    """A stored number: ``"NaN"``/``"Infinity"``/``"-Infinity"`` (``json_number``), or the older ``'nan'``/``'inf'``."""
+    if isinstance(value, str):
+        found = NONFINITE_JSON.get(value, _REPR_NONFINITE.get(value))
+        if found is None:
+            raise ValueError(f"not a number: {value[:40]!r}")
+        return found
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +79,16 @@ class Transition:
         return f"{self.key}#{self.episode}.{self.seq}"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: a non-finite ``value`` is written as a string ('nan', 'inf', '-inf')."""
+        """Strict JSON: a non-finite ``value`` is spelled as the event contract does (``"NaN"``, ``"Infinity"``)."""
         data = asdict(self)
         data["notify"] = list(self.notify)
-        if self.value is not None and not math.isfinite(self.value):
-            data["value"] = repr(self.value)
+        data["value"] = json_number(self.value)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transition:
         values = dict(data)
         values["notify"] = tuple(values.get("notify", ()))
-        if isinstance(values.get("value"), str):
-            values["value"] = float(values["value"])
+        if values.get("value") is not None:
+            values["value"] = number_from_json(values["value"])
         return cls(**values)

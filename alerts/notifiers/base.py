@@ -9,14 +9,14 @@ restart and is never sent twice by two layers.
 from __future__ import annotations
 
 import email.utils
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from alerts._text import format_value
-from alerts.transition import Transition
+from alerts.transition import Transition, number_from_json
+from emitter.events import json_number
 
 __all__ = ["AlertMessage", "Notifier", "format_value", "parse_retry_after"]
 
@@ -82,17 +82,16 @@ class AlertMessage:
         return f"[{state} {self.severity}] {self.rule}: {self.title}"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe (a non-finite value becomes 'nan', 'inf' or '-inf')."""
+        """Strict JSON (a non-finite value is spelled ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``)."""
         data = asdict(self)
-        if self.value is not None and not math.isfinite(self.value):
-            data["value"] = repr(self.value)
+        data["value"] = json_number(self.value)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AlertMessage:
         values = dict(data)
-        if isinstance(values.get("value"), str):
-            values["value"] = float(values["value"])
+        if values.get("value") is not None:
+            values["value"] = number_from_json(values["value"])
         return cls(**values)
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from alerts.engine import RunInfo, Transition, evaluate, lost_status_event
 from alerts.rules import RuleSet, parse_rules
-from alerts.state import AlertState
+from alerts.notifiers.base import AlertMessage
+from alerts.state import AlertState, Slot
 from emitter.events import Event
 from tests.alerts.events import RUN, heartbeat, metric, run_start, status, system, user_alert
 
@@ -188,7 +189,7 @@ def test_a_firing_transition_carries_what_the_message_needs() -> None:
     assert math.isnan(t.value)
     assert t.title == "loss is NaN" and t.text == "loss = NaN at step 12"
     assert t.key == f"nan|{RUN}" and t.id == f"nan|{RUN}#1.0"
-    assert json.loads(json.dumps(t.to_dict(), allow_nan=False))["value"] == "nan"
+    assert json.loads(json.dumps(t.to_dict(), allow_nan=False))["value"] == "NaN"  # as the event contract spells it
     assert Transition.from_dict(t.to_dict()).id == t.id
 
 
@@ -401,3 +402,28 @@ def test_drain_changes_lists_touched_slots_for_row_per_slot_stores() -> None:
     assert state.drain_changes() == []
     rebuilt = AlertState.from_rows([(*key, data)])
     assert evaluate(ruleset, rebuilt, [metric(1, loss=nan)], 1.0) == []  # same episode: no second alert
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [("NaN", nan), ("Infinity", inf), ("-Infinity", -inf), ("nan", nan), ("inf", inf), ("-inf", -inf), (2.5, 2.5)],
+)
+def test_outbox_payloads_and_state_read_back_both_spellings(stored: object, expected: float) -> None:
+    """Payloads already in an outbox, and stored state, were written with ``repr`` spellings."""
+    [t] = evaluate(rules(NAN), AlertState(), [metric(0, loss=nan)], 0.0)
+    payload = {**t.to_dict(), "value": stored}
+
+    for value in (
+        Transition.from_dict(payload).value,
+        AlertMessage.from_transition(Transition.from_dict(payload)).value,
+        AlertMessage.from_dict({**AlertMessage.from_transition(t).to_dict(), "value": stored}).value,
+        Slot.from_dict({"value": stored}).value,
+        Slot.from_dict({"best": stored}).best,
+    ):
+        assert value is not None and (math.isnan(value) if math.isnan(expected) else value == expected)
+
+
+def test_state_writes_non_finite_values_as_the_contract_spells_them() -> None:
+    state = AlertState()
+    evaluate(rules(NAN), state, [metric(0, loss=-inf)], 0.0)
+    assert json.loads(state.to_json())["slots"][0][3]["value"] == "-Infinity"

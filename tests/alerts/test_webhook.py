@@ -38,7 +38,7 @@ def test_posts_the_alert_as_json_with_configured_headers(http_server: RecordingS
     assert (alert["id"], alert["rule"], alert["value"], alert["step"], alert["link"]) == (
         "loss-nan|r-123#1.0",
         "loss-nan",
-        "nan",
+        "NaN",
         12,
         "http://rw.test/runs/r-123",
     )
