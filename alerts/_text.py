@@ -1,12 +1,40 @@
-"""How alert transitions read: titles and texts, the same in every channel."""
+"""How alert transitions read: titles and texts, the same in every channel, and safe to show.
+
+Names and texts come from training code and from anyone who can write to the event
+stream, so every channel passes them through ``one_line`` (a terminal line, an email
+header) or ``multi_line`` (a message body) before its own markup escaping: control
+characters — ESC sequences a terminal obeys, CR/LF that end a mail header, C1 codes,
+Unicode line separators and bidi overrides — are shown as visible escapes (``\\x1b``),
+never passed on.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 
 from alerts.rules import Rule, RuleKind
 
-__all__ = ["format_value", "text_for", "title_for"]
+__all__ = ["format_value", "multi_line", "one_line", "text_for", "title_for"]
+
+# C0 but tab, DEL, C1, the Unicode line and paragraph separators, bidi embeddings/overrides/isolates
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAK = re.compile("\r\n|[\r\n\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line: line breaks and tabs become spaces, other control characters escapes."""
+    return _CONTROL.sub(_visible, _LINE_BREAK.sub(" ", text).replace("\t", " "))
+
+
+def multi_line(text: str) -> str:
+    """``text`` as lines joined by ``\n`` (CR LF, CR alone and U+2028 end a line); other controls escaped."""
+    return "\n".join(_CONTROL.sub(_visible, line) for line in _LINE_BREAK.split(text))
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def title_for(rule: Rule, state: str, status: str | None, value: float | None) -> str:

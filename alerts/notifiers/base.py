@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from alerts._text import format_value
 from alerts.transition import Transition, number_from_json
@@ -50,7 +51,8 @@ class AlertMessage:
 
     @classmethod
     def from_transition(cls, transition: Transition, public_url: str | None = None) -> AlertMessage:
-        link = f"{public_url.rstrip('/')}/runs/{transition.run_id}" if public_url else None
+        # the run id is anyone's string: quoted, it can end neither the URL nor a Slack <url|text> link
+        link = f"{public_url.rstrip('/')}/runs/{quote(transition.run_id, safe='')}" if public_url else None
         return cls(
             id=transition.id,
             key=transition.key,

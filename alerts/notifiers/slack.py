@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
+from alerts._text import multi_line, one_line
 from alerts.channels import SlackChannel
 from alerts.errors import NotifyError
 from alerts.notifiers.base import AlertMessage, format_value, parse_retry_after
@@ -63,7 +64,7 @@ class SlackNotifier:
             )
 
     def send(self, message: AlertMessage) -> None:
-        text = _escape(message.headline)
+        text = _mrkdwn(message.headline)
         blocks = slack_blocks(message)
         if self._webhook is not None:
             self._send_webhook(text, blocks)
@@ -107,44 +108,56 @@ class SlackNotifier:
 
 
 def slack_blocks(message: AlertMessage) -> list[dict[str, Any]]:
-    """Block Kit: a header, the facts as fields, the details, and the run link."""
+    """Block Kit: a header, the facts as fields, the details, and the run link.
+
+    Every string a user or training script controls goes through ``_mrkdwn`` (control
+    characters shown escaped, then ``&``, ``<``, ``>``), so it can neither mention
+    ``@channel`` nor open or close a ``<url|text>`` link; ``plain_text`` gets ``one_line``.
+    """
     emoji = ":white_check_mark:" if message.state == "resolved" else _EMOJI.get(message.severity, ":bell:")
     state = "Resolved" if message.state == "resolved" else "Repeat" if message.repeat else "Firing"
-    run = _escape(message.run_label)
+    run = _mrkdwn(message.run_label)
     if message.link:
-        run = f"<{message.link}|{run}>"
+        run = f"<{_link(message.link)}|{run}>"
     fields = [
-        ("Rule", _escape(message.rule)),
+        ("Rule", _mrkdwn(message.rule)),
         ("Run", run),
-        ("Project", _escape(message.project or "-")),
-        ("Severity", message.severity),
+        ("Project", _mrkdwn(message.project or "-")),
+        ("Severity", _mrkdwn(message.severity)),
     ]
     if message.metric is not None:
-        fields += [("Metric", _escape(message.metric)), ("Value", format_value(message.value))]
+        fields += [("Metric", _mrkdwn(message.metric)), ("Value", format_value(message.value))]
         fields.append(("Step", str(message.step) if message.step is not None else "-"))
+    header = one_line(f"{state}: {message.title}")[:150]
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{state}: {message.title}"[:150], "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{emoji} *{_escape(message.title)}*"[:3000]}},
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{emoji} *{_mrkdwn(message.title)}*"[:3000]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]} for k, v in fields]},
     ]
     if message.text:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(message.text)[:3000]}})
+        text = _escape(multi_line(message.text))[:3000]
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if message.link:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {"type": "button", "text": {"type": "plain_text", "text": "Open run"}, "url": message.link}
-                ],
-            }
-        )
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"runwatch · `{_escape(message.id)}`"}]})
+        button = {"type": "button", "text": {"type": "plain_text", "text": "Open run"}, "url": one_line(message.link)}
+        blocks.append({"type": "actions", "elements": [button]})
+    context = f"runwatch · `{_mrkdwn(message.id)}`"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     return blocks
+
+
+def _mrkdwn(text: str) -> str:
+    """One line of user text for mrkdwn: control characters escaped, then Slack's three."""
+    return _escape(one_line(text))
 
 
 def _escape(text: str) -> str:
     """Slack mrkdwn's three control characters, so run names cannot inject links or mentions."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link(url: str) -> str:
+    """A URL inside ``<url|text>``: escaped like text, and a ``|`` cannot end it early."""
+    return _escape(one_line(url)).replace("|", "%7C")
 
 
 def _header(headers: Any, name: str) -> str | None:

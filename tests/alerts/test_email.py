@@ -86,3 +86,22 @@ def test_an_unreachable_server_is_retried_and_the_password_never_shown() -> None
         EmailNotifier("oncall", config).send(nan_message())
     assert info.value.permanent is False
     assert "hunter2" not in str(info.value) and "hunter2" not in repr(EmailNotifier("oncall", config))
+
+
+def test_control_characters_in_names_neither_break_nor_inject_headers(smtp_sink: SmtpSink) -> None:
+    """A CR in a run name used to make every email about the run undeliverable (retried until expiry)."""
+    evil = "resnet\rBcc: victim@example.com\r\n\x1b[2Jx"
+    EmailNotifier("oncall", channel(smtp_sink.port)).send(
+        nan_message(run_name=evil, rule=f"r{evil}", title=evil, id=f"r|run\r\n{evil}#1.0", text=f"line 1\r\n{evil}")
+    )
+
+    [mail] = smtp_sink.wait_for(1)
+    message = mail.message
+    assert mail.rcpt_tos == ["oncall@example.com", "ml@example.com"] and message["Bcc"] is None
+    for header in ("Subject", "X-Runwatch-Alert"):
+        assert not {"\r", "\n", "\x1b"} & set(str(message[header])), header
+    assert "resnet Bcc: victim@example.com \\x1b[2Jx" in str(message["Subject"])
+    plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")  # SMTP's line ends
+    html = message.get_body(("html",)).get_content()
+    assert not {"\x1b", "\r"} & set(plain) and "\x1b" not in html
+    assert "line 1\nresnet\nBcc: victim@example.com\n\\x1b[2Jx" in plain  # line breaks of a body stay line breaks

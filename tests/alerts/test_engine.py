@@ -12,8 +12,8 @@ import math
 import pytest
 
 from alerts.engine import RunInfo, Transition, evaluate, lost_status_event
-from alerts.rules import RuleSet, parse_rules
 from alerts.notifiers.base import AlertMessage
+from alerts.rules import RuleSet, parse_rules
 from alerts.state import AlertState, Slot
 from emitter.events import Event
 from tests.alerts.events import RUN, heartbeat, metric, run_start, status, system, user_alert
