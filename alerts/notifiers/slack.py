@@ -1,6 +1,6 @@
 """Slack, through slack-sdk: an incoming webhook or ``chat.postMessage`` with a bot token.
 
-The clients are built with no retry handlers: slack-sdk's rate-limit handler sleeps
+The clients (``_slack_http``) follow no redirect and log nothing, and are built with no retry handlers: slack-sdk's rate-limit handler sleeps
 ``Retry-After`` in the calling thread, and its connection handler retries once —
 both would hide from the outbox what happened. Instead every outcome maps to a
 ``NotifyError``: 429 carries ``retry_after``, other 4xx (revoked webhook, bad token,
@@ -9,23 +9,20 @@ unknown channel) are permanent, 5xx and connection errors are retried.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.webhook import WebhookClient
 
 from alerts._text import multi_line, one_line
 from alerts.channels import SlackChannel
 from alerts.errors import NotifyError
+from alerts.notifiers._slack_http import NoRedirectWebClient, NoRedirectWebhookClient, silent_logger
 from alerts.notifiers.base import AlertMessage, format_value, parse_retry_after
 
 __all__ = ["SlackNotifier", "slack_blocks"]
 
-# slack-sdk logs request URLs at DEBUG, and a webhook URL is a secret.
-_sdk_logger = logging.getLogger("alerts.notifiers.slack.sdk")
-_sdk_logger.setLevel(logging.INFO)
+# slack-sdk logs request URLs, and a webhook URL is a secret: its logger drops everything.
+_sdk_logger = silent_logger()
 
 _EMOJI = {
     "critical": ":rotating_light:",
@@ -33,6 +30,7 @@ _EMOJI = {
     "warning": ":warning:",
     "info": ":information_source:",
 }
+_REDIRECT = "redirect refused (Slack never redirects: check the channel's URL)"
 # chat.postMessage errors worth another try; every other error code is permanent
 _RETRYABLE = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 
@@ -47,15 +45,15 @@ class SlackNotifier:
     def __init__(self, name: str, config: SlackChannel) -> None:
         self.name = name
         self.config = config
-        self._webhook: WebhookClient | None = None
-        self._web: WebClient | None = None
+        self._webhook: NoRedirectWebhookClient | None = None
+        self._web: NoRedirectWebClient | None = None
         timeout = int(max(1, config.timeout))
         if config.webhook_url is not None:
             url = config.webhook_url.get_secret_value()
-            self._webhook = WebhookClient(url=url, timeout=timeout, retry_handlers=[], logger=_sdk_logger)
+            self._webhook = NoRedirectWebhookClient(url=url, timeout=timeout, retry_handlers=[], logger=_sdk_logger)
         else:
             assert config.token is not None
-            self._web = WebClient(
+            self._web = NoRedirectWebClient(
                 token=config.token.get_secret_value(),
                 base_url=config.api_url,
                 timeout=timeout,
@@ -80,6 +78,8 @@ class SlackNotifier:
         status = response.status_code
         if status == 200:
             return
+        if 300 <= status < 400:
+            raise NotifyError(self.name, status, _REDIRECT, permanent=True)
         detail = (response.body or "").strip()[:200] or "no body"
         if status == 429:
             retry_after = parse_retry_after(_header(response.headers, "retry-after"))
@@ -93,6 +93,8 @@ class SlackNotifier:
         except SlackApiError as exc:
             response = exc.response
             status = int(response.status_code)
+            if 300 <= status < 400:
+                raise NotifyError(self.name, status, _REDIRECT, permanent=True) from None
             error = str(response.get("error") or "") if isinstance(response.data, dict) else ""
             if status == 429 or error == "ratelimited":
                 retry_after = parse_retry_after(_header(response.headers, "retry-after"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
 
@@ -20,7 +21,7 @@ from alerts.outbox import Backoff, DeliveryStatus, DeliveryWorker, deliveries_fo
 from alerts.rules import parse_rules
 from alerts.state import AlertState
 from tests.alerts.events import metric
-from tests.alerts.fake_slack import WEBHOOK_PATH, FakeSlack, Reply
+from tests.alerts.fake_slack import WEBHOOK_PATH, FakeSlack, RecordingServer, Reply
 from tests.alerts.messages import nan_message
 from tests.alerts.smtp_sink import free_port
 
@@ -192,3 +193,34 @@ def test_control_characters_never_reach_slack(fake_slack: FakeSlack) -> None:
     body = fake_slack.wait_for(1)[0].json()
     assert not {"\x1b", "\x00", "\u202e", "\r"} & set("".join(strings_in(body)))
     assert fields_of(body)["Project"] == "resnet\\x1b[2J\\x00\\u202e"
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("make", [webhook, bot])
+def test_a_redirect_is_refused_and_the_token_never_reaches_its_target(
+    fake_slack: FakeSlack, make: object, status: int
+) -> None:
+    with RecordingServer() as elsewhere:
+        fake_slack.enqueue(Reply.redirect(elsewhere.url + "/collect", status))
+        with pytest.raises(NotifyError) as info:
+            make(fake_slack).send(nan_message())  # type: ignore[operator]
+
+        # send() is synchronous: a redirect it followed would have been recorded before it returned
+        assert elsewhere.requests == [] and not any(TOKEN in seen for seen in elsewhere.tokens_seen())
+    assert (info.value.status, info.value.permanent) == (status, True)
+    assert "redirect" in info.value.detail
+
+
+def test_slack_sdk_never_logs_the_webhook_url_or_the_token(
+    fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="alerts.notifiers.slack.sdk")  # even while someone debugs it
+    for make in (webhook, bot):
+        fake_slack.enqueue(Reply(500, {"ok": False, "error": "internal_error"}))
+        with pytest.raises(NotifyError):
+            make(fake_slack).send(nan_message())
+        make(fake_slack).send(nan_message())
+
+    assert len(fake_slack.requests) == 4
+    assert "fakewebhooksecret" not in caplog.text and TOKEN not in caplog.text
