@@ -215,6 +215,7 @@ class Defaults(_Model):
 
 
 class _RuleFile(_Model):
+    allow_private_targets: bool = False  # for every channel; each may also set its own
     channels: dict[str, Channel] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     defaults: Defaults = Field(default_factory=Defaults)
@@ -306,7 +307,8 @@ def parse_rules(text: str, source: str = "<string>", env: Mapping[str, str] | No
     if errors:
         raise RuleError.collect(errors)
     try:
-        parsed = _RuleFile.model_validate(data)
+        context = {"allow_private_targets": data.get("allow_private_targets") is True}
+        parsed = _RuleFile.model_validate(data, context=context)
     except ValidationError as exc:
         raise RuleError.collect([_from_pydantic(doc, source, e) for e in exc.errors()]) from None
     channels: dict[str, Channel] = dict(parsed.channels)
