@@ -371,3 +371,31 @@ def test_slack_urls_must_be_http_or_https(url: str) -> None:
     ):
         error = error_of(f"channels:\n  c: {channel}\n")
         assert "must be an http:// or https:// URL" in str(error)
+
+
+def test_yaml_schema_and_semantic_problems_are_all_reported_in_one_pass_in_file_order() -> None:
+    error = error_of("""\
+channels:
+  hook: {type: slack, webhook_url: "ftp://hooks.example.com/x"}
+  bot:  {type: slack, token: "${NOT_SET}", channel: "#c"}
+rules:
+  - {name: a, metric: loss, condition: ">> 10"}
+  - {name: b, metric: loss, condition: nonfinite, notify: [hook, nowhere]}
+  - {name: c, on: heartbeat_lost}
+  - {name: b, on: user_alert, severity: loud}
+  - {name: d, metric: loss, condition: nonfinite, notify: [bot]}
+defaults: {repeat_interval: soon, notify: [elsewhere]}
+""")
+
+    assert [(e.line, e.channel or e.rule, e.field) for e in error.errors] == [
+        (2, "hook", "webhook_url"),  # schema
+        (3, "bot", "token"),  # YAML: the variable is not set
+        (5, "a", "condition"),  # schema
+        (6, "b", "notify"),  # semantic: 'nowhere' (a channel that failed validation is still a channel)
+        (7, "c", "after"),  # semantic
+        (8, "b", "severity"),  # schema
+        (8, "b", "name"),  # semantic: the duplicate, although the rule itself did not validate
+        (10, None, "defaults.repeat_interval"),  # schema
+        (10, None, "defaults.notify.0"),  # semantic
+    ]
+    assert len(str(error).splitlines()) == 9
