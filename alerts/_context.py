@@ -16,7 +16,9 @@ from alerts.state import AlertState, Slot
 from alerts.transition import RunInfo, RunLookup, Transition
 from emitter.events import Event, Kind
 
-__all__ = ["Context"]
+__all__ = ["LOST_REPEAT_CAP", "Context"]
+
+LOST_REPEAT_CAP = 86_400.0  # a lost run's repeats back off to once a day at most
 
 
 class Context:
@@ -62,10 +64,22 @@ class Context:
 
     def repeat_if_due(self, rule: Rule, run: RunInfo, slot: Slot) -> None:
         last = slot.notified_at if slot.notified_at is not None else self.now
-        if self.now - last >= self.ruleset.repeat_interval_for(rule):
+        if self.now - last >= self.repeat_delay(rule, slot):
             slot.seq += 1
             slot.notified_at = self.now
             self._emit(rule, run, slot, "firing", value=slot.value, step=slot.step, repeat=True)
+
+    def repeat_delay(self, rule: Rule, slot: Slot) -> float:
+        """How long after the last notification the next repeat is due.
+
+        ``repeat_interval``; for a lost run it doubles with every repeat, up to once a
+        day (``LOST_REPEAT_CAP``): a dead job nobody cleaned up is reported less and less
+        often instead of every interval forever. ``slot.seq`` counts the repeats so far.
+        """
+        interval = self.ruleset.repeat_interval_for(rule)
+        if rule.kind != RuleKind.HEARTBEAT_LOST:
+            return interval
+        return max(interval, min(interval * 2.0 ** min(slot.seq, 32), LOST_REPEAT_CAP))
 
     def resolve(
         self, rule: Rule, run: RunInfo, slot: Slot, value: float | None = None, step: int | None = None
