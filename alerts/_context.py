@@ -52,7 +52,7 @@ class Context:
     def rules(self, kind: RuleKind, run: RunInfo) -> Iterable[Rule]:
         return (r for r in self.ruleset.by_kind.get(kind, ()) if r.selects(run.project, run.name, run.tags))
 
-    def fire(self, rule: Rule, run: RunInfo, slot: Slot) -> None:
+    def fire(self, rule: Rule, run: RunInfo, slot: Slot, subject: str = "") -> None:
         slot.firing, slot.episode, slot.seq, slot.since, slot.notified_at = (
             True,
             slot.episode + 1,
@@ -60,14 +60,14 @@ class Context:
             self.now,
             self.now,
         )
-        self._emit(rule, run, slot, "firing", value=slot.value, step=slot.step)
+        self._emit(rule, run, slot, "firing", value=slot.value, step=slot.step, subject=subject)
 
-    def repeat_if_due(self, rule: Rule, run: RunInfo, slot: Slot) -> None:
+    def repeat_if_due(self, rule: Rule, run: RunInfo, slot: Slot, subject: str = "") -> None:
         last = slot.notified_at if slot.notified_at is not None else self.now
         if self.now - last >= self.repeat_delay(rule, slot):
             slot.seq += 1
             slot.notified_at = self.now
-            self._emit(rule, run, slot, "firing", value=slot.value, step=slot.step, repeat=True)
+            self._emit(rule, run, slot, "firing", value=slot.value, step=slot.step, repeat=True, subject=subject)
 
     def repeat_delay(self, rule: Rule, slot: Slot) -> float:
         """How long after the last notification the next repeat is due.
@@ -82,12 +82,18 @@ class Context:
         return max(interval, min(interval * 2.0 ** min(slot.seq, 32), LOST_REPEAT_CAP))
 
     def resolve(
-        self, rule: Rule, run: RunInfo, slot: Slot, value: float | None = None, step: int | None = None
+        self,
+        rule: Rule,
+        run: RunInfo,
+        slot: Slot,
+        subject: str = "",
+        value: float | None = None,
+        step: int | None = None,
     ) -> None:
         slot.firing, slot.streak = False, 0
         if self.ruleset.send_resolved_for(rule):
             slot.seq += 1
-            self._emit(rule, run, slot, "resolved", value=value, step=step)
+            self._emit(rule, run, slot, "resolved", value=value, step=step, subject=subject)
 
     def instant(self, rule: Rule, run: RunInfo, slot: Slot, *, subject: str = "", **text: Any) -> None:
         recent = slot.notified_at is not None and self.now - slot.notified_at < self.ruleset.repeat_interval_for(rule)
@@ -114,7 +120,7 @@ class Context:
         extra: str = "",
     ) -> None:
         kind = rule.kind
-        metric = rule.metric
+        metric = subject if rule.is_pattern and subject else rule.metric  # a pattern rule's subject is its series
         if kind in (RuleKind.HEARTBEAT_LOST, RuleKind.NO_PROGRESS):
             value = value if state == "firing" else None  # seconds of silence / without a new step
         elif kind in (RuleKind.STATUS, RuleKind.USER_ALERT):
@@ -122,9 +128,9 @@ class Context:
         if metric is None:
             step = None
         if title is None:
-            title = title_for(rule, state, status, value)
+            title = title_for(rule, state, status, value, metric)
         if text is None:
-            text = text_for(rule, value, step, extra)
+            text = text_for(metric, value, step, extra)
         if rule.description:
             text = f"{text}\n{rule.description}" if text else rule.description
         self.out.append(

@@ -37,24 +37,25 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def title_for(rule: Rule, state: str, status: str | None, value: float | None) -> str:
+def title_for(rule: Rule, state: str, status: str | None, value: float | None, metric: str | None) -> str:
+    """The one-line title; ``metric`` is the series (a pattern rule's match, else the rule's metric)."""
     kind = rule.kind
     if state == "resolved":
         return {
             RuleKind.HEARTBEAT_LOST: "run is sending events again",
             RuleKind.NO_PROGRESS: "run is making progress again",
-            RuleKind.NO_IMPROVEMENT: f"{rule.metric} improved",
-            RuleKind.NONFINITE: f"{rule.metric} is finite again",
-        }.get(kind, f"{rule.metric} {rule.condition} no longer holds")
+            RuleKind.NO_IMPROVEMENT: f"{metric} improved",
+            RuleKind.NONFINITE: f"{metric} is finite again",
+        }.get(kind, f"{metric} {rule.condition} no longer holds")
     if kind == RuleKind.NONFINITE:
-        return f"{rule.metric} is {format_value(value) if value is not None else 'not finite'}"
+        return f"{metric} is {format_value(value) if value is not None else 'not finite'}"
     if kind == RuleKind.THRESHOLD:
         n = rule.points_needed
-        return f"{rule.metric} {rule.condition}" + (f" for {n} points" if n > 1 else "")
+        return f"{metric} {rule.condition}" + (f" for {n} points" if n > 1 else "")
     if kind == RuleKind.NO_IMPROVEMENT:
-        return f"{rule.metric} has not improved for {rule.patience} points"
+        return f"{metric} has not improved for {rule.patience} points"
     if kind == RuleKind.NEW_BEST:
-        return f"{rule.metric}: new best {format_value(value)}"
+        return f"{metric}: new best {format_value(value)}"
     if kind == RuleKind.STATUS:
         return f"run {status}"
     if kind == RuleKind.HEARTBEAT_LOST:
@@ -64,10 +65,10 @@ def title_for(rule: Rule, state: str, status: str | None, value: float | None) -
     return rule.name
 
 
-def text_for(rule: Rule, value: float | None, step: int | None, extra: str) -> str:
+def text_for(metric: str | None, value: float | None, step: int | None, extra: str) -> str:
     parts = []
-    if rule.metric is not None and value is not None:
-        parts.append(f"{rule.metric} = {format_value(value)}" + (f" at step {step}" if step is not None else ""))
+    if metric is not None and value is not None:
+        parts.append(f"{metric} = {format_value(value)}" + (f" at step {step}" if step is not None else ""))
     if extra:
         parts.append(extra)
     return "; ".join(parts)

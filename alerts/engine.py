@@ -42,7 +42,7 @@ from typing import Any
 
 from alerts._context import Context
 from alerts.rules import Rule, RuleKind, RuleSet
-from alerts.state import AlertState, Slot
+from alerts.state import AlertState
 from alerts.timers import Liveness, evaluate_timers
 from alerts.transition import RunInfo, RunLookup, Transition
 from emitter.events import ENDED_STATUSES, VALUE_KINDS, Event, Kind, RunStatus
@@ -101,34 +101,38 @@ def evaluate(
 def _on_values(ctx: Context, info: RunInfo, event: Event) -> None:
     step = event.payload.get("step")
     for metric, raw in event.payload.get("values", {}).items():
-        rules = ctx.ruleset.by_metric.get(metric)
+        rules = ctx.ruleset.rules_for_metric(metric)
         if not rules:
             continue
         value = float(raw)
         for rule in rules:
             if not rule.selects(info.project, info.name, info.tags):
                 continue
-            slot = ctx.state.slot(rule.name, info.run_id)
+            series = metric if rule.is_pattern else ""  # a pattern rule keeps one slot (and episode) per series
             if rule.kind == RuleKind.NO_IMPROVEMENT:
-                _no_improvement(ctx, rule, info, slot, value, step)
+                _no_improvement(ctx, rule, info, series, value, step)
             elif rule.kind == RuleKind.NEW_BEST:
-                _new_best(ctx, rule, info, slot, value, step)
+                _new_best(ctx, rule, info, series, value, step)
             else:
-                _condition(ctx, rule, info, slot, value, step)
+                _condition(ctx, rule, info, series, value, step)
 
 
-def _condition(ctx: Context, rule: Rule, info: RunInfo, slot: Slot, value: float, step: int | None) -> None:
+def _condition(ctx: Context, rule: Rule, info: RunInfo, series: str, value: float, step: int | None) -> None:
     assert rule.condition is not None
     matched = rule.condition.matches(value)
+    known = ctx.state.get(rule.name, info.run_id, series)
+    if not matched and (known is None or not known.firing and known.streak == 0):
+        return  # nothing changes: no slot is made or written for a series that does not match
+    slot = ctx.state.slot(rule.name, info.run_id, series)
     slot.streak = slot.streak + 1 if matched else 0
     if matched and slot.firing:
         slot.value, slot.step = value, step
-        ctx.repeat_if_due(rule, info, slot)
+        ctx.repeat_if_due(rule, info, slot, series)
     elif matched and slot.streak >= rule.points_needed:
         slot.value, slot.step = value, step
-        ctx.fire(rule, info, slot)
+        ctx.fire(rule, info, slot, series)
     elif not matched and slot.firing:
-        ctx.resolve(rule, info, slot, value, step)
+        ctx.resolve(rule, info, slot, series, value, step)
 
 
 def _improves(rule: Rule, value: float, best: float | None) -> bool:
@@ -139,21 +143,23 @@ def _improves(rule: Rule, value: float, best: float | None) -> bool:
     return value < best - rule.min_delta if rule.mode == "min" else value > best + rule.min_delta
 
 
-def _no_improvement(ctx: Context, rule: Rule, info: RunInfo, slot: Slot, value: float, step: int | None) -> None:
+def _no_improvement(ctx: Context, rule: Rule, info: RunInfo, series: str, value: float, step: int | None) -> None:
+    slot = ctx.state.slot(rule.name, info.run_id, series)
     if _improves(rule, value, slot.best):
         slot.best, slot.since_best = value, 0
         if slot.firing:
-            ctx.resolve(rule, info, slot, value, step)
+            ctx.resolve(rule, info, slot, series, value, step)
         return
     slot.since_best += 1
     slot.value, slot.step = value, step
     if slot.firing:
-        ctx.repeat_if_due(rule, info, slot)
+        ctx.repeat_if_due(rule, info, slot, series)
     elif rule.patience is not None and slot.since_best >= rule.patience:
-        ctx.fire(rule, info, slot)
+        ctx.fire(rule, info, slot, series)
 
 
-def _new_best(ctx: Context, rule: Rule, info: RunInfo, slot: Slot, value: float, step: int | None) -> None:
+def _new_best(ctx: Context, rule: Rule, info: RunInfo, series: str, value: float, step: int | None) -> None:
+    slot = ctx.state.slot(rule.name, info.run_id, series)
     if not _improves(rule, value, slot.best):
         return
     baseline = slot.best is None
@@ -161,7 +167,7 @@ def _new_best(ctx: Context, rule: Rule, info: RunInfo, slot: Slot, value: float,
     slot.value, slot.step = value, step
     if baseline:
         return
-    ctx.instant(rule, info, slot, extra=f"previous best {previous:.6g}")
+    ctx.instant(rule, info, slot, subject=series, extra=f"previous best {previous:.6g}")
 
 
 def _on_status(ctx: Context, info: RunInfo, status: str, payload: Mapping[str, Any]) -> None:

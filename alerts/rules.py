@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 DEFAULT_CONSOLE = "console"
+_MATCH_CACHE_SIZE = 10_000  # metric names whose rules are remembered (MAX_KEYS_PER_RUN in the contract)
 _T = TypeVar("_T")
 
 
@@ -76,7 +77,7 @@ class Rule(_Model):
     """
 
     name: str = Field(min_length=1)
-    metric: str | None = None
+    metric: str | None = Field(None, min_length=1)  # a name, or a glob: *loss, train/*, *
     condition: Annotated[Condition | None, BeforeValidator(lambda v: None if v is None else Condition.parse(v))] = None
     mode: Literal["min", "max"] | None = None
     patience: int | None = Field(None, ge=1)
@@ -121,6 +122,17 @@ class Rule(_Model):
             return frozenset(s.value for s in self.status)
         return frozenset({RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED, RunStatus.LOST})
 
+    @property
+    def is_pattern(self) -> bool:
+        """``metric`` is a glob (``*loss``, ``train/*``, ``*``): one episode per matching series."""
+        return self.metric is not None and any(c in self.metric for c in "*?[")
+
+    def watches(self, metric: str) -> bool:
+        """Whether this metric rule watches series ``metric`` (its name, or a match of its glob)."""
+        if self.metric is None or self.on is not None:
+            return False
+        return metric == self.metric or self.is_pattern and fnmatchcase(metric, self.metric)
+
     def selects(self, project: str | None, name: str | None, tags: frozenset[str] | set[str]) -> bool:
         """Whether this rule applies to a run (globs on project and run name, all tags present)."""
         if self.project is not None and not fnmatchcase(project or "", self.project):
@@ -152,15 +164,30 @@ class RuleSet:
     rules: tuple[Rule, ...]
     defaults: Defaults = field(default_factory=Defaults)
     source: str = "<string>"
+    _matches: dict[str, tuple[Rule, ...]] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
-    def by_metric(self) -> dict[str, tuple[Rule, ...]]:
-        """Metric rules indexed by metric name (the engine's hot path)."""
-        index: dict[str, list[Rule]] = {}
+    def _metric_rules(self) -> tuple[dict[str, tuple[Rule, ...]], tuple[Rule, ...]]:
+        """Metric rules by exact name, and those whose ``metric`` is a pattern."""
+        exact: dict[str, list[Rule]] = {}
         for rule in self.rules:
-            if rule.metric is not None and rule.on is None:
-                index.setdefault(rule.metric, []).append(rule)
-        return {name: tuple(rules) for name, rules in index.items()}
+            if rule.metric is not None and rule.on is None and not rule.is_pattern:
+                exact.setdefault(rule.metric, []).append(rule)
+        patterns = tuple(r for r in self.rules if r.metric is not None and r.on is None and r.is_pattern)
+        return {name: tuple(rules) for name, rules in exact.items()}, patterns
+
+    def rules_for_metric(self, name: str) -> tuple[Rule, ...]:
+        """The metric rules that watch series ``name``, in file order (the engine's hot path: cached)."""
+        found = self._matches.get(name)
+        if found is None:
+            exact, patterns = self._metric_rules
+            matched = {id(r) for r in exact.get(name, ())}
+            matched |= {id(r) for r in patterns if r.watches(name)}
+            found = tuple(r for r in self.rules if id(r) in matched)
+            if len(self._matches) >= _MATCH_CACHE_SIZE:
+                self._matches.clear()  # a run with more distinct keys than this is rare: start over
+            self._matches[name] = found
+        return found
 
     @cached_property
     def by_kind(self) -> dict[RuleKind, tuple[Rule, ...]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from alerts._context import Context
 from alerts.rules import Rule, RuleKind, RuleSet
-from alerts.state import AlertState
+from alerts.state import AlertState, Slot
 from alerts.transition import RunInfo, RunLookup, Transition
 from emitter.events import RunStatus
 
@@ -52,10 +52,10 @@ def evaluate_timers(
             run = ctx.lookup(live.run_id)
             _heartbeat(ctx, run, live, available_since)
             _progress(ctx, run, live, available_since)
-    for (rule_name, run_id, _subject), slot in list(state.firing()):
+    for (rule_name, run_id, subject), slot in list(state.firing()):
         rule = ruleset.by_name.get(rule_name)
         if rule is not None:
-            ctx.repeat_if_due(rule, ctx.lookup(run_id), slot)
+            ctx.repeat_if_due(rule, ctx.lookup(run_id), slot, subject)
     _prune(ctx)
     return ctx.out
 
@@ -90,17 +90,16 @@ def _progress(ctx: Context, run: RunInfo, live: Liveness, available_since: float
 
 
 def _prune(ctx: Context) -> None:
-    """Forget slots of removed rules and user-alert titles whose interval has passed."""
+    """Forget slots of removed rules, of series a changed rule no longer watches, and old user-alert titles."""
     for key, slot in list(ctx.state.slots.items()):
         rule = ctx.ruleset.by_name.get(key[0])
-        if (
-            rule is None
-            or key[2]
-            and slot.notified_at is not None
-            and ctx.now - slot.notified_at >= _interval(ctx, rule)
-        ):
+        if rule is None or _stale(ctx, rule, key[2], slot):
             ctx.state.drop(key)
 
 
-def _interval(ctx: Context, rule: Rule) -> float:
-    return ctx.ruleset.repeat_interval_for(rule)
+def _stale(ctx: Context, rule: Rule, subject: str, slot: Slot) -> bool:
+    if rule.kind == RuleKind.USER_ALERT:  # subject: the title, folded for repeat_interval
+        return slot.notified_at is not None and ctx.now - slot.notified_at >= ctx.ruleset.repeat_interval_for(rule)
+    if rule.metric is not None and rule.on is None:  # subject: the series of a pattern rule, else ""
+        return (not subject or not rule.watches(subject)) if rule.is_pattern else subject != ""
+    return False

@@ -11,12 +11,12 @@ import math
 
 import pytest
 
-from alerts.engine import RunInfo, Transition, evaluate, lost_status_event
+from alerts.engine import RunInfo, Transition, evaluate, evaluate_timers, lost_status_event
 from alerts.notifiers.base import AlertMessage
 from alerts.rules import RuleSet, parse_rules
 from alerts.state import AlertState, Slot
-from emitter.events import Event
-from tests.alerts.events import RUN, heartbeat, metric, run_start, status, system, user_alert
+from emitter.events import Event, Kind
+from tests.alerts.events import RUN, event, heartbeat, metric, run_start, status, system, user_alert
 
 nan, inf = math.nan, math.inf
 
@@ -427,3 +427,112 @@ def test_state_writes_non_finite_values_as_the_contract_spells_them() -> None:
     state = AlertState()
     evaluate(rules(NAN), state, [metric(0, loss=-inf)], 0.0)
     assert json.loads(state.to_json())["slots"][0][3]["value"] == "-Infinity"
+
+
+# --------------------------------------------------------------- patterns
+
+
+ANY = "  - {name: nan, metric: '*', condition: nonfinite}"
+ANY_RESOLVED = "  - {name: nan, metric: '*', condition: nonfinite, send_resolved: true}"
+ANY_LOSS = "  - {name: nan, metric: '*loss', condition: nonfinite}"
+TRAIN = "  - {name: div, metric: 'train/*', condition: '> 10', for: 2}"
+TRAIN_PLATEAU = "  - {name: flat, metric: 'val/*', condition: no_improvement, mode: min, patience: 2}"
+
+
+def per_series(transitions: list[Transition]) -> list[tuple[float, str]]:
+    return [(t.at, f"{t.rule}[{t.metric}] {t.state}" + (" repeat" if t.repeat else "")) for t in transitions]
+
+
+def points(step: int, **values: float) -> Event:
+    """A metrics event with keys as given (glob characters and all)."""
+    return event(Kind.METRICS, {"step": step, "values": values})
+
+
+PATTERN_CASES = [
+    (
+        "'*' watches every metric, system ones too",
+        ANY,
+        [(0, metric(0, loss=nan, acc=1.0)), (1, system(1, **{"gpu.temp": inf}))],
+        [(0, "nan[loss] firing"), (1, "nan[gpu.temp] firing")],
+    ),
+    (
+        "'*loss' matches loss and val/loss, not lossy",
+        ANY_LOSS,
+        [(0, metric(0, loss=nan, val__loss=nan, lossy=nan))],
+        [(0, "nan[loss] firing"), (0, "nan[val/loss] firing")],
+    ),
+    (
+        "one episode per (rule, run, metric): the same series again is the same episode",
+        ANY,
+        [(0, metric(0, loss=nan)), (1, metric(1, loss=nan, acc=nan)), (2, metric(2, acc=-inf, loss=nan))],
+        [(0, "nan[loss] firing"), (1, "nan[acc] firing")],
+    ),
+    (
+        "each series resolves on its own",
+        ANY_RESOLVED,
+        [(0, metric(0, loss=nan, acc=nan)), (1, metric(1, loss=1.0)), (2, metric(2, loss=nan))],
+        [(0, "nan[loss] firing"), (0, "nan[acc] firing"), (1, "nan[loss] resolved"), (2, "nan[loss] firing")],
+    ),
+    (
+        "for: N counts each series' points",
+        TRAIN,
+        [
+            (0, metric(0, train__a=11, train__b=11)),
+            (1, metric(1, train__a=11, train__b=1)),
+            (2, metric(2, train__b=11)),
+        ],
+        [(1, "div[train/a] firing")],
+    ),
+    (
+        "no_improvement keeps a best per series",
+        TRAIN_PLATEAU,
+        [(t, metric(t, val__a=1.0 + t, val__b=1.0 - t)) for t in range(4)],
+        [(2, "flat[val/a] firing")],
+    ),
+    (
+        "a literal name with glob characters still matches itself",
+        "  - {name: nan, metric: 'loss[0]', condition: nonfinite}",
+        [(0, points(0, **{"loss0": nan})), (1, points(1, **{"loss[0]": nan}))],
+        [(0, "nan[loss0] firing"), (1, "nan[loss[0]] firing")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "steps", "expected"), PATTERN_CASES, ids=[c[0] for c in PATTERN_CASES])
+def test_metric_patterns(
+    case: str, body: str, steps: list[tuple[float, Event]], expected: list[tuple[float, str]]
+) -> None:
+    assert per_series(feed(rules(body), steps)) == expected
+
+
+def test_a_pattern_rules_transition_names_its_series() -> None:
+    [t] = evaluate(rules(ANY), AlertState(), [metric(7, val__loss=nan)], 0.0)
+
+    assert (t.metric, t.step, t.subject, t.title, t.text) == (
+        "val/loss",
+        7,
+        "val/loss",
+        "val/loss is NaN",
+        "val/loss = NaN at step 7",
+    )
+    assert (t.key, t.id) == (f"nan|{RUN}|val/loss", f"nan|{RUN}|val/loss#1.0")
+
+
+def test_a_pattern_rules_repeats_and_state_keep_the_series() -> None:
+    ruleset = rules(ANY, defaults="{repeat_interval: 10m}")
+    state = AlertState()
+    evaluate(ruleset, state, [metric(0, loss=nan, acc=inf)], 0.0)
+    restored = AlertState.from_json(state.to_json())
+
+    repeats = evaluate_timers(ruleset, restored, [], 600.0, available_since=0.0)
+    assert sorted((t.metric, t.id, t.repeat) for t in repeats) == [
+        ("acc", f"nan|{RUN}|acc#1.1", True),
+        ("loss", f"nan|{RUN}|loss#1.1", True),
+    ]
+    assert evaluate(ruleset, restored, [metric(1, loss=nan, acc=nan)], 601.0) == []  # still the same episodes
+
+
+def test_a_pattern_rule_keeps_no_state_for_series_that_never_matched() -> None:
+    state = AlertState()
+    evaluate(rules(ANY), state, [metric(s, **{f"m{i}": float(s) for i in range(50)}) for s in range(20)], 0.0)
+    assert state.slots == {} and state.drain_changes() == []

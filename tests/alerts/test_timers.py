@@ -147,3 +147,24 @@ def test_metric_alerts_keep_repeating_every_repeat_interval() -> None:
 
     repeats = [now for now in range(0, 6000, 60) if tick(ruleset, state, float(now), None)]
     assert repeats == [600, 1200, 1800, 2400, 3000, 3600, 4200, 4800, 5400]
+
+
+def test_slots_of_series_an_edited_rule_no_longer_watches_are_forgotten() -> None:
+    """Else an episode of a series the rule dropped would repeat forever."""
+    state = AlertState()
+    every = parse_rules("rules: [{name: nan, metric: '*', condition: nonfinite}]")
+    evaluate(every, state, [metric(0, loss=float("nan"), acc=float("nan"))], 0.0)
+
+    tick(parse_rules("rules: [{name: nan, metric: '*loss', condition: nonfinite}]"), state, 1.0, None)
+    assert set(state.slots) == {("nan", RUN, "loss")}
+    tick(parse_rules("rules: [{name: nan, metric: loss, condition: nonfinite}]"), state, 2.0, None)
+    assert state.slots == {}
+
+    evaluate(
+        parse_rules("rules: [{name: nan, metric: loss, condition: nonfinite}]"),
+        state,
+        [metric(1, loss=float("nan"))],
+        3.0,
+    )
+    tick(every, state, 4.0, None)
+    assert state.slots == {}
