@@ -231,3 +231,34 @@ def test_rules_check_refuses_a_private_target_until_the_file_allows_it(tmp_path)
     path.write_text("allow_private_targets: true\n" + channel)
     allowed = rules_check(str(path))
     assert allowed.exit_code == 0, allowed.output
+
+
+METRIC_RULES = """\
+rules:
+  - {name: any-loss,  metric: "*loss", condition: nonfinite}
+  - {name: acc-ish,   metric: "ac?", condition: "> 0.9"}
+  - {name: val-any,   metric: "val/*", condition: nonfinite}
+  - {name: grad,      metric: grad_norm, condition: "> 100"}
+  - {name: lost,      on: heartbeat_lost, after: 60s}
+"""
+
+
+def test_rules_check_names_metric_patterns_that_match_no_metric_the_store_has(logged_run, home, tmp_path):
+    path = tmp_path / "alerts.yaml"
+    path.write_text(METRIC_RULES)
+    result = rules_check(str(path), "--home", str(home))
+
+    assert result.exit_code == 0, result.output  # a warning: runs that log val/... may come later
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 2, result.output
+    assert "rule 'val-any': metric 'val/*' matches none of the 2 metric keys" in warnings[0]
+    assert "rule 'grad': metric 'grad_norm' matches none of the 2 metric keys" in warnings[1]
+
+
+def test_rules_check_says_when_it_could_not_check_metric_names(tmp_path):
+    path = tmp_path / "alerts.yaml"
+    path.write_text(METRIC_RULES)
+    result = rules_check(str(path), "--home", str(tmp_path / "nowhere"))
+
+    assert result.exit_code == 0, result.output
+    assert "metric names not checked" in result.output and "--home" in result.output
