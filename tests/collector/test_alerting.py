@@ -308,3 +308,13 @@ def test_without_a_rules_file_every_metric_is_watched_for_non_finite_values(emit
     fired = sorted((r.rule, r.metric, r.state) for r in records)
     assert fired == [("metric-not-finite", "grad_norm", "firing"), ("metric-not-finite", "val/acc", "firing")]
     assert [d.status for d in deliveries] == [SENT, SENT]
+
+
+def test_the_built_in_rules_are_the_ones_docs_alerts_md_shows():
+    from pathlib import Path
+
+    from collector.alerting import DEFAULT_RULES
+
+    docs = (Path(__file__).parents[2] / "docs" / "alerts.md").read_text()
+    shown = docs.split("## Without a rules file", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert parse_rules(shown).describe()["rules"] == parse_rules(DEFAULT_RULES).describe()["rules"]
