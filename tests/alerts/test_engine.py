@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 
 import pytest
 
@@ -16,7 +17,7 @@ from alerts.notifiers.base import AlertMessage
 from alerts.rules import RuleSet, parse_rules
 from alerts.state import AlertState, Slot
 from emitter.events import Event, Kind
-from tests.alerts.events import RUN, event, heartbeat, metric, run_start, status, system, user_alert
+from tests.alerts.events import RUN, heartbeat, metric, points, run_start, status, user_alert
 
 nan, inf = math.nan, math.inf
 
@@ -25,7 +26,7 @@ def rules(body: str, defaults: str = "") -> RuleSet:
     return parse_rules(f"rules:\n{body}\n" + (f"defaults: {defaults}\n" if defaults else ""))
 
 
-def feed(ruleset: RuleSet, steps: list[tuple[float, Event]], state: AlertState | None = None) -> list[Transition]:
+def feed(ruleset: RuleSet, steps: Sequence[tuple[float, Event]], state: AlertState | None = None) -> list[Transition]:
     state = AlertState() if state is None else state
     out: list[Transition] = []
     for now, ev in steps:
@@ -57,7 +58,7 @@ CASES = [
     (
         "system metrics count too",
         NAN.replace("loss", "gpu.temp"),
-        [(0, system(0, **{"gpu.temp": nan}))],
+        [(0, points(0, {"gpu.temp": nan}, Kind.SYSTEM))],
         [(0, "nan firing")],
     ),
     ("no resolved message by default", NAN, [(0, metric(0, loss=nan)), (1, metric(1, loss=1.0))], [(0, "nan firing")]),
@@ -186,7 +187,7 @@ def test_a_firing_transition_carries_what_the_message_needs() -> None:
 
     assert (t.rule, t.run_id, t.state, t.severity, t.notify) == ("nan", RUN, "firing", "critical", ("console",))
     assert (t.metric, t.step, t.run_name, t.project, t.episode, t.seq) == ("loss", 12, "resnet-7", "vision", 1, 0)
-    assert math.isnan(t.value)
+    assert t.value is not None and math.isnan(t.value)
     assert t.title == "loss is NaN" and t.text == "loss = NaN at step 12"
     assert t.key == f"nan|{RUN}" and t.id == f"nan|{RUN}#1.0"
     assert json.loads(json.dumps(t.to_dict(), allow_nan=False))["value"] == "NaN"  # as the event contract spells it
@@ -398,7 +399,7 @@ def test_drain_changes_lists_touched_slots_for_row_per_slot_stores() -> None:
     evaluate(ruleset, state, [metric(0, loss=nan)], 0.0)
 
     [(key, data)] = state.drain_changes()
-    assert key == ("nan", RUN, "") and data["firing"] is True
+    assert key == ("nan", RUN, "") and data is not None and data["firing"] is True
     assert state.drain_changes() == []
     rebuilt = AlertState.from_rows([(*key, data)])
     assert evaluate(ruleset, rebuilt, [metric(1, loss=nan)], 1.0) == []  # same episode: no second alert
@@ -443,16 +444,11 @@ def per_series(transitions: list[Transition]) -> list[tuple[float, str]]:
     return [(t.at, f"{t.rule}[{t.metric}] {t.state}" + (" repeat" if t.repeat else "")) for t in transitions]
 
 
-def points(step: int, **values: float) -> Event:
-    """A metrics event with keys as given (glob characters and all)."""
-    return event(Kind.METRICS, {"step": step, "values": values})
-
-
 PATTERN_CASES = [
     (
         "'*' watches every metric, system ones too",
         ANY,
-        [(0, metric(0, loss=nan, acc=1.0)), (1, system(1, **{"gpu.temp": inf}))],
+        [(0, metric(0, loss=nan, acc=1.0)), (1, points(1, {"gpu.temp": inf}, Kind.SYSTEM))],
         [(0, "nan[loss] firing"), (1, "nan[gpu.temp] firing")],
     ),
     (
@@ -492,7 +488,7 @@ PATTERN_CASES = [
     (
         "a literal name with glob characters still matches itself",
         "  - {name: nan, metric: 'loss[0]', condition: nonfinite}",
-        [(0, points(0, **{"loss0": nan})), (1, points(1, **{"loss[0]": nan}))],
+        [(0, points(0, {"loss0": nan})), (1, points(1, {"loss[0]": nan}))],
         [(0, "nan[loss0] firing"), (1, "nan[loss[0]] firing")],
     ),
 ]
@@ -534,5 +530,5 @@ def test_a_pattern_rules_repeats_and_state_keep_the_series() -> None:
 
 def test_a_pattern_rule_keeps_no_state_for_series_that_never_matched() -> None:
     state = AlertState()
-    evaluate(rules(ANY), state, [metric(s, **{f"m{i}": float(s) for i in range(50)}) for s in range(20)], 0.0)
+    evaluate(rules(ANY), state, [points(s, {f"m{i}": float(s) for i in range(50)}) for s in range(20)], 0.0)
     assert state.slots == {} and state.drain_changes() == []

@@ -63,6 +63,7 @@ def test_the_issue_example_parses_into_every_rule_kind() -> None:
         RuleKind.USER_ALERT,
     ]
     diverging = ruleset.rule("diverging")
+    assert diverging.condition is not None
     assert (diverging.condition.op, diverging.condition.threshold, diverging.points_needed) == (">", 10.0, 3)
     assert ruleset.rule("lost").after == 60.0
     assert ruleset.rule("stalled").after == 900.0
@@ -74,13 +75,15 @@ def test_channels_of_every_type_with_secrets_from_the_environment() -> None:
     ruleset = parse_rules(EXAMPLE, env=SECRETS)
 
     team, bot, oncall, hooks = (ruleset.channels[n] for n in ("ml-team", "ml-bot", "oncall", "hooks"))
-    assert isinstance(team, SlackChannel) and team.webhook_url.get_secret_value() == SECRETS["SLACK_WEBHOOK_URL"]
-    assert isinstance(bot, SlackChannel) and bot.token.get_secret_value() == SECRETS["SLACK_BOT_TOKEN"]
+    assert isinstance(team, SlackChannel) and team.webhook_url is not None
+    assert team.webhook_url.get_secret_value() == SECRETS["SLACK_WEBHOOK_URL"]
+    assert isinstance(bot, SlackChannel) and bot.token is not None
+    assert bot.token.get_secret_value() == SECRETS["SLACK_BOT_TOKEN"]
     assert bot.channel == "#training"
     assert isinstance(oncall, EmailChannel)
     target = oncall.target()
     assert (target.host, target.port, target.username, target.ssl) == ("smtp.example.com", 587, "user", False)
-    assert target.password.get_secret_value() == SECRETS["SMTP_PASSWORD"]
+    assert target.password is not None and target.password.get_secret_value() == SECRETS["SMTP_PASSWORD"]
     assert oncall.from_ == "runwatch@example.com" and oncall.to == ["oncall@example.com"]
     assert isinstance(hooks, WebhookChannel)
 
@@ -91,7 +94,9 @@ def test_secrets_never_appear_in_repr_str_or_describe() -> None:
     assert_no_secret(repr(ruleset))
     assert_no_secret(str(ruleset))
     assert_no_secret(str(ruleset.describe()))
-    assert_no_secret(repr(ruleset.channels["oncall"].target()))
+    oncall = ruleset.channels["oncall"]
+    assert isinstance(oncall, EmailChannel)
+    assert_no_secret(repr(oncall.target()))
 
 
 def test_a_rule_without_notify_goes_to_every_channel_or_to_defaults_notify() -> None:
