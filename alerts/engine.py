@@ -31,7 +31,11 @@ Semantics, chosen so one run's alerts are predictable whatever its writers do:
   with the same title, or another ``new_best``, within ``repeat_interval`` is folded
   into the last notification.
 - A run marked ``lost`` that sends anything again resolves its ``heartbeat_lost``
-  episode; the next silence opens a new one.
+  episode; the next silence opens a new one. Its repeats back off (``repeat_interval``,
+  doubling, at most daily: ``Context.repeat_delay``).
+- A metric rule whose ``metric`` is a glob watches each matching series on its own:
+  the series is the slot's subject, so an episode is per (rule, run, metric). An
+  exact name keeps no subject (its keys stay ``rule|run``).
 """
 
 from __future__ import annotations
