@@ -1,10 +1,11 @@
 """Slack, through slack-sdk: an incoming webhook or ``chat.postMessage`` with a bot token.
 
-The clients (``_slack_http``) follow no redirect and log nothing, and are built with no retry handlers: slack-sdk's rate-limit handler sleeps
-``Retry-After`` in the calling thread, and its connection handler retries once —
-both would hide from the outbox what happened. Instead every outcome maps to a
-``NotifyError``: 429 carries ``retry_after``, other 4xx (revoked webhook, bad token,
-unknown channel) are permanent, 5xx and connection errors are retried.
+The clients (``_slack_http``) follow no redirect and log nothing, and are built with
+no retry handlers: slack-sdk's rate-limit handler sleeps ``Retry-After`` in the calling
+thread, and its connection handler retries once — both would hide from the outbox what
+happened. Instead every outcome maps to a ``NotifyError``: 429 carries ``retry_after``,
+3xx and other 4xx (a redirect, revoked webhook, bad token, unknown channel) are
+permanent, 5xx and connection errors are retried.
 """
 
 from __future__ import annotations
