@@ -17,8 +17,9 @@ from __future__ import annotations
 from alerts.channels import ConsoleChannel, EmailChannel, SlackChannel, WebhookChannel
 from alerts.engine import Liveness, RunInfo, Transition, evaluate, evaluate_timers, lost_status_event
 from alerts.errors import AlertsError, NotifyError, RuleError
+from alerts.memory_outbox import MemoryOutbox
 from alerts.notifiers import AlertMessage, MemoryNotifier, Notifier, build_notifier, build_notifiers
-from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, MemoryOutbox, OutboxStore, deliveries_for
+from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, OutboxStore, deliveries_for
 from alerts.rules import Rule, RuleKind, RuleSet, load_rules, parse_rules
 from alerts.silences import Silence, silencing
 from alerts.state import AlertState

@@ -24,24 +24,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 from typing import Any, Protocol
 
-from alerts.engine import Transition
 from alerts.errors import NotifyError
 from alerts.notifiers.base import AlertMessage, Notifier
+from alerts.transition import Transition
 
 __all__ = [
     "Backoff",
     "Delivery",
     "DeliveryStatus",
     "DeliveryWorker",
-    "MemoryOutbox",
     "OutboxStore",
     "deliveries_for",
 ]
@@ -90,7 +88,7 @@ def deliveries_for(transitions: Iterable[Transition], now: float) -> list[Delive
 
 
 class OutboxStore(Protocol):
-    """Where deliveries live; the collector's store implements it (``MemoryOutbox`` in tests)."""
+    """Where deliveries live; the collector's store implements it (``alerts.memory_outbox.MemoryOutbox`` in tests)."""
 
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
         """Insert new pending deliveries as given; an ``id`` already present is left as it is.
@@ -402,62 +400,3 @@ class DeliveryWorker:
 def _run_all(calls: Sequence[Callable[[], None]]) -> None:
     for call in calls:
         call()
-
-
-@dataclass
-class MemoryOutbox:
-    """``OutboxStore`` in memory, for tests and ``runwatch demo`` (thread-safe).
-
-    >>> outbox = MemoryOutbox()
-    >>> outbox.add_deliveries(deliveries_for(transitions, now=0.0))
-    >>> [d.status for d in outbox.all()]
-    """
-
-    rows: dict[str, Delivery] = field(default_factory=dict)
-    errors: dict[str, list[str]] = field(default_factory=dict)  # every error of every attempt
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add_deliveries(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
-        with self._lock:
-            inserted = [d for d in deliveries if d.id not in self.rows]
-            for delivery in inserted:
-                self.rows[delivery.id] = delivery
-            return inserted
-
-    def claim_due(self, now: float, limit: int, lease_until: float) -> list[Delivery]:
-        with self._lock:
-            due = sorted(
-                (d for d in self.rows.values() if d.status == DeliveryStatus.PENDING and d.next_attempt_at <= now),
-                key=lambda d: (d.next_attempt_at, d.created_at, d.id),
-            )[:limit]
-            claimed = [replace(d, attempts=d.attempts + 1, next_attempt_at=lease_until) for d in due]
-            for delivery in claimed:
-                self.rows[delivery.id] = delivery
-            return claimed
-
-    def mark_sent(self, id: str, now: float) -> None:
-        with self._lock:
-            self.rows[id] = replace(self.rows[id], status=DeliveryStatus.SENT, sent_at=now)
-
-    def mark_retry(self, id: str, next_attempt_at: float, error: str) -> None:
-        with self._lock:
-            self.rows[id] = replace(self.rows[id], next_attempt_at=next_attempt_at, last_error=error)
-            self.errors.setdefault(id, []).append(error)
-
-    def mark_failed(self, id: str, now: float, error: str) -> None:
-        with self._lock:
-            self.rows[id] = replace(self.rows[id], status=DeliveryStatus.FAILED, last_error=error)
-            self.errors.setdefault(id, []).append(error)
-
-    def all(self) -> list[Delivery]:
-        with self._lock:
-            return list(self.rows.values())
-
-    def pending(self) -> list[Delivery]:
-        return [d for d in self.all() if d.status == DeliveryStatus.PENDING]
-
-    def __repr__(self) -> str:
-        counts = {s.value: 0 for s in DeliveryStatus}
-        for delivery in self.all():
-            counts[delivery.status.value] += 1
-        return "<MemoryOutbox " + " ".join(f"{k}={v}" for k, v in counts.items()) + ">"

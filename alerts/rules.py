@@ -17,21 +17,20 @@ at 2 a.m. when an alert misfired. ``docs/alerts.md`` documents every field.
 
 from __future__ import annotations
 
-import math
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from alerts import _yaml
 from alerts.channels import Channel, ConsoleChannel
+from alerts.conditions import Condition, Duration, Severity, canonical_severity, parse_duration
 from alerts.errors import RuleError
 from emitter.events import RunStatus
 
@@ -47,9 +46,9 @@ __all__ = [
     "parse_rules",
 ]
 
-Severity = Literal["info", "warning", "error", "critical"]
 DEFAULT_CONSOLE = "console"
-_SEVERITY_ALIASES = {"warn": "warning", "crit": "critical", "err": "error"}
+_MATCH_CACHE_SIZE = 10_000  # metric names whose rules are remembered (MAX_KEYS_PER_RUN in the contract)
+_T = TypeVar("_T")
 
 
 class RuleKind(StrEnum):
@@ -65,79 +64,6 @@ class RuleKind(StrEnum):
     USER_ALERT = "user_alert"
 
 
-# ----------------------------------------------------------------- value types
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from ``90``, ``"60s"``, ``"15m"``, ``"1h30m"``, ``"500ms"``; ``"never"`` is infinity."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like 60s, 15m or 1h")  # noqa: TRY004 - pydantic wants ValueError
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and value.strip().lower() == "never":
-        return math.inf
-    elif isinstance(value, str) and value.strip() and _DURATION_PART.sub("", value.strip().replace(" ", "")) == "":
-        text = value.strip().replace(" ", "")
-        seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(text))
-    else:
-        raise ValueError(f"cannot parse duration {value!r} (expected e.g. 60s, 15m, 1h)")
-    if not seconds > 0 or not math.isfinite(seconds):
-        raise ValueError("a duration must be positive")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-
-_COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?))\s*$")
-
-
-class Condition(BaseModel):
-    """A metric condition: ``nonfinite``, a comparison such as ``"> 10"``, ``no_improvement`` or ``new_best``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["nonfinite", "compare", "no_improvement", "new_best"]
-    op: Literal[">", ">=", "<", "<=", "==", "!="] | None = None
-    threshold: float | None = None
-
-    @classmethod
-    def parse(cls, text: Any) -> Condition:
-        if isinstance(text, Condition):
-            return text
-        if not isinstance(text, str):
-            raise ValueError(f'cannot parse {text!r}: quote comparisons, e.g. "> 10"')  # noqa: TRY004
-        word = text.strip()
-        if word in ("nonfinite", "no_improvement", "new_best"):
-            return cls(kind=word)  # type: ignore[arg-type]
-        match = _COMPARISON.match(text)
-        if match is None:
-            raise ValueError(
-                f'cannot parse {text!r} (expected nonfinite, no_improvement, new_best or a comparison like "> 10")'
-            )
-        return cls(kind="compare", op=match.group(1), threshold=float(match.group(2)))  # type: ignore[arg-type]
-
-    def matches(self, value: float) -> bool:
-        """Whether a point matches; comparisons never match NaN (that is ``nonfinite``'s job)."""
-        if self.kind == "nonfinite":
-            return not math.isfinite(value)
-        if self.kind != "compare" or self.threshold is None or math.isnan(value):
-            return False
-        t = self.threshold
-        return {">": value > t, ">=": value >= t, "<": value < t, "<=": value <= t, "==": value == t, "!=": value != t}[
-            self.op or ">"
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.op} {self.threshold:g}" if self.kind == "compare" else self.kind
-
-
-def _severity(value: Any) -> Any:
-    return _SEVERITY_ALIASES.get(value, value) if isinstance(value, str) else value
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -151,7 +77,7 @@ class Rule(_Model):
     """
 
     name: str = Field(min_length=1)
-    metric: str | None = None
+    metric: str | None = Field(None, min_length=1)  # a name, or a glob: *loss, train/*, *
     condition: Annotated[Condition | None, BeforeValidator(lambda v: None if v is None else Condition.parse(v))] = None
     mode: Literal["min", "max"] | None = None
     patience: int | None = Field(None, ge=1)
@@ -160,7 +86,7 @@ class Rule(_Model):
     on: Literal["status", "heartbeat_lost", "no_progress", "user_alert"] | None = None
     status: list[RunStatus] | None = None
     after: Duration | None = None
-    severity: Annotated[Severity | None, BeforeValidator(_severity)] = None
+    severity: Annotated[Severity | None, BeforeValidator(canonical_severity)] = None
     notify: list[str] | None = None
     description: str | None = None
     # run selectors: all given ones must match
@@ -196,6 +122,17 @@ class Rule(_Model):
             return frozenset(s.value for s in self.status)
         return frozenset({RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED, RunStatus.LOST})
 
+    @property
+    def is_pattern(self) -> bool:
+        """``metric`` is a glob (``*loss``, ``train/*``, ``*``): one episode per matching series."""
+        return self.metric is not None and any(c in self.metric for c in "*?[")
+
+    def watches(self, metric: str) -> bool:
+        """Whether this metric rule watches series ``metric`` (its name, or a match of its glob)."""
+        if self.metric is None or self.on is not None:
+            return False
+        return metric == self.metric or self.is_pattern and fnmatchcase(metric, self.metric)
+
     def selects(self, project: str | None, name: str | None, tags: frozenset[str] | set[str]) -> bool:
         """Whether this rule applies to a run (globs on project and run name, all tags present)."""
         if self.project is not None and not fnmatchcase(project or "", self.project):
@@ -211,13 +148,7 @@ class Defaults(_Model):
     repeat_interval: Duration = 4 * 3600.0
     send_resolved: bool = False
     notify: list[str] | None = None  # None: every configured channel
-    severity: Annotated[Severity, BeforeValidator(_severity)] = "warning"
-
-
-class _RuleFile(_Model):
-    channels: dict[str, Channel] = Field(default_factory=dict)
-    rules: list[Rule] = Field(default_factory=list)
-    defaults: Defaults = Field(default_factory=Defaults)
+    severity: Annotated[Severity, BeforeValidator(canonical_severity)] = "warning"
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,15 +164,30 @@ class RuleSet:
     rules: tuple[Rule, ...]
     defaults: Defaults = field(default_factory=Defaults)
     source: str = "<string>"
+    _matches: dict[str, tuple[Rule, ...]] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
-    def by_metric(self) -> dict[str, tuple[Rule, ...]]:
-        """Metric rules indexed by metric name (the engine's hot path)."""
-        index: dict[str, list[Rule]] = {}
+    def _metric_rules(self) -> tuple[dict[str, tuple[Rule, ...]], tuple[Rule, ...]]:
+        """Metric rules by exact name, and those whose ``metric`` is a pattern."""
+        exact: dict[str, list[Rule]] = {}
         for rule in self.rules:
-            if rule.metric is not None and rule.on is None:
-                index.setdefault(rule.metric, []).append(rule)
-        return {name: tuple(rules) for name, rules in index.items()}
+            if rule.metric is not None and rule.on is None and not rule.is_pattern:
+                exact.setdefault(rule.metric, []).append(rule)
+        patterns = tuple(r for r in self.rules if r.metric is not None and r.on is None and r.is_pattern)
+        return {name: tuple(rules) for name, rules in exact.items()}, patterns
+
+    def rules_for_metric(self, name: str) -> tuple[Rule, ...]:
+        """The metric rules that watch series ``name``, in file order (the engine's hot path: cached)."""
+        found = self._matches.get(name)
+        if found is None:
+            exact, patterns = self._metric_rules
+            matched = {id(r) for r in exact.get(name, ())}
+            matched |= {id(r) for r in patterns if r.watches(name)}
+            found = tuple(r for r in self.rules if id(r) in matched)
+            if len(self._matches) >= _MATCH_CACHE_SIZE:
+                self._matches.clear()  # a run with more distinct keys than this is rare: start over
+            self._matches[name] = found
+        return found
 
     @cached_property
     def by_kind(self) -> dict[RuleKind, tuple[Rule, ...]]:
@@ -297,44 +243,115 @@ def load_rules(path: str | os.PathLike[str], env: Mapping[str, str] | None = Non
 
 
 def parse_rules(text: str, source: str = "<string>", env: Mapping[str, str] | None = None) -> RuleSet:
-    """Validate rules from YAML text; ``${VAR}`` is taken from ``env`` (default ``os.environ``)."""
+    """Validate rules from YAML text; ``${VAR}`` is taken from ``env`` (default ``os.environ``).
+
+    Every problem is found in one pass and raised together, in file order: each channel,
+    rule and the defaults are validated on their own, and the semantic checks run on
+    the ones that validated. Only YAML that does not parse stops at its first error.
+    """
     doc = _yaml.load(text, source, os.environ if env is None else env)
     data = {} if doc.data is None else doc.data
     if not isinstance(data, dict):
         raise RuleError("the file must be a mapping with channels, rules and defaults", file=source, line=1)
-    errors = [_error(doc, source, path, message) for path, message in doc.problems]
-    if errors:
-        raise RuleError.collect(errors)
-    try:
-        parsed = _RuleFile.model_validate(data)
-    except ValidationError as exc:
-        raise RuleError.collect([_from_pydantic(doc, source, e) for e in exc.errors()]) from None
-    channels: dict[str, Channel] = dict(parsed.channels)
-    if not channels:
-        channels[DEFAULT_CONSOLE] = ConsoleChannel(type="console")
-    ruleset = RuleSet(channels=channels, rules=tuple(parsed.rules), defaults=parsed.defaults, source=source)
-    errors = [_error(doc, source, path, message) for path, message in _semantic_problems(ruleset)]
-    if errors:
-        raise RuleError.collect(errors)
+    found = _Found(data, list(doc.problems))
+    channels = found.channels or {DEFAULT_CONSOLE: ConsoleChannel(type="console")}
+    ruleset = RuleSet(channels, tuple(rule for _, rule in found.rules), found.defaults or Defaults(), source)
+    problems = found.problems + _semantic_problems(data, found, known=list(found.channel_names) or [DEFAULT_CONSOLE])
+    if problems:
+        errors = [_error(doc, source, path, message) for path, message in problems]
+        raise RuleError.collect(sorted(errors, key=lambda e: e.line or 0))
     return ruleset
 
 
-def _semantic_problems(ruleset: RuleSet) -> list[tuple[_yaml.Path, str]]:
-    """What types cannot say: which fields go together, names that must resolve."""
-    problems: list[tuple[_yaml.Path, str]] = []
-    known = ", ".join(ruleset.channels)
-    for j, name in enumerate(ruleset.defaults.notify or []):
-        if name not in ruleset.channels:
-            problems.append((("defaults", "notify", j), f"unknown channel {name!r} (configured: {known})"))
+_CHANNEL: TypeAdapter[Channel] = TypeAdapter(Channel)
+_TOP_LEVEL = ("allow_private_targets", "channels", "rules", "defaults")
+Problem = tuple[_yaml.Path, str]
+
+
+class _Found:
+    """The parts of a rules file that validate, and the problems of those that do not."""
+
+    def __init__(self, data: dict[Any, Any], problems: list[Problem]) -> None:
+        self.data = data
+        self.problems = problems  # the YAML's first (unset variables, duplicate keys): not reported twice
+        self._reported = [path for path, _ in problems]
+        self.problems += [((key,), "unknown field") for key in data if key not in _TOP_LEVEL]
+        allow = self._check(
+            ("allow_private_targets",), lambda: _Top.model_validate(_pick(data, "allow_private_targets"))
+        )
+        context = {"allow_private_targets": allow is not None and allow.allow_private_targets}
+        self.channels: dict[str, Channel] = {}
+        self.channel_names: list[str] = []  # every configured name, valid or not: notify may name it
+        for name, value in self._section("channels", dict).items():
+            self.channel_names.append(str(name))
+            channel = self._check(("channels", name), partial(_CHANNEL.validate_python, value, context=context))
+            if channel is not None:
+                self.channels[str(name)] = channel
+        self.rules: list[tuple[int, Rule]] = []  # (index in the file, rule)
+        for index, value in enumerate(self._section("rules", list)):
+            rule = self._check(("rules", index), partial(Rule.model_validate, value))
+            if rule is not None:
+                self.rules.append((index, rule))
+        self.defaults = self._check(
+            ("defaults",), lambda: Defaults.model_validate({} if data.get("defaults") is None else data["defaults"])
+        )
+
+    def _section(self, key: str, kind: type[dict[Any, Any]] | type[list[Any]]) -> Any:
+        value = self.data.get(key)
+        if value is None or isinstance(value, kind):
+            return value or kind()
+        what = "a mapping of channel names to channels" if kind is dict else "a list of rules"
+        self.problems.append(((key,), f"must be {what}"))
+        return kind()
+
+    def _check(self, at: _yaml.Path, validate: Callable[[], _T]) -> _T | None:
+        try:
+            return validate()
+        except ValidationError as exc:
+            for err in exc.errors():
+                path, message = _from_pydantic(self.data, at, err)
+                if not any(path[: len(p)] == p for p in self._reported):
+                    self.problems.append((path, message))
+            return None
+
+
+class _Top(_Model):
+    allow_private_targets: bool = False  # for every channel; each may also set its own
+
+
+def _pick(data: dict[Any, Any], key: str) -> dict[Any, Any]:
+    return {key: data[key]} if key in data else {}
+
+
+def _semantic_problems(data: dict[Any, Any], found: _Found, known: list[str]) -> list[Problem]:
+    """What types cannot say: which fields go together, names that must resolve, names that repeat."""
+    problems: list[Problem] = []
+    configured = ", ".join(known)
+    raw_defaults = data.get("defaults")
+    notify = (
+        found.defaults.notify
+        if found.defaults
+        else raw_defaults.get("notify")
+        if isinstance(raw_defaults, dict)
+        else None
+    )
+    for j, name in enumerate(notify if isinstance(notify, list) else []):
+        if isinstance(name, str) and name not in known:
+            problems.append((("defaults", "notify", j), f"unknown channel {name!r} (configured: {configured})"))
     seen: set[str] = set()
-    for i, rule in enumerate(ruleset.rules):
+    raw_rules = data.get("rules")
+    for i, entry in enumerate(raw_rules if isinstance(raw_rules, list) else []):
+        rule_name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(rule_name, str):
+            continue
+        if rule_name in seen:
+            problems.append((("rules", i, "name"), f"duplicate rule name {rule_name!r}"))
+        seen.add(rule_name)
+    for i, rule in found.rules:
         at = ("rules", i)
-        if rule.name in seen:
-            problems.append(((*at, "name"), f"duplicate rule name {rule.name!r}"))
-        seen.add(rule.name)
         for j, name in enumerate(rule.notify or []):
-            if name not in ruleset.channels:
-                problems.append(((*at, "notify", j), f"unknown channel {name!r} (configured: {known})"))
+            if name not in known:
+                problems.append(((*at, "notify", j), f"unknown channel {name!r} (configured: {configured})"))
         problems.extend(((*at, f), message) for f, message in _rule_problems(rule))
     return problems
 
@@ -375,10 +392,11 @@ def _rule_problems(rule: Rule) -> list[tuple[str, str]]:
     return out
 
 
-def _from_pydantic(doc: _yaml.Document, source: str, err: Any) -> RuleError:
+def _from_pydantic(data: Any, at: _yaml.Path, err: Any) -> Problem:
+    """A pydantic error of the part at ``at`` as (path in the file, message)."""
     path: list[str | int] = []
-    node = doc.data
-    for part in err["loc"]:
+    node = data
+    for part in (*at, *err["loc"]):
         # discriminated unions add the tag ('slack') to loc: skip what is not in the data
         if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int):
             path.append(part)
@@ -396,7 +414,7 @@ def _from_pydantic(doc: _yaml.Document, source: str, err: Any) -> RuleError:
         path.append(str(err["loc"][-1]))
     else:
         message = str(err["msg"]).removeprefix("Value error, ")
-    return _error(doc, source, tuple(path), message)
+    return tuple(path), message
 
 
 def _error(doc: _yaml.Document, source: str, path: _yaml.Path, message: str) -> RuleError:

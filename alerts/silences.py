@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alerts.engine import Transition
+from alerts.transition import Transition
 
 
 @dataclass(frozen=True, slots=True)

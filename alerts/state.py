@@ -19,6 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from alerts.transition import number_from_json
+from emitter.events import json_number
+
 __all__ = ["AlertState", "Slot", "SlotKey"]
 
 STATE_VERSION = 1
@@ -55,7 +58,7 @@ class Slot:
         slot = cls()
         for name, value in data.items():
             if name in ("best", "value", "since", "notified_at") and value is not None:
-                value = _float_in(value)
+                value = number_from_json(value)
             setattr(slot, name, value)
         return slot
 
@@ -144,8 +147,4 @@ class AlertState:
 
 
 def _float_out(value: float) -> float | str:
-    return value if math.isfinite(value) else repr(value)  # 'nan', 'inf', '-inf'
-
-
-def _float_in(value: float | str) -> float:
-    return float(value)
+    return value if math.isfinite(value) else str(json_number(value))  # "NaN", "Infinity", "-Infinity"

@@ -39,9 +39,11 @@ from .store.base import AlertStore
 logger = logging.getLogger(__name__)
 
 # Used when no rules file exists: what anyone would want to hear about, on the console.
+# Every metric (and system value) is watched for NaN/±Inf, one alert per series; a lost
+# run repeats after 4h (the default repeat_interval), then 8h, 16h, then once a day.
 DEFAULT_RULES = """
 rules:
-  - {name: loss-not-finite, metric: loss, condition: nonfinite, severity: critical}
+  - {name: metric-not-finite, metric: "*", condition: nonfinite, severity: critical}
   - {name: run-failed, on: status, status: [failed, killed, lost], severity: error}
   - {name: heartbeat-lost, on: heartbeat_lost, after: 60s, severity: critical}
   - {name: from-code, on: user_alert}

@@ -9,14 +9,15 @@ restart and is never sent twice by two layers.
 from __future__ import annotations
 
 import email.utils
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from alerts._text import format_value
-from alerts.engine import Transition
+from alerts.transition import Transition, number_from_json
+from emitter.events import json_number
 
 __all__ = ["AlertMessage", "Notifier", "format_value", "parse_retry_after"]
 
@@ -50,7 +51,8 @@ class AlertMessage:
 
     @classmethod
     def from_transition(cls, transition: Transition, public_url: str | None = None) -> AlertMessage:
-        link = f"{public_url.rstrip('/')}/runs/{transition.run_id}" if public_url else None
+        # the run id is anyone's string: quoted, it can end neither the URL nor a Slack <url|text> link
+        link = f"{public_url.rstrip('/')}/runs/{quote(transition.run_id, safe='')}" if public_url else None
         return cls(
             id=transition.id,
             key=transition.key,
@@ -82,17 +84,16 @@ class AlertMessage:
         return f"[{state} {self.severity}] {self.rule}: {self.title}"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe (a non-finite value becomes 'nan', 'inf' or '-inf')."""
+        """Strict JSON (a non-finite value is spelled ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``)."""
         data = asdict(self)
-        if self.value is not None and not math.isfinite(self.value):
-            data["value"] = repr(self.value)
+        data["value"] = json_number(self.value)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AlertMessage:
         values = dict(data)
-        if isinstance(values.get("value"), str):
-            values["value"] = float(values["value"])
+        if values.get("value") is not None:
+            values["value"] = number_from_json(values["value"])
         return cls(**values)
 
 

@@ -6,6 +6,7 @@ import sys
 import threading
 from typing import TextIO
 
+from alerts._text import one_line
 from alerts.channels import ConsoleChannel
 from alerts.notifiers.base import AlertMessage, format_value
 
@@ -39,6 +40,7 @@ class ConsoleNotifier:
 
 
 def format_line(message: AlertMessage) -> str:
+    """The alert as one terminal line; control characters (ESC sequences, CR) are shown escaped, never obeyed."""
     line = f"{message.headline} — run {message.run_label}"
     if message.project:
         line += f" ({message.project})"
@@ -48,4 +50,4 @@ def format_line(message: AlertMessage) -> str:
             line += f" step={message.step}"
     if message.link:
         line += f" → {message.link}"
-    return line.replace("\n", " ")
+    return one_line(line)

@@ -4,7 +4,8 @@
 the channel says ``starttls: true`` (a server that does not offer it is then a
 permanent failure rather than a silent downgrade). Each message has a plain and an
 HTML part; everything in the HTML that a user or a training script controls is
-escaped.
+escaped, and control characters are shown escaped everywhere (a CR in a run name
+would otherwise end a header, or make every email about the run unsendable).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from alerts._text import multi_line, one_line
 from alerts.channels import EmailChannel
 from alerts.errors import NotifyError
 from alerts.notifiers.base import AlertMessage, format_value
@@ -36,7 +38,12 @@ class EmailNotifier:
         self._ssl_context = ssl_context
 
     def send(self, message: AlertMessage) -> None:
-        email = build_email(message, sender=self.config.from_, recipients=self.config.to)
+        try:
+            email = build_email(message, sender=self.config.from_, recipients=self.config.to)
+        except (ValueError, UnicodeError) as exc:  # the same message would fail again: never retried
+            raise NotifyError(
+                self.name, None, f"cannot build the email: {type(exc).__name__}", permanent=True
+            ) from None
         try:
             self._deliver(email)
         except NotifyError:
@@ -82,20 +89,24 @@ class EmailNotifier:
 
 
 def build_email(message: AlertMessage, *, sender: str, recipients: list[str]) -> EmailMessage:
-    """A multipart/alternative email: plain text first, then HTML."""
+    """A multipart/alternative email: plain text first, then HTML.
+
+    Headers hold only ``one_line`` text (a CR or LF would end the header, or be refused
+    when the message is written), bodies ``multi_line`` text; the HTML part escapes it all.
+    """
     email = EmailMessage()
-    email["Subject"] = f"{message.headline} ({message.run_label})".replace("\n", " ")[:250]
+    email["Subject"] = one_line(f"{message.headline} ({message.run_label})")[:250]
     email["From"] = sender
     email["To"] = ", ".join(recipients)
     email["Date"] = formatdate(message.at, localtime=False)
     email["Message-ID"] = make_msgid(domain="runwatch")
-    email["X-Runwatch-Alert"] = message.id.replace("\n", " ")
+    email["X-Runwatch-Alert"] = one_line(message.id)
     rows = _facts(message)
-    plain = [message.headline, ""] + [f"{k}: {v}" for k, v in rows]
+    plain = [one_line(message.headline), ""] + [f"{k}: {v}" for k, v in rows]
     if message.text:
-        plain += ["", message.text]
+        plain += ["", multi_line(message.text)]
     if message.link:
-        plain += ["", f"Open the run: {message.link}"]
+        plain += ["", f"Open the run: {one_line(message.link)}"]
     email.set_content("\n".join(plain) + "\n")
     email.add_alternative(_html(message, rows), subtype="html")
     return email
@@ -114,17 +125,17 @@ def _facts(message: AlertMessage) -> list[tuple[str, str]]:
         rows.append(("Step", str(message.step) if message.step is not None else "-"))
     when = datetime.fromtimestamp(message.at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     rows.append(("Time", when))
-    return rows
+    return [(name, one_line(value)) for name, value in rows]
 
 
 def _html(message: AlertMessage, rows: list[tuple[str, str]]) -> str:
     e = html.escape
     cells = "".join(f"<tr><th align='left' style='padding-right:12px'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
-    text = f"<p style='white-space:pre-wrap'>{e(message.text)}</p>" if message.text else ""
-    link = f'<p><a href="{e(message.link, quote=True)}">Open the run</a></p>' if message.link else ""
+    text = f"<p style='white-space:pre-wrap'>{e(multi_line(message.text))}</p>" if message.text else ""
+    link = f'<p><a href="{e(one_line(message.link), quote=True)}">Open the run</a></p>' if message.link else ""
     return (
         "<!doctype html><html><body style='font-family:sans-serif'>"
-        f"<h2>{e(message.headline)}</h2><table>{cells}</table>{text}{link}"
+        f"<h2>{e(one_line(message.headline))}</h2><table>{cells}</table>{text}{link}"
         "</body></html>"
     )
 

@@ -1,30 +1,29 @@
 """Slack, through slack-sdk: an incoming webhook or ``chat.postMessage`` with a bot token.
 
-The clients are built with no retry handlers: slack-sdk's rate-limit handler sleeps
-``Retry-After`` in the calling thread, and its connection handler retries once —
-both would hide from the outbox what happened. Instead every outcome maps to a
-``NotifyError``: 429 carries ``retry_after``, other 4xx (revoked webhook, bad token,
-unknown channel) are permanent, 5xx and connection errors are retried.
+The clients (``_slack_http``) follow no redirect and log nothing, and are built with
+no retry handlers: slack-sdk's rate-limit handler sleeps ``Retry-After`` in the calling
+thread, and its connection handler retries once — both would hide from the outbox what
+happened. Instead every outcome maps to a ``NotifyError``: 429 carries ``retry_after``,
+3xx and other 4xx (a redirect, revoked webhook, bad token, unknown channel) are
+permanent, 5xx and connection errors are retried.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.webhook import WebhookClient
 
+from alerts._text import multi_line, one_line
 from alerts.channels import SlackChannel
 from alerts.errors import NotifyError
+from alerts.notifiers._slack_http import NoRedirectWebClient, NoRedirectWebhookClient, silent_logger
 from alerts.notifiers.base import AlertMessage, format_value, parse_retry_after
 
 __all__ = ["SlackNotifier", "slack_blocks"]
 
-# slack-sdk logs request URLs at DEBUG, and a webhook URL is a secret.
-_sdk_logger = logging.getLogger("alerts.notifiers.slack.sdk")
-_sdk_logger.setLevel(logging.INFO)
+# slack-sdk logs request URLs, and a webhook URL is a secret: its logger drops everything.
+_sdk_logger = silent_logger()
 
 _EMOJI = {
     "critical": ":rotating_light:",
@@ -32,6 +31,7 @@ _EMOJI = {
     "warning": ":warning:",
     "info": ":information_source:",
 }
+_REDIRECT = "redirect refused (Slack never redirects: check the channel's URL)"
 # chat.postMessage errors worth another try; every other error code is permanent
 _RETRYABLE = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 
@@ -46,15 +46,15 @@ class SlackNotifier:
     def __init__(self, name: str, config: SlackChannel) -> None:
         self.name = name
         self.config = config
-        self._webhook: WebhookClient | None = None
-        self._web: WebClient | None = None
+        self._webhook: NoRedirectWebhookClient | None = None
+        self._web: NoRedirectWebClient | None = None
         timeout = int(max(1, config.timeout))
         if config.webhook_url is not None:
             url = config.webhook_url.get_secret_value()
-            self._webhook = WebhookClient(url=url, timeout=timeout, retry_handlers=[], logger=_sdk_logger)
+            self._webhook = NoRedirectWebhookClient(url=url, timeout=timeout, retry_handlers=[], logger=_sdk_logger)
         else:
             assert config.token is not None
-            self._web = WebClient(
+            self._web = NoRedirectWebClient(
                 token=config.token.get_secret_value(),
                 base_url=config.api_url,
                 timeout=timeout,
@@ -63,7 +63,7 @@ class SlackNotifier:
             )
 
     def send(self, message: AlertMessage) -> None:
-        text = _escape(message.headline)
+        text = _mrkdwn(message.headline)
         blocks = slack_blocks(message)
         if self._webhook is not None:
             self._send_webhook(text, blocks)
@@ -79,6 +79,8 @@ class SlackNotifier:
         status = response.status_code
         if status == 200:
             return
+        if 300 <= status < 400:
+            raise NotifyError(self.name, status, _REDIRECT, permanent=True)
         detail = (response.body or "").strip()[:200] or "no body"
         if status == 429:
             retry_after = parse_retry_after(_header(response.headers, "retry-after"))
@@ -92,6 +94,8 @@ class SlackNotifier:
         except SlackApiError as exc:
             response = exc.response
             status = int(response.status_code)
+            if 300 <= status < 400:
+                raise NotifyError(self.name, status, _REDIRECT, permanent=True) from None
             error = str(response.get("error") or "") if isinstance(response.data, dict) else ""
             if status == 429 or error == "ratelimited":
                 retry_after = parse_retry_after(_header(response.headers, "retry-after"))
@@ -107,44 +111,56 @@ class SlackNotifier:
 
 
 def slack_blocks(message: AlertMessage) -> list[dict[str, Any]]:
-    """Block Kit: a header, the facts as fields, the details, and the run link."""
+    """Block Kit: a header, the facts as fields, the details, and the run link.
+
+    Every string a user or training script controls goes through ``_mrkdwn`` (control
+    characters shown escaped, then ``&``, ``<``, ``>``), so it can neither mention
+    ``@channel`` nor open or close a ``<url|text>`` link; ``plain_text`` gets ``one_line``.
+    """
     emoji = ":white_check_mark:" if message.state == "resolved" else _EMOJI.get(message.severity, ":bell:")
     state = "Resolved" if message.state == "resolved" else "Repeat" if message.repeat else "Firing"
-    run = _escape(message.run_label)
+    run = _mrkdwn(message.run_label)
     if message.link:
-        run = f"<{message.link}|{run}>"
+        run = f"<{_link(message.link)}|{run}>"
     fields = [
-        ("Rule", _escape(message.rule)),
+        ("Rule", _mrkdwn(message.rule)),
         ("Run", run),
-        ("Project", _escape(message.project or "-")),
-        ("Severity", message.severity),
+        ("Project", _mrkdwn(message.project or "-")),
+        ("Severity", _mrkdwn(message.severity)),
     ]
     if message.metric is not None:
-        fields += [("Metric", _escape(message.metric)), ("Value", format_value(message.value))]
+        fields += [("Metric", _mrkdwn(message.metric)), ("Value", format_value(message.value))]
         fields.append(("Step", str(message.step) if message.step is not None else "-"))
+    header = one_line(f"{state}: {message.title}")[:150]
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{state}: {message.title}"[:150], "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{emoji} *{_escape(message.title)}*"[:3000]}},
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{emoji} *{_mrkdwn(message.title)}*"[:3000]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]} for k, v in fields]},
     ]
     if message.text:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _escape(message.text)[:3000]}})
+        text = _escape(multi_line(message.text))[:3000]
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if message.link:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {"type": "button", "text": {"type": "plain_text", "text": "Open run"}, "url": message.link}
-                ],
-            }
-        )
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"runwatch · `{_escape(message.id)}`"}]})
+        button = {"type": "button", "text": {"type": "plain_text", "text": "Open run"}, "url": one_line(message.link)}
+        blocks.append({"type": "actions", "elements": [button]})
+    context = f"runwatch · `{_mrkdwn(message.id)}`"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     return blocks
+
+
+def _mrkdwn(text: str) -> str:
+    """One line of user text for mrkdwn: control characters escaped, then Slack's three."""
+    return _escape(one_line(text))
 
 
 def _escape(text: str) -> str:
     """Slack mrkdwn's three control characters, so run names cannot inject links or mentions."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link(url: str) -> str:
+    """A URL inside ``<url|text>``: escaped like text, and a ``|`` cannot end it early."""
+    return _escape(one_line(url)).replace("|", "%7C")
 
 
 def _header(headers: Any, name: str) -> str | None:

@@ -6,7 +6,10 @@ import time
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
+
+from alerts import RuleSet
 
 from .common import age, any_store, clock, common_options, console, existing_store, find_run, home_option, settings_from
 from .serve import load_ruleset_or_exit
@@ -19,12 +22,46 @@ def rules() -> None:
 
 @rules.command("check")
 @click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-def rules_check(path: Path) -> None:
-    """Validate a rules file: every problem is reported with its line, rule and field."""
+@home_option
+def rules_check(path: Path, home: Path | None) -> None:
+    """Validate a rules file: every problem is reported at once, with its line, rule and field.
+
+    With a store (--home, or RUNWATCH_HOME), metric names and patterns that match none of
+    the metric keys of its newest runs are named too: a warning, not an error, since runs
+    that log them may come later.
+    """
     ruleset = load_ruleset_or_exit(path)
-    console.print(f"[green]ok[/]: {len(ruleset.rules)} rules, {len(ruleset.channels)} channels in {path}")
+    console.print(f"[green]ok[/]: {len(ruleset.rules)} rules, {len(ruleset.channels)} channels in {escape(str(path))}")
     for rule in ruleset.rules:
-        console.print(f"  {rule.name:<24} {rule.kind.value:<16} notify: {', '.join(ruleset.notify_for(rule))}")
+        notify = ", ".join(ruleset.notify_for(rule))
+        console.print(escape(f"  {rule.name:<24} {rule.kind.value:<16} notify: {notify}"))
+    _check_metric_names(ruleset, home)
+
+
+KNOWN_KEYS_RUNS = 500  # how many of the newest runs' metric keys `rules check` compares patterns with
+
+
+def _check_metric_names(ruleset: RuleSet, home: Path | None) -> None:
+    """Warn about metric rules that would match nothing the store has seen."""
+    metric_rules = [rule for rule in ruleset.rules if rule.metric is not None and rule.on is None]
+    if not metric_rules:
+        return
+    try:
+        store = existing_store(settings_from(home=home))
+    except click.ClickException as exc:
+        console.print(f"[yellow]note[/]: metric names not checked: {escape(exc.message)}", soft_wrap=True)
+        return
+    try:
+        runs = store.runs.recent(limit=KNOWN_KEYS_RUNS)
+        keys = {key for run in runs for key in store.series.keys(run.id)}
+    finally:
+        store.close()
+    where = f"the {len(keys)} metric keys of the {len(runs)} newest runs"
+    for rule in metric_rules:
+        if not any(rule.watches(key) for key in keys):
+            console.print(
+                escape(f"warning: rule {rule.name!r}: metric {rule.metric!r} matches none of {where}"), soft_wrap=True
+            )
 
 
 @click.group(invoke_without_command=True)

@@ -21,6 +21,11 @@ def metric(step: int, run: str = RUN, writer: str = "w0", **values: float) -> Ev
     )
 
 
+def points(step: int, values: dict[str, float], kind: Kind = Kind.METRICS, run: str = RUN) -> Event:
+    """A metrics (or system) event with keys exactly as given: slashes, dots, glob characters."""
+    return event(kind, {"step": step, "values": {k: float(v) for k, v in values.items()}}, run)
+
+
 def system(step: int, run: str = RUN, **values: float) -> Event:
     return event(Kind.SYSTEM, {"step": step, "values": {k: float(v) for k, v in values.items()}}, run)
 

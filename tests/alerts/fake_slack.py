@@ -9,7 +9,14 @@ answered, and can be scripted to misbehave first::
         WebhookClient(slack.webhook_url).send(text="hi")            # → 429
         slack.wait_for(1)
 
-``RecordingServer`` is the same without Slack's defaults, for generic webhooks.
+``RecordingServer`` is the same without Slack's defaults, for generic webhooks, and
+records GETs too: pointed at by ``Reply.redirect(other.url)`` it shows whether a client
+followed a redirect, and with which headers (a bot token must never arrive there)::
+
+    with RecordingServer() as elsewhere:
+        slack.enqueue(Reply.redirect(elsewhere.url + "/collect"))
+        ...                                  # send; then
+        elsewhere.requests                   # [] when the redirect was refused
 """
 
 from __future__ import annotations
@@ -41,6 +48,10 @@ class Reply:
     def rate_limited(cls, retry_after: float, path: str | None = None) -> Reply:
         body = {"ok": False, "error": "ratelimited"}
         return cls(429, body, {"Retry-After": f"{retry_after:g}"}, path)
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> Reply:
+        return cls(status, "moved", {"Location": location})
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,10 @@ class RecordingServer:
     def default_reply(self, path: str) -> Reply:
         return Reply(200, {"ok": True})
 
+    def tokens_seen(self) -> list[str]:
+        """The ``Authorization`` header of every request, in order (where a bot token went)."""
+        return [r.headers.get("authorization", "") for r in self.requests]
+
     # -- internals
     def _next_reply(self, path: str) -> Reply:
         with self._lock:
@@ -141,7 +156,10 @@ class RecordingServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:
+            def do_GET(self) -> None:
+                self.do_POST("GET")
+
+            def do_POST(self, method: str = "POST") -> None:
                 received = time.time()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
@@ -153,7 +171,7 @@ class RecordingServer:
                 answered = time.time()
                 owner._record(
                     RecordedRequest(
-                        "POST",
+                        method,
                         self.path,
                         {k.lower(): v for k, v in self.headers.items()},
                         body,

@@ -55,7 +55,7 @@ class SmtpSink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         with self._cond:
-            self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message, time.time()))  # type: ignore[arg-type]
+            self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message, time.time()))
             self._cond.notify_all()
         return "250 Message accepted"
 
@@ -69,7 +69,7 @@ class SmtpSink:
                 self._cond.wait(remaining)
             return list(self.received)
 
-    def start(self) -> SmtpSink:
+    def start(self) -> Self:
         self.controller.start()
         return self
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from alerts.channels import ConsoleChannel
@@ -26,3 +28,20 @@ def test_resolved_and_repeat_are_labelled(capsys: pytest.CaptureFixture[str]) ->
         "[RESOLVED critical] loss-nan: loss is NaN — run resnet-7 (vision) loss=NaN step=12",
         "[REPEAT critical] loss-nan: loss is NaN — run r-123 → http://rw.test/runs/r-123",
     ]
+
+
+# every character a terminal acts on: C0 (ESC, BEL, CR, BS), DEL, C1 (CSI as one byte), line separators, bidi overrides
+CONTROL = "".join(chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029, 0x202E, 0x2066))
+
+
+def test_escape_sequences_in_names_are_shown_not_obeyed() -> None:
+    out = io.StringIO()
+    evil = "x\x1b[2J\x1b]0;owned\x07\r\x9b31m\u202eexe.sh"
+    ConsoleNotifier(out=out).send(
+        nan_message(run_name=evil, rule=evil, title=evil, project=evil, metric=evil, link=f"http://rw.test/{evil}")
+    )
+
+    line = out.getvalue()
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert not set(line[:-1]) & set(CONTROL), repr(line)
+    assert "x\\x1b[2J\\x1b]0;owned\\x07 \\x9b31m\\u202eexe.sh" in line  # visible, so nobody is fooled by it

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 import pytest
 
 from alerts.channels import EmailChannel
@@ -9,6 +11,12 @@ from alerts.errors import NotifyError
 from alerts.notifiers.email import EmailNotifier
 from tests.alerts.messages import nan_message
 from tests.alerts.smtp_sink import SmtpSink, free_port
+
+
+def body(message: EmailMessage, subtype: str) -> str:
+    part = message.get_body((subtype,))
+    assert part is not None, f"no {subtype} part"
+    return str(part.get_content())
 
 
 def channel(port: int, **extra: object) -> EmailChannel:
@@ -34,8 +42,8 @@ def test_an_alert_arrives_with_plain_and_html_parts(smtp_sink: SmtpSink) -> None
     assert message["Subject"] == "[FIRING critical] loss-nan: loss is NaN (resnet-7)"
     assert message["X-Runwatch-Alert"] == "loss-nan|r-123#1.0"
     assert message.get_content_type() == "multipart/alternative"
-    plain = message.get_body(("plain",)).get_content()
-    html = message.get_body(("html",)).get_content()
+    plain = body(message, "plain")
+    html = body(message, "html")
     for text in (
         "Run: resnet-7",
         "Project: vision",
@@ -54,7 +62,7 @@ def test_everything_user_controlled_is_escaped_in_html(smtp_sink: SmtpSink) -> N
         nan_message(run_name=evil, title=evil, text=evil, project=evil, metric=evil, rule=evil)
     )
 
-    html = smtp_sink.wait_for(1)[0].message.get_body(("html",)).get_content()
+    html = body(smtp_sink.wait_for(1)[0].message, "html")
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
@@ -86,3 +94,22 @@ def test_an_unreachable_server_is_retried_and_the_password_never_shown() -> None
         EmailNotifier("oncall", config).send(nan_message())
     assert info.value.permanent is False
     assert "hunter2" not in str(info.value) and "hunter2" not in repr(EmailNotifier("oncall", config))
+
+
+def test_control_characters_in_names_neither_break_nor_inject_headers(smtp_sink: SmtpSink) -> None:
+    """A CR in a run name used to make every email about the run undeliverable (retried until expiry)."""
+    evil = "resnet\rBcc: victim@example.com\r\n\x1b[2Jx"
+    EmailNotifier("oncall", channel(smtp_sink.port)).send(
+        nan_message(run_name=evil, rule=f"r{evil}", title=evil, id=f"r|run\r\n{evil}#1.0", text=f"line 1\r\n{evil}")
+    )
+
+    [mail] = smtp_sink.wait_for(1)
+    message = mail.message
+    assert mail.rcpt_tos == ["oncall@example.com", "ml@example.com"] and message["Bcc"] is None
+    for header in ("Subject", "X-Runwatch-Alert"):
+        assert not {"\r", "\n", "\x1b"} & set(str(message[header])), header
+    assert "resnet Bcc: victim@example.com \\x1b[2Jx" in str(message["Subject"])
+    plain = body(message, "plain").replace("\r\n", "\n")  # SMTP's line ends
+    html = body(message, "html")
+    assert not {"\x1b", "\r"} & set(plain) and "\x1b" not in html
+    assert "line 1\nresnet\nBcc: victim@example.com\n\\x1b[2Jx" in plain  # line breaks of a body stay line breaks

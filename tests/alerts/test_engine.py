@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 
 import pytest
 
-from alerts.engine import RunInfo, Transition, evaluate, lost_status_event
+from alerts.engine import RunInfo, Transition, evaluate, evaluate_timers, lost_status_event
+from alerts.notifiers.base import AlertMessage
 from alerts.rules import RuleSet, parse_rules
-from alerts.state import AlertState
-from emitter.events import Event
-from tests.alerts.events import RUN, heartbeat, metric, run_start, status, system, user_alert
+from alerts.state import AlertState, Slot
+from emitter.events import Event, Kind
+from tests.alerts.events import RUN, heartbeat, metric, points, run_start, status, user_alert
 
 nan, inf = math.nan, math.inf
 
@@ -24,7 +26,7 @@ def rules(body: str, defaults: str = "") -> RuleSet:
     return parse_rules(f"rules:\n{body}\n" + (f"defaults: {defaults}\n" if defaults else ""))
 
 
-def feed(ruleset: RuleSet, steps: list[tuple[float, Event]], state: AlertState | None = None) -> list[Transition]:
+def feed(ruleset: RuleSet, steps: Sequence[tuple[float, Event]], state: AlertState | None = None) -> list[Transition]:
     state = AlertState() if state is None else state
     out: list[Transition] = []
     for now, ev in steps:
@@ -56,7 +58,7 @@ CASES = [
     (
         "system metrics count too",
         NAN.replace("loss", "gpu.temp"),
-        [(0, system(0, **{"gpu.temp": nan}))],
+        [(0, points(0, {"gpu.temp": nan}, Kind.SYSTEM))],
         [(0, "nan firing")],
     ),
     ("no resolved message by default", NAN, [(0, metric(0, loss=nan)), (1, metric(1, loss=1.0))], [(0, "nan firing")]),
@@ -185,10 +187,10 @@ def test_a_firing_transition_carries_what_the_message_needs() -> None:
 
     assert (t.rule, t.run_id, t.state, t.severity, t.notify) == ("nan", RUN, "firing", "critical", ("console",))
     assert (t.metric, t.step, t.run_name, t.project, t.episode, t.seq) == ("loss", 12, "resnet-7", "vision", 1, 0)
-    assert math.isnan(t.value)
+    assert t.value is not None and math.isnan(t.value)
     assert t.title == "loss is NaN" and t.text == "loss = NaN at step 12"
     assert t.key == f"nan|{RUN}" and t.id == f"nan|{RUN}#1.0"
-    assert json.loads(json.dumps(t.to_dict(), allow_nan=False))["value"] == "nan"
+    assert json.loads(json.dumps(t.to_dict(), allow_nan=False))["value"] == "NaN"  # as the event contract spells it
     assert Transition.from_dict(t.to_dict()).id == t.id
 
 
@@ -397,7 +399,136 @@ def test_drain_changes_lists_touched_slots_for_row_per_slot_stores() -> None:
     evaluate(ruleset, state, [metric(0, loss=nan)], 0.0)
 
     [(key, data)] = state.drain_changes()
-    assert key == ("nan", RUN, "") and data["firing"] is True
+    assert key == ("nan", RUN, "") and data is not None and data["firing"] is True
     assert state.drain_changes() == []
     rebuilt = AlertState.from_rows([(*key, data)])
     assert evaluate(ruleset, rebuilt, [metric(1, loss=nan)], 1.0) == []  # same episode: no second alert
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [("NaN", nan), ("Infinity", inf), ("-Infinity", -inf), ("nan", nan), ("inf", inf), ("-inf", -inf), (2.5, 2.5)],
+)
+def test_outbox_payloads_and_state_read_back_both_spellings(stored: object, expected: float) -> None:
+    """Payloads already in an outbox, and stored state, were written with ``repr`` spellings."""
+    [t] = evaluate(rules(NAN), AlertState(), [metric(0, loss=nan)], 0.0)
+    payload = {**t.to_dict(), "value": stored}
+
+    for value in (
+        Transition.from_dict(payload).value,
+        AlertMessage.from_transition(Transition.from_dict(payload)).value,
+        AlertMessage.from_dict({**AlertMessage.from_transition(t).to_dict(), "value": stored}).value,
+        Slot.from_dict({"value": stored}).value,
+        Slot.from_dict({"best": stored}).best,
+    ):
+        assert value is not None and (math.isnan(value) if math.isnan(expected) else value == expected)
+
+
+def test_state_writes_non_finite_values_as_the_contract_spells_them() -> None:
+    state = AlertState()
+    evaluate(rules(NAN), state, [metric(0, loss=-inf)], 0.0)
+    assert json.loads(state.to_json())["slots"][0][3]["value"] == "-Infinity"
+
+
+# --------------------------------------------------------------- patterns
+
+
+ANY = "  - {name: nan, metric: '*', condition: nonfinite}"
+ANY_RESOLVED = "  - {name: nan, metric: '*', condition: nonfinite, send_resolved: true}"
+ANY_LOSS = "  - {name: nan, metric: '*loss', condition: nonfinite}"
+TRAIN = "  - {name: div, metric: 'train/*', condition: '> 10', for: 2}"
+TRAIN_PLATEAU = "  - {name: flat, metric: 'val/*', condition: no_improvement, mode: min, patience: 2}"
+
+
+def per_series(transitions: list[Transition]) -> list[tuple[float, str]]:
+    return [(t.at, f"{t.rule}[{t.metric}] {t.state}" + (" repeat" if t.repeat else "")) for t in transitions]
+
+
+PATTERN_CASES = [
+    (
+        "'*' watches every metric, system ones too",
+        ANY,
+        [(0, metric(0, loss=nan, acc=1.0)), (1, points(1, {"gpu.temp": inf}, Kind.SYSTEM))],
+        [(0, "nan[loss] firing"), (1, "nan[gpu.temp] firing")],
+    ),
+    (
+        "'*loss' matches loss and val/loss, not lossy",
+        ANY_LOSS,
+        [(0, metric(0, loss=nan, val__loss=nan, lossy=nan))],
+        [(0, "nan[loss] firing"), (0, "nan[val/loss] firing")],
+    ),
+    (
+        "one episode per (rule, run, metric): the same series again is the same episode",
+        ANY,
+        [(0, metric(0, loss=nan)), (1, metric(1, loss=nan, acc=nan)), (2, metric(2, acc=-inf, loss=nan))],
+        [(0, "nan[loss] firing"), (1, "nan[acc] firing")],
+    ),
+    (
+        "each series resolves on its own",
+        ANY_RESOLVED,
+        [(0, metric(0, loss=nan, acc=nan)), (1, metric(1, loss=1.0)), (2, metric(2, loss=nan))],
+        [(0, "nan[loss] firing"), (0, "nan[acc] firing"), (1, "nan[loss] resolved"), (2, "nan[loss] firing")],
+    ),
+    (
+        "for: N counts each series' points",
+        TRAIN,
+        [
+            (0, metric(0, train__a=11, train__b=11)),
+            (1, metric(1, train__a=11, train__b=1)),
+            (2, metric(2, train__b=11)),
+        ],
+        [(1, "div[train/a] firing")],
+    ),
+    (
+        "no_improvement keeps a best per series",
+        TRAIN_PLATEAU,
+        [(t, metric(t, val__a=1.0 + t, val__b=1.0 - t)) for t in range(4)],
+        [(2, "flat[val/a] firing")],
+    ),
+    (
+        "a literal name with glob characters still matches itself",
+        "  - {name: nan, metric: 'loss[0]', condition: nonfinite}",
+        [(0, points(0, {"loss0": nan})), (1, points(1, {"loss[0]": nan}))],
+        [(0, "nan[loss0] firing"), (1, "nan[loss[0]] firing")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "steps", "expected"), PATTERN_CASES, ids=[c[0] for c in PATTERN_CASES])
+def test_metric_patterns(
+    case: str, body: str, steps: list[tuple[float, Event]], expected: list[tuple[float, str]]
+) -> None:
+    assert per_series(feed(rules(body), steps)) == expected
+
+
+def test_a_pattern_rules_transition_names_its_series() -> None:
+    [t] = evaluate(rules(ANY), AlertState(), [metric(7, val__loss=nan)], 0.0)
+
+    assert (t.metric, t.step, t.subject, t.title, t.text) == (
+        "val/loss",
+        7,
+        "val/loss",
+        "val/loss is NaN",
+        "val/loss = NaN at step 7",
+    )
+    assert (t.key, t.id) == (f"nan|{RUN}|val/loss", f"nan|{RUN}|val/loss#1.0")
+
+
+def test_a_pattern_rules_repeats_and_state_keep_the_series() -> None:
+    ruleset = rules(ANY, defaults="{repeat_interval: 10m}")
+    state = AlertState()
+    evaluate(ruleset, state, [metric(0, loss=nan, acc=inf)], 0.0)
+    restored = AlertState.from_json(state.to_json())
+
+    repeats = evaluate_timers(ruleset, restored, [], 600.0, available_since=0.0)
+    assert sorted((t.metric, t.id, t.repeat) for t in repeats) == [
+        ("acc", f"nan|{RUN}|acc#1.1", True),
+        ("loss", f"nan|{RUN}|loss#1.1", True),
+    ]
+    assert evaluate(ruleset, restored, [metric(1, loss=nan, acc=nan)], 601.0) == []  # still the same episodes
+
+
+def test_a_pattern_rule_keeps_no_state_for_series_that_never_matched() -> None:
+    state = AlertState()
+    evaluate(rules(ANY), state, [points(s, {f"m{i}": float(s) for i in range(50)}) for s in range(20)], 0.0)
+    assert state.slots == {} and state.drain_changes() == []

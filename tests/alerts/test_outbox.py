@@ -14,8 +14,9 @@ import pytest
 
 from alerts.engine import Transition, evaluate
 from alerts.errors import NotifyError
+from alerts.memory_outbox import MemoryOutbox
 from alerts.notifiers.memory import MemoryNotifier
-from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, MemoryOutbox, deliveries_for
+from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, deliveries_for
 from alerts.rules import parse_rules
 from alerts.state import AlertState
 from tests.alerts.events import RUN, metric

@@ -63,6 +63,7 @@ def test_the_issue_example_parses_into_every_rule_kind() -> None:
         RuleKind.USER_ALERT,
     ]
     diverging = ruleset.rule("diverging")
+    assert diverging.condition is not None
     assert (diverging.condition.op, diverging.condition.threshold, diverging.points_needed) == (">", 10.0, 3)
     assert ruleset.rule("lost").after == 60.0
     assert ruleset.rule("stalled").after == 900.0
@@ -74,13 +75,15 @@ def test_channels_of_every_type_with_secrets_from_the_environment() -> None:
     ruleset = parse_rules(EXAMPLE, env=SECRETS)
 
     team, bot, oncall, hooks = (ruleset.channels[n] for n in ("ml-team", "ml-bot", "oncall", "hooks"))
-    assert isinstance(team, SlackChannel) and team.webhook_url.get_secret_value() == SECRETS["SLACK_WEBHOOK_URL"]
-    assert isinstance(bot, SlackChannel) and bot.token.get_secret_value() == SECRETS["SLACK_BOT_TOKEN"]
+    assert isinstance(team, SlackChannel) and team.webhook_url is not None
+    assert team.webhook_url.get_secret_value() == SECRETS["SLACK_WEBHOOK_URL"]
+    assert isinstance(bot, SlackChannel) and bot.token is not None
+    assert bot.token.get_secret_value() == SECRETS["SLACK_BOT_TOKEN"]
     assert bot.channel == "#training"
     assert isinstance(oncall, EmailChannel)
     target = oncall.target()
     assert (target.host, target.port, target.username, target.ssl) == ("smtp.example.com", 587, "user", False)
-    assert target.password.get_secret_value() == SECRETS["SMTP_PASSWORD"]
+    assert target.password is not None and target.password.get_secret_value() == SECRETS["SMTP_PASSWORD"]
     assert oncall.from_ == "runwatch@example.com" and oncall.to == ["oncall@example.com"]
     assert isinstance(hooks, WebhookChannel)
 
@@ -91,7 +94,9 @@ def test_secrets_never_appear_in_repr_str_or_describe() -> None:
     assert_no_secret(repr(ruleset))
     assert_no_secret(str(ruleset))
     assert_no_secret(str(ruleset.describe()))
-    assert_no_secret(repr(ruleset.channels["oncall"].target()))
+    oncall = ruleset.channels["oncall"]
+    assert isinstance(oncall, EmailChannel)
+    assert_no_secret(repr(oncall.target()))
 
 
 def test_a_rule_without_notify_goes_to_every_channel_or_to_defaults_notify() -> None:
@@ -289,3 +294,113 @@ def test_the_example_in_the_docs_is_valid() -> None:
 
     ruleset = parse_rules(example, source="docs/alerts.md", env=SECRETS)
     assert ruleset.rule("prod-nan").tags == ["prod"]
+
+
+# ------------------------------------------------------------------ targets
+
+# 169.254.169.254 (cloud metadata) as a resolver reads it, and its neighbours
+METADATA = [
+    "169.254.169.254",
+    "2852039166",
+    "0xA9FEA9FE",
+    "0xa9.0xfe.0xa9.0xfe",
+    "0251.0376.0251.0376",
+    "169.254.43518",
+    "169.254.169.254.",
+    "[::ffff:169.254.169.254]",
+    "[::ffff:a9fe:a9fe]",
+    "[64:ff9b::a9fe:a9fe]",
+    "[2002:a9fe:a9fe::1]",
+    "[::a9fe:a9fe]",
+    "[fe80::1]",
+    "169.254.1.1",
+    "[fd00:ec2::254]",
+    "metadata.google.internal",
+    "0.0.0.0",
+    "224.0.0.1",
+    "999.1.1.1",
+]
+PRIVATE = ["10.0.0.5", "0x0a000005", "192.168.1.10", "172.16.0.1", "100.64.0.1", "[fd12::1]", "[::ffff:10.0.0.5]"]
+LOOPBACK = ["127.0.0.1", "127.1", "2130706433", "[::1]", "[::ffff:127.0.0.1]", "localhost"]
+
+
+def channels_at(host: str, extra: str = "") -> str:
+    """One channel of each kind that sends over the network, all pointed at ``host``."""
+    return f"""\
+channels:
+  hook: {{type: slack, webhook_url: "http://{host}:8080/services/T/B/hooksecret"{extra}}}
+  bot:  {{type: slack, token: xoxb-1, channel: "#c", api_url: "https://{host}/api/"{extra}}}
+  mail: {{type: email, smtp_url: "smtp://u:mailsecret@{host}:25", from: a@b.c, to: [d@e.f]{extra}}}
+  web:  {{type: webhook, url: "https://{host}/hook?key=websecret"{extra}}}
+"""
+
+
+@pytest.mark.parametrize("host", METADATA)
+def test_metadata_and_link_local_targets_are_refused_in_every_spelling_whatever_is_allowed(host: str) -> None:
+    for text in (channels_at(host), channels_at(host, ", allow_private_targets: true")):
+        error = error_of(text)
+
+        assert [(e.channel, e.field) for e in error.errors] == [
+            ("hook", "webhook_url"),
+            ("bot", "api_url"),
+            ("mail", "smtp_url"),
+            ("web", "url"),
+        ]
+        assert all("refused target" in e.message for e in error.errors), str(error)
+        for secret in ("hooksecret", "mailsecret", "websecret"):
+            assert secret not in str(error)
+
+
+@pytest.mark.parametrize("host", PRIVATE)
+def test_private_targets_need_allow_private_targets_on_the_channel_or_the_file(host: str) -> None:
+    error = error_of(channels_at(host))
+    assert len(error.errors) == 4 and all("allow_private_targets: true" in e.message for e in error.errors)
+
+    on_each = parse_rules(channels_at(host, ", allow_private_targets: true"))
+    for_all = parse_rules("allow_private_targets: true\n" + channels_at(host))
+    assert list(on_each.channels) == list(for_all.channels) == ["hook", "bot", "mail", "web"]
+
+
+@pytest.mark.parametrize("host", LOOPBACK)
+def test_loopback_targets_are_allowed_for_local_receivers_and_tests(host: str) -> None:
+    assert list(parse_rules(channels_at(host)).channels) == ["hook", "bot", "mail", "web"]
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://hooks.slack.com/x", "gopher://x:70/", "httpx://hooks.slack.com/", "//x/y"]
+)
+def test_slack_urls_must_be_http_or_https(url: str) -> None:
+    for channel in (
+        f"{{type: slack, webhook_url: '{url}'}}",
+        f"{{type: slack, token: t, channel: c, api_url: '{url}'}}",
+    ):
+        error = error_of(f"channels:\n  c: {channel}\n")
+        assert "must be an http:// or https:// URL" in str(error)
+
+
+def test_yaml_schema_and_semantic_problems_are_all_reported_in_one_pass_in_file_order() -> None:
+    error = error_of("""\
+channels:
+  hook: {type: slack, webhook_url: "ftp://hooks.example.com/x"}
+  bot:  {type: slack, token: "${NOT_SET}", channel: "#c"}
+rules:
+  - {name: a, metric: loss, condition: ">> 10"}
+  - {name: b, metric: loss, condition: nonfinite, notify: [hook, nowhere]}
+  - {name: c, on: heartbeat_lost}
+  - {name: b, on: user_alert, severity: loud}
+  - {name: d, metric: loss, condition: nonfinite, notify: [bot]}
+defaults: {repeat_interval: soon, notify: [elsewhere]}
+""")
+
+    assert [(e.line, e.channel or e.rule, e.field) for e in error.errors] == [
+        (2, "hook", "webhook_url"),  # schema
+        (3, "bot", "token"),  # YAML: the variable is not set
+        (5, "a", "condition"),  # schema
+        (6, "b", "notify"),  # semantic: 'nowhere' (a channel that failed validation is still a channel)
+        (7, "c", "after"),  # semantic
+        (8, "b", "severity"),  # schema
+        (8, "b", "name"),  # semantic: the duplicate, although the rule itself did not validate
+        (10, None, "defaults.repeat_interval"),  # schema
+        (10, None, "defaults.notify.0"),  # semantic
+    ]
+    assert len(str(error).splitlines()) == 9

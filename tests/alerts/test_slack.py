@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
 
@@ -13,17 +14,19 @@ from pydantic import SecretStr
 from alerts.channels import SlackChannel
 from alerts.engine import evaluate
 from alerts.errors import NotifyError
-from alerts.notifiers import build_notifiers
+from alerts.memory_outbox import MemoryOutbox
+from alerts.notifiers import AlertMessage, build_notifiers
 from alerts.notifiers.slack import SlackNotifier
-from alerts.outbox import Backoff, DeliveryStatus, DeliveryWorker, MemoryOutbox, deliveries_for
+from alerts.outbox import Backoff, DeliveryStatus, DeliveryWorker, deliveries_for
 from alerts.rules import parse_rules
 from alerts.state import AlertState
 from tests.alerts.events import metric
-from tests.alerts.fake_slack import WEBHOOK_PATH, FakeSlack, Reply
+from tests.alerts.fake_slack import WEBHOOK_PATH, FakeSlack, RecordingServer, Reply
 from tests.alerts.messages import nan_message
 from tests.alerts.smtp_sink import free_port
 
 TOKEN = "xoxb-test-secret-token"
+NAN_RULE = "rules: [{name: loss-nan, metric: loss, condition: nonfinite}]"
 
 
 def webhook(slack: FakeSlack) -> SlackNotifier:
@@ -43,6 +46,16 @@ def fields_of(body: dict[str, object]) -> dict[str, str]:
             name, _, value = field["text"].partition("\n")
             out[name.strip("*")] = value
     return out
+
+
+def strings_in(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return []
 
 
 def test_webhook_posts_block_kit_with_everything_a_reader_needs(fake_slack: FakeSlack) -> None:
@@ -154,3 +167,60 @@ async def test_429_then_500s_then_200_is_delivered_exactly_once_and_not_before_r
     assert statuses == [429, 500, 500, 500, 200]
     assert fake_slack.requests[1].received_at - fake_slack.requests[0].answered_at >= 2.0
     assert [(d.status, d.attempts) for d in outbox.all()] == [(DeliveryStatus.SENT, 5)]
+
+
+def test_the_run_link_cannot_be_broken_out_of_by_a_run_id(fake_slack: FakeSlack) -> None:
+    """Slack's <url|text>: a '|' or '>' in the run id must neither end the URL nor the link."""
+    run_id = "r|x><!channel><http://evil.example|click>"
+    [transition] = evaluate(parse_rules(NAN_RULE), AlertState(), [metric(1, run=run_id, loss=float("nan"))], 0.0)
+    webhook(fake_slack).send(AlertMessage.from_transition(transition, public_url="http://rw.test"))
+
+    body = fake_slack.wait_for(1)[0].json()
+    quoted = "r%7Cx%3E%3C%21channel%3E%3Chttp%3A%2F%2Fevil.example%7Cclick%3E"
+    assert (
+        fields_of(body)["Run"]
+        == f"<http://rw.test/runs/{quoted}|r|x&gt;&lt;!channel&gt;&lt;http://evil.example|click&gt;>"
+    )
+    button = next(b for b in body["blocks"] if b["type"] == "actions")["elements"][0]
+    assert button["url"] == f"http://rw.test/runs/{quoted}"
+    assert "<!channel>" not in json.dumps(body)
+
+
+def test_control_characters_never_reach_slack(fake_slack: FakeSlack) -> None:
+    evil = "resnet\x1b[2J\x00\u202e"
+    webhook(fake_slack).send(nan_message(run_name=evil, title=evil, text=f"a\r\n{evil}", rule=evil, project=evil))
+
+    body = fake_slack.wait_for(1)[0].json()
+    assert not {"\x1b", "\x00", "\u202e", "\r"} & set("".join(strings_in(body)))
+    assert fields_of(body)["Project"] == "resnet\\x1b[2J\\x00\\u202e"
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("make", [webhook, bot])
+def test_a_redirect_is_refused_and_the_token_never_reaches_its_target(
+    fake_slack: FakeSlack, make: object, status: int
+) -> None:
+    with RecordingServer() as elsewhere:
+        fake_slack.enqueue(Reply.redirect(elsewhere.url + "/collect", status))
+        with pytest.raises(NotifyError) as info:
+            make(fake_slack).send(nan_message())  # type: ignore[operator]
+
+        # send() is synchronous: a redirect it followed would have been recorded before it returned
+        assert elsewhere.requests == [] and not any(TOKEN in seen for seen in elsewhere.tokens_seen())
+    assert (info.value.status, info.value.permanent) == (status, True)
+    assert "redirect" in info.value.detail
+
+
+def test_slack_sdk_never_logs_the_webhook_url_or_the_token(
+    fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="alerts.notifiers.slack.sdk")  # even while someone debugs it
+    for make in (webhook, bot):
+        fake_slack.enqueue(Reply(500, {"ok": False, "error": "internal_error"}))
+        with pytest.raises(NotifyError):
+            make(fake_slack).send(nan_message())
+        make(fake_slack).send(nan_message())
+
+    assert len(fake_slack.requests) == 4
+    assert "fakewebhooksecret" not in caplog.text and TOKEN not in caplog.text

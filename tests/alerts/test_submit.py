@@ -19,8 +19,9 @@ import pytest
 
 from alerts.engine import Transition
 from alerts.errors import NotifyError
+from alerts.memory_outbox import MemoryOutbox
 from alerts.notifiers.base import AlertMessage
-from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, MemoryOutbox, deliveries_for
+from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, deliveries_for
 from tests.helpers import eventually
 
 NOW = 1000.0

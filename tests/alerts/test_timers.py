@@ -6,6 +6,8 @@ says since when the stream has been readable without a break (``None``: it is no
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from alerts.engine import Liveness, RunInfo, Transition, evaluate, evaluate_timers
@@ -125,4 +127,44 @@ def test_slots_of_removed_rules_are_forgotten() -> None:
     state = AlertState()
     tick(rules(LOST), state, 60.0, alive(0.0))
     tick(rules(STALLED), state, 61.0, None)
+    assert state.slots == {}
+
+
+def test_a_lost_runs_repeats_back_off_doubling_from_repeat_interval_to_once_a_day() -> None:
+    """A dead job nobody cleaned up must not page every repeat_interval forever."""
+    ruleset, state = rules(LOST, defaults="{repeat_interval: 1h}"), AlertState()
+    sent = [(now, t) for now in range(60, 10 * 86400, 60) for t in tick(ruleset, state, float(now), alive(0.0))]
+
+    assert sent[0] == (60, "lost firing") and {t for _, t in sent[1:]} == {"lost firing repeat"}
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(sent)]
+    assert gaps == [3600, 7200, 14400, 28800, 57600] + [86400] * 8
+
+
+def test_metric_alerts_keep_repeating_every_repeat_interval() -> None:
+    ruleset = parse_rules("rules: [{name: nan, metric: loss, condition: nonfinite}]\ndefaults: {repeat_interval: 10m}")
+    state = AlertState()
+    evaluate(ruleset, state, [metric(0, loss=float("nan"))], 0.0)
+
+    repeats = [now for now in range(0, 6000, 60) if tick(ruleset, state, float(now), None)]
+    assert repeats == [600, 1200, 1800, 2400, 3000, 3600, 4200, 4800, 5400]
+
+
+def test_slots_of_series_an_edited_rule_no_longer_watches_are_forgotten() -> None:
+    """Else an episode of a series the rule dropped would repeat forever."""
+    state = AlertState()
+    every = parse_rules("rules: [{name: nan, metric: '*', condition: nonfinite}]")
+    evaluate(every, state, [metric(0, loss=float("nan"), acc=float("nan"))], 0.0)
+
+    tick(parse_rules("rules: [{name: nan, metric: '*loss', condition: nonfinite}]"), state, 1.0, None)
+    assert set(state.slots) == {("nan", RUN, "loss")}
+    tick(parse_rules("rules: [{name: nan, metric: loss, condition: nonfinite}]"), state, 2.0, None)
+    assert state.slots == {}
+
+    evaluate(
+        parse_rules("rules: [{name: nan, metric: loss, condition: nonfinite}]"),
+        state,
+        [metric(1, loss=float("nan"))],
+        3.0,
+    )
+    tick(every, state, 4.0, None)
     assert state.slots == {}

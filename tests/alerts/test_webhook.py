@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from alerts.channels import WebhookChannel
 from alerts.errors import NotifyError
@@ -38,7 +39,7 @@ def test_posts_the_alert_as_json_with_configured_headers(http_server: RecordingS
     assert (alert["id"], alert["rule"], alert["value"], alert["step"], alert["link"]) == (
         "loss-nan|r-123#1.0",
         "loss-nan",
-        "nan",
+        "NaN",
         12,
         "http://rw.test/runs/r-123",
     )
@@ -67,7 +68,8 @@ def test_responses_map_to_notify_errors(
 
 
 def test_an_unreachable_webhook_is_retried_without_leaking_the_url() -> None:
-    config = WebhookChannel(type="webhook", url=f"http://127.0.0.1:{free_port()}/hook?token=urlsecret", timeout=2)
+    url = SecretStr(f"http://127.0.0.1:{free_port()}/hook?token=urlsecret")
+    config = WebhookChannel.model_validate({"type": "webhook", "url": url, "timeout": 2})
     with pytest.raises(NotifyError) as info:
         WebhookNotifier("hooks", config).send(nan_message())
     assert info.value.permanent is False and "urlsecret" not in str(info.value)

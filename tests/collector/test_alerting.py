@@ -20,6 +20,7 @@ import emitter
 from alerts import DeliveryStatus, parse_rules
 from alerts.outbox import Delivery
 from collector.alert_stream import decode_fields
+from collector.alerting import load_ruleset
 from collector.store.sqlite import SQLiteStore
 from emitter.events import GROUP
 from tests.alerts.fake_slack import Reply
@@ -289,3 +290,31 @@ rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
     deliveries = settled(service, run.id)
     assert [d.status for d in deliveries] == [DeliveryStatus.SILENCED, SENT]
     assert len(fake_slack.requests) == 1, "only the alert after the silence was sent"
+
+
+def test_without_a_rules_file_every_metric_is_watched_for_non_finite_values(emitter_env, settings, tmp_path):
+    ruleset = load_ruleset(tmp_path / "no-alerts.yaml")  # the built-in defaults
+    service = ThreadedService(settings, ruleset).start()
+    try:
+        run = emitter.init("defaults", name="default-rules")
+        run.log({"loss": 0.5, "val/acc": math.nan}, step=0)
+        run.log({"grad_norm": math.inf, "val/acc": math.nan, "loss": 0.4}, step=1)  # val/acc: the same episode
+        run.finish()
+
+        deliveries = settled(service, run.id)
+        records = service.store.alerts.history(run_id=run.id)
+    finally:
+        service.stop()
+    fired = sorted((r.rule, r.metric, r.state) for r in records)
+    assert fired == [("metric-not-finite", "grad_norm", "firing"), ("metric-not-finite", "val/acc", "firing")]
+    assert [d.status for d in deliveries] == [SENT, SENT]
+
+
+def test_the_built_in_rules_are_the_ones_docs_alerts_md_shows():
+    from pathlib import Path
+
+    from collector.alerting import DEFAULT_RULES
+
+    docs = (Path(__file__).parents[2] / "docs" / "alerts.md").read_text()
+    shown = docs.split("## Without a rules file", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert parse_rules(shown).describe()["rules"] == parse_rules(DEFAULT_RULES).describe()["rules"]

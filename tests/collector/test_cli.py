@@ -187,6 +187,83 @@ def test_a_bad_silence_is_refused_with_the_reason_and_creates_nothing(home, stor
     assert CliRunner().invoke(main, ["silence", "list", "--home", str(home), "--all"]).output.strip() == "no silences"
 
 
+# ----------------------------------------------------------------- rules check
+
+
+def rules_check(*args: str):
+    return CliRunner().invoke(main, ["rules", "check", *args])
+
+
+def test_rules_check_reports_every_problem_of_a_file_in_one_pass(tmp_path):
+    path = tmp_path / "alerts.yaml"
+    path.write_text("""\
+channels:
+  meta: {type: webhook, url: "http://2852039166/latest/meta-data/"}
+  hook: {type: slack, webhook_url: "file:///etc/passwd"}
+rules:
+  - {name: a, metric: loss, condition: ">> 10"}
+  - {name: b, metric: loss, condition: nonfinite, notify: [nowhere]}
+  - {name: c, on: heartbeat_lost}
+""")
+    result = rules_check(str(path))
+
+    assert result.exit_code == 1
+    reported = [line for line in result.output.splitlines() if line.startswith(f"{path}:")]
+    expected = [
+        ":2: channel 'meta': field 'url': refused target 2852039166 (= 169.254.169.254): a cloud metadata service",
+        ":3: channel 'hook': field 'webhook_url': must be an http:// or https:// URL",
+        ":5: rule 'a': field 'condition': cannot parse '>> 10'",
+        ":6: rule 'b': field 'notify': unknown channel 'nowhere' (configured: meta, hook)",
+        ":7: rule 'c': field 'after': required with 'on: heartbeat_lost'",
+    ]
+    assert len(reported) == len(expected), result.output
+    for line, start in zip(reported, expected, strict=True):
+        assert line.startswith(f"{path}{start}"), line
+
+
+def test_rules_check_refuses_a_private_target_until_the_file_allows_it(tmp_path):
+    path = tmp_path / "alerts.yaml"
+    channel = "channels: {hook: {type: webhook, url: 'http://10.1.2.3:9093/hook'}}\nrules: []\n"
+    path.write_text(channel)
+    refused = rules_check(str(path))
+    assert refused.exit_code == 1 and "set allow_private_targets: true" in refused.output
+
+    path.write_text("allow_private_targets: true\n" + channel)
+    allowed = rules_check(str(path))
+    assert allowed.exit_code == 0, allowed.output
+
+
+METRIC_RULES = """\
+rules:
+  - {name: any-loss,  metric: "*loss", condition: nonfinite}
+  - {name: acc-ish,   metric: "ac?", condition: "> 0.9"}
+  - {name: val-any,   metric: "val/*", condition: nonfinite}
+  - {name: grad,      metric: grad_norm, condition: "> 100"}
+  - {name: lost,      on: heartbeat_lost, after: 60s}
+"""
+
+
+def test_rules_check_names_metric_patterns_that_match_no_metric_the_store_has(logged_run, home, tmp_path):
+    path = tmp_path / "alerts.yaml"
+    path.write_text(METRIC_RULES)
+    result = rules_check(str(path), "--home", str(home))
+
+    assert result.exit_code == 0, result.output  # a warning: runs that log val/... may come later
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 2, result.output
+    assert "rule 'val-any': metric 'val/*' matches none of the 2 metric keys" in warnings[0]
+    assert "rule 'grad': metric 'grad_norm' matches none of the 2 metric keys" in warnings[1]
+
+
+def test_rules_check_says_when_it_could_not_check_metric_names(tmp_path):
+    path = tmp_path / "alerts.yaml"
+    path.write_text(METRIC_RULES)
+    result = rules_check(str(path), "--home", str(tmp_path / "nowhere"))
+
+    assert result.exit_code == 0, result.output
+    assert "metric names not checked" in result.output and "--home" in result.output
+
+
 EVIL = "evil\x1b[2J\x1b]0;pwned\x07\u202eeman [bold]marked[/bold]"
 
 
