@@ -57,13 +57,13 @@ class Condition(BaseModel):
             raise ValueError(f'cannot parse {text!r}: quote comparisons, e.g. "> 10"')  # noqa: TRY004
         word = text.strip()
         if word in ("nonfinite", "no_improvement", "new_best"):
-            return cls(kind=word)  # type: ignore[arg-type]
+            return cls(kind=word)
         match = _COMPARISON.match(text)
         if match is None:
             raise ValueError(
                 f'cannot parse {text!r} (expected nonfinite, no_improvement, new_best or a comparison like "> 10")'
             )
-        return cls(kind="compare", op=match.group(1), threshold=float(match.group(2)))  # type: ignore[arg-type]
+        return cls(kind="compare", op=match.group(1), threshold=float(match.group(2)))
 
     def matches(self, value: float) -> bool:
         """Whether a point matches; comparisons never match NaN (that is ``nonfinite``'s job)."""
