@@ -14,7 +14,8 @@ Protocol (JSON text messages)::
     ← {"type": "frame", "cursor": {"0": "...", "1": "..."}, "series": [{"run", "key", "steps", "values"}],
        "events": [{"kind": "status", "run", "status", ...}, ...], "heartbeats": [run ids],
        ("events" include {"kind": "rule_alert", "run", "rule", "state", "severity", "title",
-        "metric", "value", "step", ...} for alerts raised by the collector's rules)
+        "metric", "value", "step", "episode", "seq", "subject", "run_name", ...} for alerts
+        raised by the collector's rules)
        "coalesced": false, "gap": false}
 
 The cursor has one more key than there are shards: the collector's alerts stream.
@@ -199,7 +200,10 @@ class LiveClient:
             item.update(
                 {
                     field: payload.get(field)
-                    for field in ("rule", "state", "severity", "title", "text", "metric", "step")
+                    for field in (
+                        *("rule", "state", "severity", "title", "text", "metric", "step"),
+                        *("episode", "seq", "subject", "run_name"),  # the episode it belongs to, and the run's name
+                    )
                 },
                 value=_alert_value(payload.get("value")),
                 repeat=bool(payload.get("repeat")),
