@@ -1,6 +1,10 @@
 """The dashboard's static files and the security headers every response carries.
 
 The dashboard is plain HTML/JS/CSS in ``collector/web`` (uPlot vendored, no build step).
+Its pages are hash routes (``/#/run/<id>``); the real paths it also answers are those
+links from outside point to: ``/runs/<url-quoted run id>`` (the link in every alert a
+notifier delivers) and ``/runs``. They serve the same page, whose router turns the path
+into the hash route (``js/router.js``), so old ``#/run/...`` links keep working too.
 Its Content-Security-Policy allows scripts and styles from this origin only (no inline
 script), forbids framing, and every response is ``nosniff``.
 """
@@ -61,11 +65,16 @@ class SecurityHeaders:
 _NAMES = {b"content-security-policy", *(name for name, _ in _COMMON)}
 
 
+# Real paths that open a dashboard page (links from alerts, bookmarks); the router maps each to its hash route.
+DASHBOARD_PATHS = ("/", "/runs", "/runs/{ref:path}")
+
+
 def mount_dashboard(app: Any) -> None:
-    """Serve ``/`` (the single-page dashboard) and its assets under ``/static``."""
+    """Serve the single-page dashboard at ``/`` and its real paths, and its assets under ``/static``."""
 
     async def index(request: Any) -> Response:
         return FileResponse(WEB / "index.html", media_type="text/html; charset=utf-8")
 
-    app.add_route("/", index, include_in_schema=False)
+    for path in DASHBOARD_PATHS:
+        app.add_route(path, index, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=WEB), name="static")

@@ -101,9 +101,15 @@ def run_service(settings: Settings, *, with_api: bool) -> None:
 @click.command()
 @common_options
 @click.option("--port", type=int, help="Dashboard port [8765].")
-@click.option("--duration", type=float, default=0.0, help="Stop after this many seconds (0: run until Ctrl-C).")
+@click.option(
+    "--duration", type=float, default=0.0, help="Stop after this many seconds (0: run until Ctrl-C or SIGTERM)."
+)
 def demo(home: Path | None, redis_url: str | None, port: int | None, duration: float) -> None:
-    """Serve, plus three simulated runs: a healthy one, one whose loss turns NaN, one killed."""
+    """Serve, plus simulated runs: one that finishes, one whose loss turns NaN, one killed, one that runs until stopped.
+
+    \b
+    Ctrl-C, SIGTERM or --duration stop the jobs, the service and the embedded Redis it started.
+    """
     from ..demo import run_demo
 
     settings = settings_from(home=home, redis_url=redis_url, port=port)

@@ -3,15 +3,19 @@
  * Native ES modules, no build step: index.html loads vendor/uPlot.iife.min.js (a classic deferred
  * script, the global window.uPlot) and then this module, which imports the rest from js/:
  *
- *   js/dom.js        element helpers (text nodes and attributes only, never innerHTML), shared widgets
- *   js/format.js     numbers, ages and moments as the pages write them
- *   js/timeinput.js  durations and start times as a person types them
- *   js/api.js        the REST client: fetch wrapper, auth errors, "NaN"/"Infinity" numbers
- *   js/live.js       the websocket client of /api/v1/live and the live indicator
- *   js/visit.js      what one page visit started, stopped when it is left
- *   js/charts.js     uPlot charts: one run's metric (live), one metric across runs
- *   js/testhooks.js  window.RUNWATCH_TEST, the only hook the browser tests use
- *   js/router.js     hash routes → js/pages/{runs,run,compare,alerts,silences,login}.js
+ *   js/dom.js          element helpers (text nodes and attributes only, never innerHTML), shared widgets
+ *   js/format.js       numbers, ages, "3 min ago" and axis ticks as the pages write them
+ *   js/timeinput.js    durations and start times as a person types them
+ *   js/api.js          the REST client: fetch wrapper, auth errors, "NaN"/"Infinity" numbers
+ *   js/live.js         the websocket client of /api/v1/live and the live indicator
+ *   js/visit.js        what one page visit started, stopped when it is left
+ *   js/episodes.js     rule-alert transitions folded into one episode each (repeats counted, not listed)
+ *   js/alertrows.js    alerts as readable rows: episodes, and alerts raised by runs
+ *   js/charts/         uPlot charts: metric.js (one run's metric, live), overlay.js (one metric across runs),
+ *                      lazy.js (a run's grid: a chart loads and draws only once in view), view.js (log, smoothing,
+ *                      x axis), axes.js (scales, axes sized to their labels), transform.js (EMA, log domain)
+ *   js/testhooks.js    window.RUNWATCH_TEST, the only hook the browser tests use
+ *   js/router.js       hash routes (and the real paths /runs/<id> alert links use) → js/pages/*.js
  *
  * Served from /static with a CSP of script-src 'self': no inline script anywhere.
  */

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -138,10 +139,7 @@ def _get(url: str) -> int:
         return 0
 
 
-@pytest.mark.slow
-def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_the_console(tmp_path):
-    skip_unless(find_server_binary(), NO_SERVER)
-    home = tmp_path / "demo-home"
+def _demo_env(home: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "RUNWATCH_HOME": str(home),
@@ -150,9 +148,16 @@ def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_
         "RUNWATCH_PREFIX": "rwtest-demo",
     }
     env.pop("RUNWATCH_REDIS_URL", None)
+    return env
+
+
+@pytest.mark.slow
+def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_the_console(tmp_path):
+    skip_unless(find_server_binary(), NO_SERVER)
+    home = tmp_path / "demo-home"
     done = subprocess.run(
         [sys.executable, "-m", "collector", "demo", "--duration", "20"],
-        env=env,
+        env=_demo_env(home),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -163,7 +168,17 @@ def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_
 
     store = SQLiteStore(home / "runwatch.db")
     statuses = {run.name: run.status for run in store.runs.recent(project="demo")}
-    assert statuses == {"demo-healthy": "finished", "demo-diverging": "failed", "demo-killed": "lost"}
+    # demo-live never ends by itself: it was still going when --duration stopped the demo, which stopped it
+    assert statuses == {
+        "demo-healthy": "finished",
+        "demo-diverging": "failed",
+        "demo-killed": "lost",
+        "demo-live": "killed",
+    }
+    live = store.runs.get("demo-live")
+    healthy = store.runs.get("demo-healthy")
+    assert live is not None and healthy is not None and live.last_step is not None and healthy.last_step is not None
+    assert live.metrics["loss"].count > 0
     fired = {record.rule for record in store.alerts.history()}
     assert {"loss-not-finite", "heartbeat-lost", "run-ended-badly", "from-code"} <= fired
     assert "heartbeat-lost" in done.stdout  # the console channel printed it
@@ -171,6 +186,63 @@ def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_
     assert diverging is not None
     assert math_isnan(diverging.metrics["loss"].last)
     store.close()
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_demo_its_endless_run_and_the_embedded_redis_it_started(tmp_path):
+    skip_unless(find_server_binary(), NO_SERVER)
+    env = _demo_env(tmp_path / "demo-home")
+    base = f"http://127.0.0.1:{env['RUNWATCH_PORT']}"
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "collector", "demo"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    redis_pid = 0
+    try:
+        client = redis.Redis(port=int(env["RUNWATCH_EMBEDDED_REDIS_PORT"]), socket_connect_timeout=1)
+        redis_pid = wait_for(lambda: _pings(client) and client.info("server")["process_id"], what="the embedded Redis")
+        client.close()
+
+        def live_steps() -> int:
+            try:
+                response = httpx.get(base + "/api/v1/runs", params={"filter": "name = 'demo-live'"}, timeout=5)
+            except httpx.HTTPError:
+                return 0
+            runs = response.json()["runs"] if response.status_code == 200 else []
+            return (runs[0]["last_step"] or 0) if runs and runs[0]["status"] == "running" else 0
+
+        wait_for(lambda: _get(base + "/healthz") == 200 and live_steps() > 0, timeout=60, what="demo-live logging")
+        assert _alive(redis_pid)
+        demo.send_signal(signal.SIGTERM)
+        _, stderr = demo.communicate(timeout=60)
+        assert not _alive(redis_pid), "the demo left its embedded Redis running"
+        assert demo.returncode == 0, stderr  # it stopped as it does on Ctrl-C, not killed by the signal
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        if redis_pid and _alive(redis_pid):
+            os.kill(redis_pid, signal.SIGKILL)  # do not leak it into the rest of the run
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
 
 
 def math_isnan(value: float) -> bool:

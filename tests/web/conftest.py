@@ -49,3 +49,16 @@ def page(browser: Any) -> Iterator[Any]:
     opened.on("dialog", on_dialog)
     yield opened
     context.close()
+
+
+@pytest.fixture
+def dashboard(settings: Any, store: Any) -> Iterator[Any]:
+    """The API and dashboard served for real (uvicorn in a thread) over this test's Redis and store."""
+    import redis.asyncio as aioredis
+
+    from collector.api.app import create_app
+    from tests.api.server import ServerThread
+
+    server = ServerThread(create_app(settings, redis=aioredis.from_url(settings.redis_url), store=store)).start()
+    yield server
+    server.stop()

@@ -143,7 +143,7 @@ def test_the_alerts_page_shows_a_rule_alert_the_moment_the_collector_publishes_i
     client = redis.Redis.from_url(settings.redis_url)
     try:
         page.goto(server.url + "/#/alerts")
-        page.wait_for_selector("#rule-alerts-live", state="attached")  # an empty table body is not "visible"
+        page.wait_for_selector("#rule-alerts", state="attached")  # an empty table body is not "visible"
         wait_for(lambda: server.app.state.live.clients, what="the alerts page subscribed")
         alert = Transition(
             rule="loss-nan",
@@ -163,7 +163,7 @@ def test_the_alerts_page_shows_a_rule_alert_the_moment_the_collector_publishes_i
         # redis-py's stubs want dict[EncodableT, EncodableT]; dict is invariant, so bytes keys need widening
         fields: dict[Any, Any] = entry_fields(alert)
         client.xadd(settings.keys.alerts, fields)
-        row = page.wait_for_selector("#rule-alerts-live tr")
+        row = page.wait_for_selector("#rule-alerts tr[data-episode]")
         assert "loss-nan" in row.text_content() and XSS in row.text_content()
         assert page.query_selector_all("main img") == []
     finally:

@@ -125,7 +125,10 @@ class LiveClient:
             item.update(
                 {
                     field: payload.get(field)
-                    for field in ("rule", "state", "severity", "title", "text", "metric", "step")
+                    for field in (
+                        *("rule", "state", "severity", "title", "text", "metric", "step"),
+                        *("episode", "seq", "subject", "run_name"),  # the episode it belongs to, and the run's name
+                    )
                 },
                 value=_alert_value(payload.get("value")),
                 repeat=bool(payload.get("repeat")),

@@ -7,7 +7,8 @@ Messages are JSON text::
     ← {"type": "frame", "cursor": {"0": "...", "1": "..."}, "series": [{"run", "key", "steps", "values"}],
        "events": [{"kind": "status", "run", "status", ...}, ...], "heartbeats": [run ids],
        ("events" include {"kind": "rule_alert", "run", "rule", "state", "severity", "title",
-        "metric", "value", "step", ...} for alerts raised by the collector's rules)
+        "metric", "value", "step", "episode", "seq", "subject", "run_name", ...} for alerts
+        raised by the collector's rules)
        "coalesced": false, "gap": false}
     ← {"type": "keepalive", "cursor": {...}}   (when nothing was sent for a while)
 

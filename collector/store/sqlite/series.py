@@ -66,7 +66,7 @@ class SQLiteSeries:
         self, sid: int, count: int, max_points: int, from_step: int | None, to_step: int | None
     ) -> dict[str, Any]:
         low, high = chunks.step_bounds(self._db.read, sid)
-        empty = {"steps": [], "values": [], "count": 0, "downsampled": False}
+        empty = {"steps": [], "ts": [], "values": [], "count": 0, "downsampled": False}
         if low is None or high is None:
             return empty
         lo = low if from_step is None else max(low, from_step)
@@ -77,11 +77,13 @@ class SQLiteSeries:
             n = chunks.count_between(self._db.read, sid, lo, hi)
         if max_points <= 0 or n <= max_points:
             steps: list[int] = []
+            times: list[float] = []
             values: list[Any] = []
-            for step, _ts, value in self._raw(sid, lo, hi):
+            for step, ts, value in self._raw(sid, lo, hi):
                 steps.append(step)
+                times.append(ts)
                 values.append(json_number(value))
-            return {"steps": steps, "values": values, "count": len(steps), "downsampled": False}
+            return {"steps": steps, "ts": times, "values": values, "count": len(steps), "downsampled": False}
         return self._downsample(sid, count, max_points, lo, hi, (low, high))
 
     def _downsample(

@@ -5,6 +5,8 @@
  * innerHTML. Links go through safeHref, so a stored value can never become a javascript: URL.
  */
 
+import { ago, when } from "./format.js";
+
 const view = document.getElementById("view");
 
 /** An element: h("a", { href: "#/", class: "x", text: "label", onclick: fn, dataset: {...} }, ...children). */
@@ -64,4 +66,21 @@ export function errorBox(err) {
 /** A link to a run's page. */
 export function runLink(runId, label) {
   return h("a", { href: "#/run/" + encodeURIComponent(runId), text: label });
+}
+
+/** A severity (or level) as a coloured badge: critical, error, warning, info; anything else plain. */
+export function severityBadge(severity) {
+  const known = ["critical", "error", "warning", "info"].includes(severity) ? severity : "other";
+  return h("span", { class: `sev sev-${known}`, text: severity || "–", "data-role": "severity" });
+}
+
+/** A moment as "3 min ago", the full local date and time on hover; refreshTimes() keeps the text current. */
+export function timeAgo(ts, skew = 0) {
+  if (!ts) return h("span", { class: "muted", text: "–" });
+  return h("time", { datetime: new Date(ts * 1000).toISOString(), title: when(ts), dataset: { ts: String(ts), skew: String(skew) }, text: ago(ts, skew) });
+}
+
+/** Rewrite every timeAgo() under root for the time it is now (a page calls it on a timer). */
+export function refreshTimes(root) {
+  for (const el of root.querySelectorAll("time[data-ts]")) el.textContent = ago(Number(el.dataset.ts), Number(el.dataset.skew));
 }

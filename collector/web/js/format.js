@@ -24,3 +24,26 @@ export function age(ts, skew) {
 export function when(ts) {
   return ts ? new Date(ts * 1000).toLocaleString() : "–";
 }
+
+/** How long ago, as a person says it: "just now", "42 s ago", "3 min ago", "5 h ago", "2 days ago" (future: "in 3 min").
+ * skew is this browser's clock minus the server's, so a run's times read right even when the clocks differ. */
+export function ago(ts, skew = 0) {
+  if (!ts) return "–";
+  const s = Date.now() / 1000 - skew - ts;
+  const a = Math.abs(s);
+  let text;
+  if (a < 5) return "just now";
+  if (a < 60) text = `${Math.floor(a)} s`;
+  else if (a < 3600) text = `${Math.floor(a / 60)} min`;
+  else if (a < 86400) text = `${Math.floor(a / 3600)} h`;
+  else { const d = Math.floor(a / 86400); text = `${d} day${d === 1 ? "" : "s"}`; }
+  return s >= 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** An axis tick: thousands grouped ("500,000"), small or huge ones in e-notation, at most 6 significant digits. */
+export function tick(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "";
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e15)) return v.toExponential(2).replace("e+", "e");
+  return (+v.toPrecision(6)).toLocaleString("en-US", { maximumFractionDigits: 6 });
+}

@@ -4,7 +4,11 @@
  *   #/                       runs table (#/?filter=...&sort=...)
  *   #/run/<id or name>       one run
  *   #/compare?runs=a,b       compare runs
- *   #/alerts                 alerts and silences
+ *   #/alerts?state=&severity=&run=   alerts (filtered) and silences
+ *
+ * Links from outside the dashboard use real paths, which the server answers with this same page:
+ * /runs/<url-quoted id> (the link in every delivered alert) and /runs. The router rewrites such a
+ * path to its hash route in place (history.replaceState, no reload), so both kinds of link work.
  */
 
 import { AuthNeeded } from "./api.js";
@@ -29,8 +33,19 @@ function openPage(visit, path) {
   return runsPage(visit);
 }
 
-/** Show the page the hash names, and follow every hash change from now on. */
+/** The hash route a real path stands for: "/runs/<quoted id>" → "#/run/<quoted id>", "/runs" → "#/"; else null. */
+export function hashForPath(pathname) {
+  const m = /^\/runs(?:\/(.*))?$/.exec(pathname);
+  if (!m) return null;
+  const ref = (m[1] || "").replace(/\/+$/, "");
+  return ref ? "#/run/" + ref : "#/";
+}
+
+/** Show the page the hash (or a real path from outside) names, and follow every hash change from now on. */
 export function startRouter() {
+  const fromPath = hashForPath(location.pathname);
+  if (fromPath) history.replaceState(null, "", "/" + fromPath);
+
   let visit = new Visit(signIn);
 
   function signIn() {

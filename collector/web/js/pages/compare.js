@@ -1,7 +1,7 @@
 /* Compare (#/compare?runs=a,b,...): params side by side (differing ones marked), one overlay chart per metric. */
 
 import { api } from "../api.js";
-import { OverlayChart } from "../charts.js";
+import { OverlayChart } from "../charts/overlay.js";
 import { h, hashQuery, runLink, setView } from "../dom.js";
 
 export async function comparePage(visit) {

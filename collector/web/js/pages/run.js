@@ -1,67 +1,79 @@
-/* One run (#/run/<id or name>): header, a live chart per metric, params, environment, notes, alerts, exit info. */
+/* One run (#/run/<id or name>, or the real path /runs/<id> that alert links use): header, metric charts, params,
+ * environment, notes, alerts, exit info; kept current by the live connection.
+ *
+ * The charts (charts/lazy.js) are placeholders until they scroll into view, so a run with a thousand metric
+ * keys opens at once; the toolbar above them (charts/view.js) sets log scale, smoothing and the x axis for all.
+ * Alerts read as rows (alertrows.js): rule-alert episodes with their repeats folded, and alerts raised by the run.
+ */
 
 import { API, api } from "../api.js";
-import { MetricChart } from "../charts.js";
-import { h, setView, statusBadge } from "../dom.js";
+import { EpisodeTable, userAlertRow, userAlertTable } from "../alertrows.js";
+import { LazyCharts } from "../charts/lazy.js";
+import { ChartView } from "../charts/view.js";
+import { h, refreshTimes, setView, statusBadge, timeAgo } from "../dom.js";
+import { Episodes, transitionFromFrame } from "../episodes.js";
 import { when } from "../format.js";
 
 const MAX_POINTS = 1000; // per chart: the API downsamples above this, and a chart grown past 4× refetches
+const TIMES_REFRESH_MS = 15000;
+
+function alertsPanel(run) {
+  const episodes = new Episodes();
+  run.alerts.forEach((a) => episodes.add(a));
+  const rules = new EpisodeTable({ showRun: false, id: "run-rule-alerts", empty: "No rule alerts for this run." });
+  rules.set(episodes.list());
+  const userBody = h("tbody", { id: "run-user-alerts" }, [...run.user_alerts].reverse().map((a) => userAlertRow(a, false)));
+  const element = h("div", { class: "panel", id: "run-alerts" }, h("h2", { text: "Alerts" }), rules.element,
+    h("h3", { text: "Raised by the run" }), userAlertTable(userBody, false));
+  return {
+    element,
+    rule(ev) { if (episodes.add(transitionFromFrame(ev))) rules.set(episodes.list()); },
+    user(ev) { userBody.prepend(userAlertRow({ ts: ev.ts, run_id: run.id, level: ev.level, title: ev.title, text: ev.text }, false)); },
+  };
+}
+
+function kvTable(id, entries) {
+  return h("table", { class: "kv", id }, h("tbody", {}, entries.map(([k, v]) => h("tr", {}, h("td", { text: k }), h("td", { text: JSON.stringify(v) })))));
+}
 
 export async function runPage(visit, ref) {
   const run = await api("/runs/" + encodeURIComponent(ref));
-  const metrics = await api(`/runs/${encodeURIComponent(run.id)}/metrics?max_points=${MAX_POINTS}`);
+  const counts = Object.fromEntries(Object.entries(run.metrics || {}).map(([k, m]) => [k, m.count || 0]));
+  const view = new ChartView();
+  const charts = new LazyCharts(visit, run.id, view, { maxPoints: MAX_POINTS, counts });
   const statusCell = h("span", {}, statusBadge(run.status));
   const stepCell = h("span", { class: "num", text: run.last_step ?? "–" });
-  const charts = new Map();
-  const chartGrid = h("div", { class: "charts", id: "charts" });
-  const keyFilter = h("input", { type: "text", placeholder: "filter metrics", oninput: () => {
-    const needle = keyFilter.value.toLowerCase();
-    for (const [key, chart] of charts) chart.box.hidden = needle && !key.toLowerCase().includes(needle);
-  } });
+  const keyFilter = h("input", { type: "text", id: "metric-filter", placeholder: "filter metrics", oninput: () => charts.filter(keyFilter.value) });
   const notesList = h("ul", { id: "notes" }, (run.notes_log || []).map((n) => h("li", { text: n.text })));
   const tagsBox = h("div", { id: "tags" }, run.tags.map((t) => h("span", { class: "tag", text: t })));
-  const alertsList = h("ul", { id: "run-alerts" },
-    run.user_alerts.map((a) => h("li", {}, h("b", { text: `[${a.level}] ${a.title}` }), " ", a.text)),
-    run.alerts.map((a) => h("li", { text: JSON.stringify(a) })));
-
-  function addChart(key, data) {
-    const chart = visit.own(new MetricChart(key, data));
-    charts.set(key, chart);
-    chartGrid.append(chart.box);
-    return chart;
-  }
+  const alerts = alertsPanel(run);
 
   setView(
     h("div", { class: "panel" },
       h("h1", { id: "run-name", text: run.name }),
       h("div", { class: "row muted" }, statusCell, h("span", { text: `project ${run.project}` }), h("span", {}, "step ", stepCell),
-        h("span", { text: `id ${run.id}` }), h("span", { text: `started ${when(run.created_at)}` }),
+        h("span", { text: `id ${run.id}` }), h("span", { title: when(run.created_at) }, "started ", timeAgo(run.created_at)),
         h("a", { href: `${API}/runs/${encodeURIComponent(run.id)}/export.csv`, text: "export CSV" })),
       tagsBox,
       run.notes ? h("p", { text: run.notes }) : null),
-    h("div", { class: "panel" }, h("div", { class: "row" }, h("h2", { text: "Metrics" }), keyFilter), chartGrid),
+    h("div", { class: "panel" },
+      h("div", { class: "row" }, h("h2", { text: "Metrics" }), h("span", { class: "muted", text: `${Object.keys(counts).length} keys` }), keyFilter, view.toolbar()),
+      charts.element),
     h("div", { class: "grid2" },
-      h("div", { class: "panel" }, h("h2", { text: "Params" }),
-        h("table", { class: "kv", id: "params" }, h("tbody", {}, Object.entries(run.params).map(([k, v]) => h("tr", {}, h("td", { text: k }), h("td", { text: JSON.stringify(v) })))))),
+      h("div", { class: "panel" }, h("h2", { text: "Params" }), kvTable("params", Object.entries(run.params))),
       h("div", { class: "panel" }, h("h2", { text: "Environment" }), h("pre", { text: JSON.stringify(run.env, null, 2) }))),
     h("div", { class: "grid2" },
       h("div", { class: "panel" }, h("h2", { text: "Notes" }), notesList),
-      h("div", { class: "panel" }, h("h2", { text: "Alerts" }), alertsList)),
+      alerts.element),
     run.exit_info && Object.keys(run.exit_info).length ? h("div", { class: "panel" }, h("h2", { text: "Exit" }), h("pre", { text: JSON.stringify(run.exit_info, null, 2) })) : null);
 
-  for (const [key, data] of Object.entries(metrics.series)) addChart(key, data);
-
-  async function reload(key) {
-    const data = await api(`/runs/${encodeURIComponent(run.id)}/metrics?max_points=${MAX_POINTS}&keys=${encodeURIComponent(key)}`);
-    if (data.series[key]) charts.get(key).load(data.series[key]);
-  }
+  for (const key of Object.keys(counts).sort()) charts.chart(key);
+  visit.every(TIMES_REFRESH_MS, () => refreshTimes(document.getElementById("view")));
 
   visit.live({ runs: [run.id] }, (frame) => {
     for (const s of frame.series) {
       if (s.run !== run.id) continue;
-      const chart = charts.get(s.key) || addChart(s.key, { steps: [], values: [] });
-      if (frame.coalesced || chart.x.length > 4 * MAX_POINTS) { reload(s.key); continue; } // refetch, downsampled
-      chart.append(s.steps, s.values);
+      charts.live(s, frame.coalesced);
       const step = Math.max(...s.steps);
       if (!(step <= run.last_step)) { run.last_step = step; stepCell.textContent = String(step); }
     }
@@ -70,8 +82,8 @@ export async function runPage(visit, ref) {
       if (ev.kind === "status") statusCell.replaceChildren(statusBadge(ev.status));
       else if (ev.kind === "note") notesList.append(h("li", { text: ev.text }));
       else if (ev.kind === "tags") (ev.tags || []).forEach((t) => tagsBox.append(h("span", { class: "tag", text: t })));
-      else if (ev.kind === "alert") alertsList.prepend(h("li", {}, h("b", { text: `[${ev.level}] ${ev.title}` }), " ", ev.text || ""));
-      else if (ev.kind === "rule_alert") alertsList.prepend(h("li", {}, h("b", { text: `[${ev.severity}] ${ev.rule} ${ev.state}` }), " ", ev.title || ""));
+      else if (ev.kind === "alert") alerts.user(ev);
+      else if (ev.kind === "rule_alert") alerts.rule(ev);
     }
   });
 }
