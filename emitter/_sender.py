@@ -183,8 +183,12 @@ class Sender:
         self._state = State.CLOSED
         self._spool.unlock_all()
 
-    def after_fork_in_child(self) -> None:
-        """The child has no sender thread and must not share the parent's locks or queue."""
+    def restart_in_child(self, writer: str) -> None:
+        """In a forked child: send as ``writer`` (a new writer of the same run) on a thread of its own.
+
+        It shares nothing with the parent's sender (locks, queue, connection, spool locks, spooled
+        and unconfirmed entries stay the parent's), adopts no spools and sends no heartbeats.
+        """
         self._spool.forget_locks()
         self._queue = deque()
         self._lock = threading.Lock()
@@ -195,7 +199,11 @@ class Sender:
         self._spooled.clear()
         self._unconfirmed.clear()
         self._unconfirmed_bytes = 0
-        self._state = State.CLOSED
+        self.writer = writer
+        self._adopt_spool = False
+        self._heartbeat = None
+        self._state = State.ACTIVE
+        self.start()
 
     # ------------------------------------------------------------- sender thread
 
