@@ -38,7 +38,7 @@ def test_json_number_spells_non_finite_values_as_strings(value: float | None, sp
     out = json_number(value)
     assert out == spelled or (isinstance(out, float) and isinstance(spelled, float) and math.isnan(out))
     if isinstance(value, float) and math.isfinite(value):
-        assert struct.pack("<d", out) == struct.pack("<d", value)  # type: ignore[arg-type]  # -0.0 stays -0.0
+        assert struct.pack("<d", out) == struct.pack("<d", value)  # -0.0 stays -0.0
 
 
 @pytest.mark.parametrize("spelled", sorted(NONFINITE_JSON))
