@@ -5,7 +5,6 @@ And forked workers log to the same run as writers of their own, and what they lo
 from __future__ import annotations
 
 import signal
-import subprocess
 
 from tests.helpers import run_python, spawn_python, wait_for
 
@@ -35,16 +34,15 @@ def test_an_unhandled_exception_marks_the_run_failed_with_its_traceback(emitter_
 
 def test_sigterm_marks_the_run_killed_and_the_process_still_dies_by_the_signal(emitter_env, collector, store):
     code = (
-        "import emitter, time\nrun = emitter.init('exit-term')\nprint('initialised', flush=True)\n"
+        "import emitter, time\nrun = emitter.init('exit-term')\n"
         "for step in range(100000):\n    run.log({'x': float(step)}, step=step)\n    time.sleep(0.001)\n"
     )
-    process = spawn_python(code, emitter_env, stdout=subprocess.PIPE)
-    # init() returned, so its hooks are in place: the run is stored before they are (the sender starts first)
-    assert process.stdout is not None and process.stdout.readline() == "initialised\n"
-    wait_for(lambda: store.list_runs(project="exit-term"), what="run started")
+    process = spawn_python(code, emitter_env)
+    started = wait_for(lambda: store.list_runs(project="exit-term"), what="run started")[0]
+    # a stored point means init() returned and its hooks are in place (the run is stored before they are)
+    wait_for(lambda: store.count_points(started.id) > 0, what="points logged")
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == -signal.SIGTERM
-    process.stdout.close()
     run = wait_for(lambda: _stored_run(store, "exit-term"), what="run ended")
     assert run.status == "killed"
     assert store.count_points(run.id) == run.last_step + 1  # everything logged before the signal arrived
