@@ -3,11 +3,11 @@
 The training thread only appends to a bounded deque (``Sender.put``). One thread sends
 whatever accumulated while the previous send was in flight, so an idle job gets low
 latency and a busy one gets big batches. Sent entries stay *unconfirmed* until the
-collector's committed-seq watermark for this writer passes them (``_unconfirmed.py``); after
-a reconnect they are sent again (the collector's writes are idempotent, so that is harmless). When Redis
-is unreachable, or the queue bound is reached, batches go to the spool on disk and are
-replayed in seq order, before newer data. Nothing is dropped, nothing raises into the
-caller, and the caller never waits on the network.
+collector's committed-seq watermark for this writer passes them (``_unconfirmed.py``);
+after a reconnect they are sent again (the collector's writes are idempotent, so that is
+harmless). When Redis is unreachable, or the queue bound is reached, batches go to the
+spool on disk and are replayed in seq order, before newer data. Nothing is dropped,
+nothing raises into the caller, and the caller never waits on the network.
 
 Lifecycle: ACTIVE → DRAINING (``close``) → CLOSED.
 """
