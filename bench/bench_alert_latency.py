@@ -64,8 +64,8 @@ def read_times(db_path: Path) -> list[float]:
 
 def run_ids(placement: str) -> tuple[str, str]:
     """A load run and an alerting run whose ids hash to the same shard, or to different ones."""
+    from emitter import new_run_id
     from emitter.events import DEFAULT_SHARDS, shard_for
-    from emitter.run import new_run_id
 
     load = new_run_id()
     while True:

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import run as _run_module
+from . import _hooks
+from ._names import generate_name, new_run_id
 from ._sync import SyncReport, sync_spool
 from .events import CONTRACT_VERSION, ContractError, Kind, RunStatus
-from .run import Run, generate_name, new_run_id
+from .run import Run
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -66,17 +67,17 @@ def init(
         redis_url=redis_url,
         **options,
     )
-    _run_module.set_current(run)
+    _hooks.set_current(run)
     return run
 
 
 def current_run() -> Run | None:
     """The run started by the last ``init()`` in this process, if it has not finished."""
-    return _run_module.current()
+    return _hooks.current()
 
 
 def _require() -> Run:
-    run = _run_module.current()
+    run = _hooks.current()
     if run is None:
         raise RuntimeError("no active run: call emitter.init(project=...) first")
     return run
@@ -109,7 +110,7 @@ def alert(title: str, text: str = "", level: str = "warn") -> None:
 
 def flush(timeout: float | None = None) -> bool:
     """``flush()`` on the current run (True when there is none)."""
-    run = _run_module.current()
+    run = _hooks.current()
     return True if run is None else run.flush(timeout)
 
 

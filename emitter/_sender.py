@@ -3,11 +3,11 @@
 The training thread only appends to a bounded deque (``Sender.put``). One thread sends
 whatever accumulated while the previous send was in flight, so an idle job gets low
 latency and a busy one gets big batches. Sent entries stay *unconfirmed* until the
-collector's committed-seq watermark for this writer passes them; after a reconnect they
-are sent again (the collector's writes are idempotent, so that is harmless). When Redis
-is unreachable, or the queue bound is reached, batches go to the spool on disk and are
-replayed in seq order, before newer data. Nothing is dropped, nothing raises into the
-caller, and the caller never waits on the network.
+collector's committed-seq watermark for this writer passes them (``_unconfirmed.py``);
+after a reconnect they are sent again (the collector's writes are idempotent, so that is
+harmless). When Redis is unreachable, or the queue bound is reached, batches go to the
+spool on disk and are replayed in seq order, before newer data. Nothing is dropped,
+nothing raises into the caller, and the caller never waits on the network.
 
 Lifecycle: ACTIVE → DRAINING (``close``) → CLOSED.
 """
@@ -21,7 +21,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from operator import itemgetter
 from typing import Any
@@ -31,6 +30,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ._spool import Segment, Spool
+from ._unconfirmed import SentEntry, Unconfirmed, committed_seqs
 from .events import MAX_EVENTS_PER_ENTRY, Keys, encode_body, entry_fields, shard_for
 
 logger = logging.getLogger(__name__)
@@ -44,24 +44,6 @@ class State(Enum):
     ACTIVE = "active"
     DRAINING = "draining"
     CLOSED = "closed"
-
-
-@dataclass(slots=True)
-class _Sent:
-    """A stream entry sent but not yet confirmed committed by the collector."""
-
-    run_id: str
-    writer: str
-    first_seq: int
-    last_seq: int
-    body: bytes | None  # None once spilled: then it lives in ``segment``
-    segment: Segment | None = None
-
-    def load(self) -> bytes:
-        if self.body is not None:
-            return self.body
-        assert self.segment is not None
-        return self.segment.read()[1]
 
 
 def connect(url: str) -> redis.Redis:
@@ -97,7 +79,6 @@ class Sender:
         self._shards = shards
         self._spool = spool
         self._max_queue = max_queue
-        self._max_unconfirmed_bytes = max_unconfirmed_bytes
         self._heartbeat = heartbeat
         self._heartbeat_interval = heartbeat_interval
         self._confirm_timeout = confirm_timeout
@@ -111,8 +92,7 @@ class Sender:
         self._client: redis.Redis | None = None
         self._connected = False
         self._spooled: deque[Segment] = deque()  # not yet sent, oldest first
-        self._unconfirmed: deque[_Sent] = deque()
-        self._unconfirmed_bytes = 0
+        self._unconfirmed = Unconfirmed(spool, max_unconfirmed_bytes)
         self._in_flight = 0
         self._thread: threading.Thread | None = None
         self._backoff = 0.0
@@ -183,8 +163,12 @@ class Sender:
         self._state = State.CLOSED
         self._spool.unlock_all()
 
-    def after_fork_in_child(self) -> None:
-        """The child has no sender thread and must not share the parent's locks or queue."""
+    def restart_in_child(self, writer: str) -> None:
+        """In a forked child: send as ``writer`` (a new writer of the same run) on a thread of its own.
+
+        It shares nothing with the parent's sender (locks, queue, connection, spool locks, spooled
+        and unconfirmed entries stay the parent's), adopts no spools and sends no heartbeats.
+        """
         self._spool.forget_locks()
         self._queue = deque()
         self._lock = threading.Lock()
@@ -194,8 +178,11 @@ class Sender:
         self._connected = False
         self._spooled.clear()
         self._unconfirmed.clear()
-        self._unconfirmed_bytes = 0
-        self._state = State.CLOSED
+        self.writer = writer
+        self._adopt_spool = False
+        self._heartbeat = None
+        self._state = State.ACTIVE
+        self.start()
 
     # ------------------------------------------------------------- sender thread
 
@@ -290,7 +277,7 @@ class Sender:
             pipe.execute()
             self._spooled.popleft()
             self.replayed_entries += 1
-            self._remember(_Sent(run_id, segment.writer, segment.first_seq, segment.last_seq, None, segment))
+            self._remember(SentEntry(run_id, segment.writer, segment.first_seq, segment.last_seq, None, segment))
 
     def _send(self, batch: list[list[Any]]) -> None:
         assert self._client is not None
@@ -300,7 +287,7 @@ class Sender:
             chunk = batch[start : start + MAX_EVENTS_PER_ENTRY]
             body = encode_body(self.writer, chunk)
             self._xadd(pipe, self.run_id, body)
-            entries.append(_Sent(self.run_id, self.writer, chunk[0][0], chunk[-1][0], body))
+            entries.append(SentEntry(self.run_id, self.writer, chunk[0][0], chunk[-1][0], body))
         try:
             pipe.execute()
         except _TRANSPORT_ERRORS:
@@ -319,43 +306,24 @@ class Sender:
         stream = self._keys.stream(shard_for(run_id, self._shards))
         pipe.xadd(stream, entry_fields(run_id, body))
 
-    def _remember(self, sent: _Sent) -> None:
-        self._unconfirmed.append(sent)
-        if sent.body is not None:
-            self._unconfirmed_bytes += len(sent.body)
-        while self._unconfirmed_bytes > self._max_unconfirmed_bytes:
-            oldest = next((s for s in self._unconfirmed if s.body is not None), None)
-            if oldest is None or oldest.body is None:
-                break
+    def _remember(self, sent: SentEntry) -> None:
+        self._unconfirmed.add(sent)
+        while self._unconfirmed.over_budget():
             with self._lock:
-                oldest.segment = self._spool.write(
-                    oldest.run_id, oldest.writer, oldest.first_seq, oldest.last_seq, oldest.body
-                )
-            self._unconfirmed_bytes -= len(oldest.body)
-            oldest.body = None
+                if not self._unconfirmed.move_oldest_to_spool():
+                    break
 
     def _poll_confirmations(self, force: bool = False) -> None:
         now = time.monotonic()
         if not self._unconfirmed or self._client is None or (now < self._next_confirm_poll and not force):
             return
         self._next_confirm_poll = now + _CONFIRM_POLL
-        writers = sorted({sent.writer for sent in self._unconfirmed})
         try:
-            marks = self._client.mget([self._keys.committed(w) for w in writers])
+            committed = committed_seqs(self._client, self._keys, self._unconfirmed.writers())
         except _TRANSPORT_ERRORS as exc:
             self._on_transport_error(exc)
             return
-        committed = {w: int(m) for w, m in zip(writers, marks, strict=True) if m is not None}
-        kept: deque[_Sent] = deque()
-        for sent in self._unconfirmed:
-            if committed.get(sent.writer, -1) >= sent.last_seq:
-                if sent.body is not None:
-                    self._unconfirmed_bytes -= len(sent.body)
-                if sent.segment is not None:
-                    sent.segment.remove()
-            else:
-                kept.append(sent)
-        self._unconfirmed = kept
+        self._unconfirmed.confirm(committed)
 
     def _await_confirmations(self) -> None:
         deadline = time.monotonic() + self._confirm_timeout
@@ -419,10 +387,7 @@ class Sender:
         if self._queue:
             queue, self._queue = self._queue, deque()
             self._spill(sorted(queue, key=itemgetter(0)))
-        for sent in self._unconfirmed:
-            if sent.segment is None and sent.body is not None:
-                sent.segment = self._spool.write(sent.run_id, sent.writer, sent.first_seq, sent.last_seq, sent.body)
-                sent.body = None
+        self._unconfirmed.move_all_to_spool()
 
     def _adopt_leftover_spools(self) -> None:
         """Deliver what earlier jobs on this machine left behind (their writer lock must be free)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ._sender import connect
 from ._spool import Segment, Spool
+from ._unconfirmed import committed_seqs
 from .events import DEFAULT_PREFIX, DEFAULT_SHARDS, Keys, entry_fields, shard_for
 from .run import DEFAULT_REDIS_URL
 
@@ -57,7 +58,7 @@ def sync_spool(
                 say(f"skipping writer {writer}: a running process still owns it")
                 continue
             segments = spool.segments(writer)
-            committed = _watermark(client, keys, writer)
+            committed = committed_seqs(client, keys, [writer])[writer]
             for segment in segments:
                 if segment.last_seq <= committed:
                     segment.remove()
@@ -72,7 +73,7 @@ def sync_spool(
         deadline = time.monotonic() + timeout
         while pending and time.monotonic() < deadline:
             still: list[Segment] = []
-            marks = {w: _watermark(client, keys, w) for w in {s.writer for s in pending}}
+            marks = committed_seqs(client, keys, sorted({s.writer for s in pending}))
             for segment in pending:
                 if segment.last_seq <= marks[segment.writer]:
                     segment.remove()
@@ -89,8 +90,3 @@ def sync_spool(
         spool.unlock_all()
         client.close()
     return report
-
-
-def _watermark(client: object, keys: Keys, writer: str) -> int:
-    raw = client.get(keys.committed(writer))  # type: ignore[attr-defined]
-    return int(raw) if raw is not None else -1

@@ -7,151 +7,39 @@ call. Transport problems never do.
 
 from __future__ import annotations
 
-import atexit
-import datetime as _dt
 import hashlib
 import itertools
-import operator
 import os
-import secrets
-import signal
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
-import msgpack
-
+from . import _hooks
+from ._names import generate_name, new_run_id, new_writer_id
 from ._sender import Sender
 from ._spool import Spool
-from .capture import capture_environment
-from .events import (
-    DEFAULT_PREFIX,
-    DEFAULT_SHARDS,
-    MAX_KEY_LENGTH,
-    MAX_KEYS_PER_RUN,
-    MAX_PAYLOAD_BYTES,
-    Keys,
-    Kind,
-    RunStatus,
+from ._validate import (
+    admit_key,
+    alert_level,
+    as_step,
+    bounded_mapping,
+    bounded_text,
+    check_project,
+    check_run_id,
+    ended_status,
+    optional_str,
+    tag_list,
+    to_float,
 )
+from .capture import capture_environment
+from .events import DEFAULT_PREFIX, DEFAULT_SHARDS, MAX_KEYS_PER_RUN, MAX_PAYLOAD_BYTES, Keys, Kind, RunStatus
+
+__all__ = ["DEFAULT_REDIS_URL", "Run", "generate_name", "new_run_id"]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_ADJECTIVES = [
-    "amber",
-    "azure",
-    "bold",
-    "brave",
-    "calm",
-    "clever",
-    "cosmic",
-    "crisp",
-    "dapper",
-    "eager",
-    "fancy",
-    "gentle",
-    "glad",
-    "golden",
-    "happy",
-    "hazy",
-    "icy",
-    "jolly",
-    "keen",
-    "lively",
-    "lucid",
-    "lunar",
-    "mellow",
-    "misty",
-    "noble",
-    "polar",
-    "proud",
-    "quiet",
-    "rapid",
-    "royal",
-    "rustic",
-    "shiny",
-    "silent",
-    "sleek",
-    "snowy",
-    "solar",
-    "spry",
-    "steady",
-    "sunny",
-    "swift",
-    "tidy",
-    "vivid",
-    "warm",
-    "wild",
-    "witty",
-    "zesty",
-]
-_NOUNS = [
-    "badger",
-    "bison",
-    "cedar",
-    "comet",
-    "crane",
-    "delta",
-    "dune",
-    "eagle",
-    "ember",
-    "falcon",
-    "fern",
-    "fjord",
-    "gecko",
-    "glacier",
-    "harbor",
-    "hawk",
-    "heron",
-    "island",
-    "jaguar",
-    "koala",
-    "lark",
-    "lotus",
-    "lynx",
-    "maple",
-    "meadow",
-    "moose",
-    "nebula",
-    "otter",
-    "owl",
-    "panda",
-    "pebble",
-    "quartz",
-    "raven",
-    "reef",
-    "river",
-    "robin",
-    "sparrow",
-    "spruce",
-    "summit",
-    "thunder",
-    "tiger",
-    "tundra",
-    "violet",
-    "walrus",
-    "willow",
-    "wolf",
-    "yak",
-    "zephyr",
-]
-
-
-def new_run_id() -> str:
-    """A unique, time-sortable id: 48-bit milliseconds then 80 random bits, Crockford base32 (a ULID)."""
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
-
-
-def generate_name(project: str, today: _dt.date | None = None) -> str:
-    """``<project>_<YYYY-MM-DD>_<short-slug>``, e.g. ``cifar_2026-11-26_swift-otter``."""
-    day = (today or _dt.date.today()).isoformat()
-    return f"{project}_{day}_{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
 
 
 def _env_float(name: str, default: float) -> float:
@@ -162,6 +50,11 @@ def _env_float(name: str, default: float) -> float:
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
+
+
+def _flush_timeout() -> float:
+    """How long ending a run (or leaving a forked child) waits for Redis before spooling the rest."""
+    return _env_float("RUNWATCH_FLUSH_TIMEOUT", 30.0)
 
 
 class Run:
@@ -194,15 +87,12 @@ class Run:
         heartbeat_interval: float | None = None,
         max_queue: int | None = None,
     ) -> None:
-        if not isinstance(project, str) or not project.strip():
-            raise ValueError("project must be a non-empty string")
-        if run_id is not None and (not isinstance(run_id, str) or not run_id or len(run_id) > MAX_KEY_LENGTH):
-            raise ValueError(f"run_id must be a non-empty string of at most {MAX_KEY_LENGTH} characters")
-        self.project = project
+        self.project = check_project(project)
+        run_id = check_run_id(run_id)
         self.resumed = run_id is not None
         self.id = run_id or new_run_id()
         self.name = name or generate_name(project)
-        self.writer = secrets.token_hex(8)
+        self.writer = new_writer_id()
         self.finished = False
         self._max_keys = max_keys if max_keys is not None else _env_int("RUNWATCH_MAX_KEYS", MAX_KEYS_PER_RUN)
         self._keys: set[str] = set()
@@ -216,10 +106,10 @@ class Run:
         start_payload = {
             "project": project,
             "name": self.name,
-            "group": _optional_str("group", group),
-            "tags": _tag_list(tags or ()),
-            "notes": _bounded_text("notes", notes or ""),
-            "config": _bounded_mapping("config", config or {}),
+            "group": optional_str("group", group),
+            "tags": tag_list(tags or ()),
+            "notes": bounded_text("notes", notes or ""),
+            "config": bounded_mapping("config", config or {}),
             "env": capture_environment(),
             "resumed": self.resumed,
             "name_given": name is not None,
@@ -253,7 +143,7 @@ class Run:
         if step is None:
             step = self._next_step
         elif type(step) is not int:
-            step = _as_step(step)
+            step = as_step(step)
         self._next_step = step + 1
         clean: dict[str, float] = {}
         known = self._keys
@@ -263,33 +153,32 @@ class Run:
             raise TypeError(f"log() takes a mapping of metric name to number, got {type(values).__name__}") from None
         for key, value in items:
             if key not in known:
-                self._admit_key(key)
+                admit_key(known, key, self._max_keys, self.id)
             if type(value) is float:
                 clean[key] = value
             else:
-                clean[key] = _to_float(key, value)
+                clean[key] = to_float(key, value)
         if not clean:
             raise ValueError("log() needs at least one metric value")
         self._emit(Kind.METRICS, {"step": step, "values": clean})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record hyperparameters (searchable as ``params.<name>``)."""
-        self._emit(Kind.PARAMS, {"params": _bounded_mapping("params", params)})
+        self._emit(Kind.PARAMS, {"params": bounded_mapping("params", params)})
 
     def set_tags(self, *tags: str) -> None:
         """Add tags to the run."""
-        self._emit(Kind.TAGS, {"tags": _tag_list(tags)})
+        self._emit(Kind.TAGS, {"tags": tag_list(tags)})
 
     def note(self, text: str) -> None:
         """Attach a free-text note."""
-        self._emit(Kind.NOTE, {"text": _bounded_text("note", text)})
+        self._emit(Kind.NOTE, {"text": bounded_text("note", text)})
 
     def alert(self, title: str, text: str = "", level: str = "warn") -> None:
         """Raise an alert from training code (delivered by the ``user_alert`` rules)."""
-        if level not in ("info", "warn", "error", "critical"):
-            raise ValueError(f"alert level must be one of info, warn, error, critical, got {level!r}")
+        level = alert_level(level)
         self._emit(
-            Kind.ALERT, {"title": _bounded_text("title", title), "text": _bounded_text("text", text), "level": level}
+            Kind.ALERT, {"title": bounded_text("title", title), "text": bounded_text("text", text), "level": level}
         )
 
     def log_artifact(self, path_or_uri: str | os.PathLike[str], name: str | None = None) -> None:
@@ -317,8 +206,7 @@ class Run:
 
     def finish(self, status: str = "finished", *, exit_code: int | None = None, traceback: str | None = None) -> None:
         """Mark the run ended and drain the sender (what Redis cannot take is spooled)."""
-        if status not in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED):
-            raise ValueError(f"status must be finished, failed or killed, got {status!r}")
+        status = ended_status(status)
         if os.getpid() != self._owner_pid:
             return  # a forked worker never ends the parent's run
         with self._finish_lock:
@@ -331,8 +219,8 @@ class Run:
             if traceback:
                 payload["traceback"] = traceback[-MAX_PAYLOAD_BYTES // 4 :]
             self._emit(Kind.STATUS, payload)
-            self._sender.close(timeout=_env_float("RUNWATCH_FLUSH_TIMEOUT", 30.0))
-        _forget(self)
+            self._sender.close(timeout=_flush_timeout())
+        _hooks.forget(self)
 
     def __enter__(self) -> Run:
         return self
@@ -342,10 +230,27 @@ class Run:
     ) -> None:
         if exc is None:
             self.finish()
-        elif isinstance(exc, KeyboardInterrupt):
-            self.finish("killed", traceback="".join(traceback_lines(exc_type, exc, tb)))
         else:
-            self.finish("failed", traceback="".join(traceback_lines(exc_type, exc, tb)))
+            status, text = _hooks.ending_for(type(exc), exc, tb)
+            self.finish(status, traceback=text)
+
+    # ------------------------------------------------------------ forked children
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child (e.g. a DataLoader worker): log as a new writer of the same run.
+
+        Called by the fork hook ``init()`` installs; training code never needs it.
+        """
+        self.writer = new_writer_id()
+        self._seq = itertools.count()
+        self._sender.restart_in_child(self.writer)
+
+    def close_writer(self) -> None:
+        """Send (or spool) what this process logged, without ending the run: how a forked child leaves.
+
+        Called by the exit hooks ``init()`` installs in a forked child; training code never needs it.
+        """
+        self._sender.close(timeout=_flush_timeout())
 
     # ----------------------------------------------------------------- internals
 
@@ -358,218 +263,3 @@ class Run:
         if not self.finished:  # spool figures feed the exporter's replay counters
             sender = self._sender
             self._emit(Kind.HEARTBEAT, {"spilled": sender.spilled_entries, "replayed": sender.replayed_entries})
-
-    def _admit_key(self, key: Any) -> None:
-        if not isinstance(key, str):
-            raise TypeError(f"metric names must be strings, got {type(key).__name__}: {key!r:.60}")
-        if not key:
-            raise ValueError("metric names must not be empty")
-        if len(key) > MAX_KEY_LENGTH:
-            raise ValueError(f"metric name {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY_LENGTH}")
-        if len(self._keys) >= self._max_keys:
-            raise ValueError(
-                f"run {self.id} already has {len(self._keys)} distinct metric names, the limit "
-                f"(RUNWATCH_MAX_KEYS={self._max_keys}); {key[:60]!r} was not logged"
-            )
-        self._keys.add(key)
-
-    def _after_fork_in_child(self) -> None:
-        """A forked child (e.g. a DataLoader worker) logs as a new writer of the same run."""
-        self.writer = secrets.token_hex(8)
-        self._seq = itertools.count()
-        self._sender.after_fork_in_child()
-        self._sender.writer = self.writer
-
-
-def traceback_lines(
-    exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-) -> list[str]:
-    return traceback.format_exception(exc_type, exc, tb) if exc_type else []
-
-
-def _as_step(step: Any) -> int:
-    try:
-        return operator.index(step)
-    except TypeError:
-        raise TypeError(f"step must be an integer, got {type(step).__name__}: {step!r:.60}") from None
-
-
-def _to_float(key: str, value: Any) -> float:
-    if isinstance(value, (str, bytes, bytearray)) or value is None:
-        raise TypeError(f"metric {key!r}: {type(value).__name__} {value!r:.60} is not a number")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"metric {key!r}: {type(value).__name__} {value!r:.60} is not a number") from None
-
-
-def _optional_str(field: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"{field} must be a string, got {type(value).__name__}")
-    return value
-
-
-def _tag_list(tags: Iterable[str]) -> list[str]:
-    if isinstance(tags, str):
-        tags = [tags]
-    out = []
-    for tag in tags:
-        if not isinstance(tag, str) or not tag or len(tag) > MAX_KEY_LENGTH:
-            raise ValueError(f"tags must be non-empty strings of at most {MAX_KEY_LENGTH} characters, got {tag!r:.60}")
-        out.append(tag)
-    return out
-
-
-def _bounded_text(field: str, text: Any) -> str:
-    if not isinstance(text, str):
-        raise TypeError(f"{field} must be a string, got {type(text).__name__}")
-    if len(text.encode()) > MAX_PAYLOAD_BYTES:
-        raise ValueError(f"{field} is {len(text.encode())} bytes; the limit is {MAX_PAYLOAD_BYTES} (1 MiB)")
-    return text
-
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    """Config values as MessagePack-safe plain data (numpy scalars → numbers, other objects → str)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if depth > 32:
-        raise ValueError("config is nested more than 32 levels deep")
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v, depth + 1) for v in value]
-    item = getattr(value, "item", None)
-    if callable(item):
-        try:
-            plain = item()
-        except (TypeError, ValueError):
-            plain = None
-        if isinstance(plain, (bool, int, float, str)):
-            return plain
-    return str(value)
-
-
-def _bounded_mapping(field: str, mapping: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(mapping, Mapping):
-        raise TypeError(f"{field} must be a mapping, got {type(mapping).__name__}")
-    plain = _plain(mapping)
-    size = len(msgpack.packb(plain, use_bin_type=True))
-    if size > MAX_PAYLOAD_BYTES:
-        raise ValueError(f"{field} is {size} bytes encoded; the limit is {MAX_PAYLOAD_BYTES} (1 MiB)")
-    for key in plain:
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise ValueError(f"{field} keys must be non-empty and at most {MAX_KEY_LENGTH} characters: {key[:40]!r}")
-    return plain  # type: ignore[no-any-return]
-
-
-# ------------------------------------------------------- the current run and its hooks
-
-_current: Run | None = None
-_hooks_installed = False
-_previous_sigterm: Any = None
-_previous_excepthook = sys.excepthook
-
-
-def current() -> Run | None:
-    return _current
-
-
-def set_current(run: Run) -> None:
-    global _current
-    _current = run
-    _install_hooks()
-
-
-def _forget(run: Run) -> None:
-    global _current
-    if _current is run:
-        _current = None
-
-
-def _install_hooks() -> None:
-    """Registered on the first init(), never at import: atexit, SIGTERM, excepthook, fork."""
-    global _hooks_installed, _previous_sigterm, _previous_excepthook
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    atexit.register(_at_exit)
-    _previous_excepthook = sys.excepthook
-    sys.excepthook = _excepthook
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-    from multiprocessing import util as multiprocessing_util
-
-    # the registry holds its key object weakly: the (module-level) function itself serves
-    multiprocessing_util.register_after_fork(_drain_before_os_exit, _drain_before_os_exit)
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.getsignal(signal.SIGTERM)
-        if previous in (signal.SIG_DFL, None) or callable(previous):
-            _previous_sigterm = previous
-            signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-def _at_exit() -> None:
-    run = _current
-    if run is not None and not run.finished:
-        run.finish("finished", exit_code=0)
-
-
-def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-    run = _current
-    if run is not None and not run.finished:
-        status = "killed" if issubclass(exc_type, KeyboardInterrupt) else "failed"
-        try:
-            run.finish(status, exit_code=1, traceback="".join(traceback_lines(exc_type, exc, tb)))
-        except Exception:  # noqa: BLE001 - never mask the user's exception
-            pass
-    _previous_excepthook(exc_type, exc, tb)
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    run = _current
-    if run is not None and not run.finished:
-        run.finish("killed", exit_code=128 + signum)
-    previous = _previous_sigterm
-    if callable(previous):
-        previous(signum, frame)
-        return
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _after_fork_in_child() -> None:
-    run = _current
-    if run is not None and not run.finished:
-        run._after_fork_in_child()
-        _restart_sender_lazily(run)
-
-
-def _restart_sender_lazily(run: Run) -> None:
-    """In a forked child, start a fresh sender thread for the new writer."""
-    from ._sender import State
-
-    sender = run._sender
-    sender._state = State.ACTIVE
-    sender._adopt_spool = False
-    sender._heartbeat = None  # the parent heartbeats for the run
-    sender.start()
-    atexit.register(_drain, sender)
-
-
-def _drain(sender: Any) -> None:
-    sender.close(timeout=_env_float("RUNWATCH_FLUSH_TIMEOUT", 30.0))
-
-
-def _drain_before_os_exit(_: object) -> None:
-    """In a multiprocessing child: drain the sender in multiprocessing's own exit finalizers.
-
-    DataLoader and Pool workers leave through os._exit(), which skips atexit. This runs
-    (only in such a child) after multiprocessing has reset its finalizers, so the one added
-    here stays.
-    """
-    run = _current
-    if run is not None and not run.finished:
-        from multiprocessing.util import Finalize
-
-        Finalize(None, _drain, args=(run._sender,), exitpriority=100)
