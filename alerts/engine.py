@@ -104,15 +104,23 @@ def evaluate(
 
 def _on_values(ctx: Context, info: RunInfo, event: Event) -> None:
     step = event.payload.get("step")
-    for metric, raw in event.payload.get("values", {}).items():
-        rules = ctx.ruleset.rules_for_metric(metric)
+    values = event.payload.get("values", {})
+    total = sum(values.values())  # in C: finite exactly when every value is (an overflow takes the slow path)
+    finite = total - total == 0.0
+    rules_for_metric = ctx.ruleset.rules_for_metric
+    state = ctx.state
+    run_id = info.run_id
+    for metric, raw in values.items():
+        rules = rules_for_metric(metric)
         if not rules:
             continue
         value = float(raw)
         for rule in rules:
-            if not rule.selects(info.project, info.name, info.tags):
-                continue
             series = metric if rule.is_pattern else ""  # a pattern rule keeps one slot (and episode) per series
+            if finite and rule.only_nonfinite and state.get(rule.name, run_id, series) is None:
+                continue  # cannot fire on a finite value, and has no episode to resolve
+            if not rule.selects_every_run and not rule.selects(info.project, info.name, info.tags):
+                continue
             if rule.kind == RuleKind.NO_IMPROVEMENT:
                 _no_improvement(ctx, rule, info, series, value, step)
             elif rule.kind == RuleKind.NEW_BEST:

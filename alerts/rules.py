@@ -102,7 +102,7 @@ class Rule(_Model):
     def _one_status(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @property
+    @cached_property
     def kind(self) -> RuleKind:
         if self.on is not None:
             return RuleKind(self.on)
@@ -122,7 +122,7 @@ class Rule(_Model):
             return frozenset(s.value for s in self.status)
         return frozenset({RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED, RunStatus.LOST})
 
-    @property
+    @cached_property
     def is_pattern(self) -> bool:
         """``metric`` is a glob (``*loss``, ``train/*``, ``*``): one episode per matching series."""
         return self.metric is not None and any(c in self.metric for c in "*?[")
@@ -132,6 +132,16 @@ class Rule(_Model):
         if self.metric is None or self.on is not None:
             return False
         return metric == self.metric or self.is_pattern and fnmatchcase(metric, self.metric)
+
+    @cached_property
+    def selects_every_run(self) -> bool:
+        """No project, run-name or tag selector: the engine need not ask ``selects``."""
+        return self.project is None and self.run_name is None and not self.tags
+
+    @cached_property
+    def only_nonfinite(self) -> bool:
+        """A ``nonfinite`` condition: a batch of finite values cannot fire it (the engine's fast path)."""
+        return self.condition is not None and self.condition.kind == "nonfinite" and self.on is None
 
     def selects(self, project: str | None, name: str | None, tags: frozenset[str] | set[str]) -> bool:
         """Whether this rule applies to a run (globs on project and run name, all tags present)."""

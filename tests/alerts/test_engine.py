@@ -486,6 +486,18 @@ PATTERN_CASES = [
         [(2, "flat[val/a] firing")],
     ),
     (
+        "finite values whose sum overflows fire nothing (the all-finite fast path falls back)",
+        "  - {name: nan, metric: '*', condition: nonfinite}",
+        [(0, metric(0, a=1e308, b=1e308, c=-1e308))],
+        [],
+    ),
+    (
+        "a NaN among many finite values fires only its own series",
+        "  - {name: nan, metric: '*', condition: nonfinite, send_resolved: true}",
+        [(0, metric(0, a=1.0, b=nan, c=3.0)), (1, metric(1, a=1.0, b=2.0, c=3.0))],
+        [(0, "nan[b] firing"), (1, "nan[b] resolved")],
+    ),
+    (
         "a literal name with glob characters still matches itself",
         "  - {name: nan, metric: 'loss[0]', condition: nonfinite}",
         [(0, points(0, {"loss0": nan})), (1, points(1, {"loss[0]": nan}))],
