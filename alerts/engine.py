@@ -107,9 +107,12 @@ def _on_values(ctx: Context, info: RunInfo, event: Event) -> None:
     values = event.payload.get("values", {})
     total = sum(values.values())  # in C: finite exactly when every value is (an overflow takes the slow path)
     finite = total - total == 0.0
-    rules_for_metric = ctx.ruleset.rules_for_metric
     state = ctx.state
     run_id = info.run_id
+    quiet = ctx.ruleset.nonfinite_only
+    if finite and quiet is not None and not any(state.has_slots(rule.name, run_id) for rule in quiet):
+        return  # only nonfinite rules, none with an episode of this run to resolve: nothing can change
+    rules_for_metric = ctx.ruleset.rules_for_metric
     for metric, raw in values.items():
         rules = rules_for_metric(metric)
         if not rules:

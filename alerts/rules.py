@@ -186,6 +186,18 @@ class RuleSet:
         patterns = tuple(r for r in self.rules if r.metric is not None and r.on is None and r.is_pattern)
         return {name: tuple(rules) for name, rules in exact.items()}, patterns
 
+    @cached_property
+    def nonfinite_only(self) -> tuple[Rule, ...] | None:
+        """The metric rules when every one is a ``nonfinite`` condition for every run (else None).
+
+        Then a batch of finite values concerns only the rules that remember the run: the
+        engine's fast path for the default rules, which watch every metric.
+        """
+        metric_rules = tuple(r for r in self.rules if r.metric is not None and r.on is None)
+        if all(r.only_nonfinite and r.selects_every_run for r in metric_rules):
+            return metric_rules
+        return None
+
     def rules_for_metric(self, name: str) -> tuple[Rule, ...]:
         """The metric rules that watch series ``name``, in file order (the engine's hot path: cached)."""
         found = self._matches.get(name)

@@ -69,6 +69,15 @@ class AlertState:
 
     slots: dict[SlotKey, Slot] = field(default_factory=dict)
     _dirty: set[SlotKey] = field(default_factory=set, repr=False, compare=False)
+    _per_run: dict[tuple[str, str], int] = field(default_factory=dict, repr=False, compare=False)  # (rule, run): slots
+
+    def __post_init__(self) -> None:
+        for rule, run_id, _subject in self.slots:
+            self._per_run[(rule, run_id)] = self._per_run.get((rule, run_id), 0) + 1
+
+    def has_slots(self, rule: str, run_id: str) -> bool:
+        """Whether the rule remembers anything about the run (any subject): the engine's fast path."""
+        return (rule, run_id) in self._per_run
 
     def slot(self, rule: str, run_id: str, subject: str = "") -> Slot:
         """The slot for a key, created empty on first use; marked as changed."""
@@ -76,12 +85,19 @@ class AlertState:
         found = self.slots.get(key)
         if found is None:
             found = self.slots[key] = Slot()
+            self._per_run[(rule, run_id)] = self._per_run.get((rule, run_id), 0) + 1
         self._dirty.add(key)
         return found
 
     def drop(self, key: SlotKey) -> None:
         if self.slots.pop(key, None) is not None:
             self._dirty.add(key)
+            rule_run = (key[0], key[1])
+            left = self._per_run[rule_run] - 1
+            if left:
+                self._per_run[rule_run] = left
+            else:
+                del self._per_run[rule_run]
 
     def drain_changes(self) -> list[tuple[SlotKey, dict[str, Any] | None]]:
         """Slots touched since the last drain: ``(key, data)``, data ``None`` for a deleted slot.

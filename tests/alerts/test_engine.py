@@ -544,3 +544,24 @@ def test_a_pattern_rule_keeps_no_state_for_series_that_never_matched() -> None:
     state = AlertState()
     evaluate(rules(ANY), state, [points(s, {f"m{i}": float(s) for i in range(50)}) for s in range(20)], 0.0)
     assert state.slots == {} and state.drain_changes() == []
+
+
+def test_state_knows_which_rules_remember_a_run_through_drops_and_round_trips() -> None:
+    state = AlertState()
+    state.slot("nan", "r1", "loss").firing = True
+    state.slot("nan", "r1", "acc")
+    assert state.has_slots("nan", "r1") and not state.has_slots("nan", "r2") and not state.has_slots("other", "r1")
+    state.drop(("nan", "r1", "acc"))
+    assert state.has_slots("nan", "r1")
+    restored = AlertState.from_json(state.to_json())
+    assert restored.has_slots("nan", "r1")
+    restored.forget_run("r1")
+    assert not restored.has_slots("nan", "r1")
+
+
+def test_an_episode_restored_from_stored_state_still_resolves_on_a_finite_batch() -> None:
+    ruleset = rules("  - {name: nan, metric: '*', condition: nonfinite, send_resolved: true}")
+    state = AlertState()
+    assert compact(feed(ruleset, [(0, metric(0, a=1.0, b=nan))], state)) == [(0, "nan[b] firing")]
+    restored = AlertState.from_json(state.to_json())  # as after a collector restart
+    assert compact(feed(ruleset, [(1, metric(1, a=1.0, b=2.0))], restored)) == [(1, "nan[b] resolved")]
