@@ -562,6 +562,6 @@ def test_state_knows_which_rules_remember_a_run_through_drops_and_round_trips() 
 def test_an_episode_restored_from_stored_state_still_resolves_on_a_finite_batch() -> None:
     ruleset = rules("  - {name: nan, metric: '*', condition: nonfinite, send_resolved: true}")
     state = AlertState()
-    assert compact(feed(ruleset, [(0, metric(0, a=1.0, b=nan))], state)) == [(0, "nan[b] firing")]
+    assert per_series(feed(ruleset, [(0, metric(0, a=1.0, b=nan))], state)) == [(0, "nan[b] firing")]
     restored = AlertState.from_json(state.to_json())  # as after a collector restart
-    assert compact(feed(ruleset, [(1, metric(1, a=1.0, b=2.0))], restored)) == [(1, "nan[b] resolved")]
+    assert per_series(feed(ruleset, [(1, metric(1, a=1.0, b=2.0))], restored)) == [(1, "nan[b] resolved")]
