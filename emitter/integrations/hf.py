@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emitter import Run
 
@@ -35,6 +35,9 @@ from ._binding import RunBinding
 from ._values import flatten, numeric
 
 __all__ = ["RunwatchCallback"]
+
+if TYPE_CHECKING:
+    RunwatchCallback: type[_RunwatchHF]  # a TrainerCallback subclass, built by __getattr__ on first use
 
 _MAX_PENDING_LOSSES = 1024  # forwards between two optimizer steps (gradient accumulation) before a check
 

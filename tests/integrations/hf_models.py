@@ -14,7 +14,7 @@ from transformers import BertConfig, BertForSequenceClassification, Trainer, Tra
 SEQUENCE = 8
 
 
-class ParityData(torch.utils.data.Dataset):  # type: ignore[type-arg]
+class ParityData(torch.utils.data.Dataset):  # type: ignore[misc]
     """Token sequences labelled by the parity of their sum: learnable, and the same on every run."""
 
     def __init__(self, size: int, seed: int = 0) -> None:
@@ -33,7 +33,7 @@ class ParityData(torch.utils.data.Dataset):  # type: ignore[type-arg]
         }
 
 
-class FaultyBert(BertForSequenceClassification):
+class FaultyBert(BertForSequenceClassification):  # type: ignore[misc]
     """A BERT whose n-th training forward returns a NaN loss or raises, as a real fault would."""
 
     def __init__(self, config: BertConfig, *, nan_at: int | None = None, raise_at: int | None = None) -> None:
@@ -42,9 +42,7 @@ class FaultyBert(BertForSequenceClassification):
         self.raise_at = raise_at
         self.training_forwards = 0
 
-    def forward(  # type: ignore[override]
-        self, input_ids: Any = None, attention_mask: Any = None, labels: Any = None, **inputs: Any
-    ) -> Any:
+    def forward(self, input_ids: Any = None, attention_mask: Any = None, labels: Any = None, **inputs: Any) -> Any:
         output = super().forward(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **inputs)
         if self.training:
             self.training_forwards += 1

@@ -14,13 +14,18 @@ from tests.integrations.stored import ended_runs, fired, notes, series
 pytestmark = pytest.mark.integrations
 
 
+def _run_id(callback) -> str:
+    assert callback.run is not None, "the callback opened no run"
+    return str(callback.run.id)
+
+
 def _expected_series(log_history: list[dict[str, float]]) -> dict[str, list[tuple[int, float]]]:
     """What on_log saw, by key: every numeric entry of Trainer's log history at its global step."""
     expected: dict[str, list[tuple[int, float]]] = {}
     for entry in log_history:
         for key, value in entry.items():
             if key != "step" and isinstance(value, (int, float)):
-                expected.setdefault(key, []).append((entry["step"], float(value)))
+                expected.setdefault(key, []).append((int(entry["step"]), float(value)))
     return {key: sorted(points) for key, points in expected.items()}
 
 
@@ -32,7 +37,7 @@ def test_a_trainer_run_arrives_with_its_params_every_logged_metric_and_finished(
     trainer.train()
 
     [run] = ended_runs(store, "hf-it")
-    assert run.id == callback.run.id
+    assert run.id == _run_id(callback)
     assert (run.status, run.tags) == ("finished", ["tiny"])
     params = run.params
     assert (params["learning_rate"], params["per_device_train_batch_size"], params["max_steps"]) == (1e-3, 4, 8)
@@ -62,9 +67,9 @@ def test_a_nan_loss_that_trainer_filters_out_of_its_logs_still_fires_the_nan_rul
 
     logged = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert logged and all(math.isfinite(value) for value in logged), "logging_nan_inf_filter hid the NaN from on_log"
-    [alert] = fired(service, callback.run.id)  # one episode: no finite loss in between resolves it
+    [alert] = fired(service, _run_id(callback))  # one episode: no finite loss in between resolves it
     assert (alert.rule, alert.metric, alert.step) == ("nan", "loss", 3)
-    run_id = callback.run.id
+    run_id = _run_id(callback)
     wait_for(lambda: len(series(service.store, run_id, "loss_filtered")) == 3, what="the filtered losses")
     loss = series(service.store, run_id, "loss")
     assert [step for step, _ in loss] == [2, 3, 4, 4, 5, 6, 6, 7, 8, 8]  # per step from 3 on, and each log
@@ -106,13 +111,13 @@ def test_training_again_after_an_exception_fails_the_first_attempt_and_opens_a_n
     callback = RunwatchCallback(project="hf-retry")
     with pytest.raises(RuntimeError, match="boom at forward 3"):
         hf_models.trainer(hf_models.tiny_bert(raise_at=3), tmp_path / "a", callback).train()
-    first = callback.run
+    first = _run_id(callback)
     hf_models.trainer(hf_models.tiny_bert(), tmp_path / "b", callback).train()
 
     failed, finished = ended_runs(store, "hf-retry", 2)
-    assert (failed.id, failed.status) == (first.id, "failed")
+    assert (failed.id, failed.status) == (first, "failed")
     assert "training stopped before its end" in failed.exit_info["traceback"]
-    assert (finished.id, finished.status) == (callback.run.id, "finished")
+    assert (finished.id, finished.status) == (_run_id(callback), "finished")
 
 
 def test_a_run_handed_in_gets_the_params_and_metrics_and_is_left_to_its_owner(emitter_env, collector, store, tmp_path):
