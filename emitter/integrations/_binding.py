@@ -98,7 +98,7 @@ class RunBinding:
         if run is None or run.finished:
             return
         if reason:
-            self._call("note", run.note, reason)
+            self.call("note", run.note, reason)
         if not self.owned:
             return
         if traceback is None and status != "finished":
@@ -128,21 +128,22 @@ class RunBinding:
     def log(self, values: Mapping[str, float], step: int | None = None) -> None:
         """``run.log`` that warns instead of raising: a logging problem never stops training."""
         if values:
-            self._call("log", self.run().log, values, step)
+            self.call("log", self.run().log, values, step)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         if params:
-            self._call("log_params", self.run().log_params, params)
+            self.call("log_params", self.run().log_params, params)
 
     def note(self, text: str) -> None:
-        self._call("note", self.run().note, text)
+        self.call("note", self.run().note, text)
 
     def set_tags(self, *tags: str) -> None:
-        self._call("set_tags", self.run().set_tags, *tags)
+        self.call("set_tags", self.run().set_tags, *tags)
 
     # ----------------------------------------------------------------- internals
 
-    def _call(self, what: str, method: Any, *args: Any) -> None:
+    def call(self, what: str, method: Any, *args: Any) -> None:
+        """Call a Run method; a validation error or a finished run is a warning (once per kind), never raised."""
         try:
             method(*args)
         except (TypeError, ValueError, RuntimeError) as error:  # the emitter's validation, a finished run
