@@ -22,7 +22,13 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("KERAS_BACKEND", "torch")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-FRAMEWORK_TESTS = {"test_hf.py", "test_lightning.py", "test_keras.py", "test_optuna.py", "test_sklearn.py"}
+FRAMEWORK_TESTS = {
+    "test_hf.py",
+    "test_lightning.py",
+    "test_keras.py",
+    "test_optuna.py",
+    "test_sklearn.py",
+}
 
 
 def _integrations_selected(config: pytest.Config) -> bool:
