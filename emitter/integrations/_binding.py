@@ -66,7 +66,7 @@ class RunBinding:
 
     def begin(self, config: Mapping[str, Any] | None = None, *, name: str | None = None) -> Run:
         """Training starts: a fresh run of our own (``config`` becomes its params), or the one handed in."""
-        if self.training and self.owned:  # the last attempt never reached its end: it failed
+        if self.training:  # the last attempt never reached its end: it failed (a handed-in run: noted)
             self.close("failed", reason=UNFINISHED.format(what=self._what), exit_code=1)
         elif self.owned:  # e.g. resumed by an evaluate() after the last training
             self.close("finished")
