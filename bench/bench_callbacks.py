@@ -15,7 +15,9 @@ step's end. Logging is at its most frequent: HF ``logging_steps=1``, Lightning
 - ``inside``: CPU time spent inside the integration's per-step methods (its forward hook
   included), summed and divided by steps — the overhead without the step-to-step noise (the
   timer adds ~0.5 µs a call);
-- wall time per step, baseline / with / delta: what a user sees, noise of a shared machine included.
+- wall time per step, baseline / with / delta: what a user sees, noise of a shared machine included;
+- HF parts: the callback's per-step methods alone in a tight loop, beside ``Run.log`` of the same
+  values in the same process: what the integration adds over the emitter's own call.
 
 Lightning's baseline has a do-nothing Logger, so the figure is ours, not Lightning's own logging
 path. Optuna is per trial (a run opened, written and finished per trial), not per step.
@@ -250,6 +252,61 @@ def optuna_round(trials: int, with_callback: bool) -> tuple[Steps, Meter | None]
     return clock.step_times(), meter
 
 
+def hf_parts(calls: int = 20_000, repeats: int = 5) -> dict[str, float]:
+    """The HF callback's per-step methods alone, in a tight loop, against ``Run.log`` of the same values."""
+    import torch
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    import emitter
+    from emitter.integrations.hf import RunwatchCallback
+
+    class State:
+        is_world_process_zero, global_step = True, 0
+
+    class Args:
+        run_name, output_dir = None, "out"
+
+        def to_sanitized_dict(self) -> dict[str, Any]:
+            return {"learning_rate": 1e-3}
+
+    class Model(torch.nn.Module):  # type: ignore[misc]
+        training = True
+
+    callback, state, model = RunwatchCallback(project="bench-parts"), State(), Model()
+    callback.on_train_begin(Args(), state, None, model=None)
+    output = SequenceClassifierOutput(loss=torch.tensor(0.5), logits=None)
+    logs = {"loss": 0.5, "grad_norm": 0.3, "learning_rate": 1e-3, "epoch": 0.1}
+    run = emitter.init("bench-parts-raw")
+
+    def step(i: int) -> None:
+        callback._on_forward(model, (), output)
+        state.global_step = i
+        callback.on_step_end(None, state, None)
+
+    def timed(work: Callable[[int], None]) -> float:
+        medians = []
+        for _ in range(repeats):
+            started = time.thread_time()
+            for i in range(calls):
+                work(i)
+            medians.append((time.thread_time() - started) / calls * 1e6)
+        return statistics.median(medians)
+
+    parts = {
+        "forward_hook_and_step_end_us": timed(step),
+        "on_log_us": timed(lambda i: callback.on_log(None, state, None, logs=logs)),
+        "run_log_same_values_us": timed(lambda i: run.log(logs, i)),
+    }
+    run.finish()
+    callback.on_train_end(None, state, None)
+    print(
+        f"hf parts, training thread CPU per call: forward hook + on_step_end {parts['forward_hook_and_step_end_us']:.2f} µs, "
+        f"on_log (4 values) {parts['on_log_us']:.2f} µs, Run.log of the same 4 values {parts['run_log_same_values_us']:.2f} µs",
+        flush=True,
+    )
+    return parts
+
+
 ROUNDS: dict[str, Callable[[int, bool], tuple[Steps, Meter | None]]] = {
     "hf": hf_round,
     "lightning": lightning_round,
@@ -316,6 +373,8 @@ def main() -> int:
         try:
             while not (home / "runwatch.db").exists():
                 time.sleep(0.05)
+            if "hf" in options.only.split(","):
+                results["hf_parts"] = hf_parts()
             for name in options.only.split(","):
                 steps = max(options.steps // 10, 10) if name == "optuna" else options.steps
                 results[name] = measure(name, steps, options.rounds)
