@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check install install-test bench lint clean
+.PHONY: demo test test-integrations check install install-test install-integrations bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +17,25 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(VENV)/.installed $@
 
+# The frameworks behind emitter/integrations/ (torch CPU, transformers, lightning, keras, optuna, sklearn):
+# only this target installs them, into the same venv; the emitter itself never needs them.
+$(VENV)/.installed-integrations: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[integrations-test]"
+	touch $(VENV)/.installed $(VENV)/.installed-test $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-integrations: $(VENV)/.installed-integrations
 
 demo: install
 	$(BIN)/runwatch demo
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Each integration against its real framework on CPU, through a real Redis and collector (deselected by `make test`).
+test-integrations: install-integrations
+	$(BIN)/python -m pytest -m integrations tests/integrations $(PYTEST_ARGS)
 
 bench: install-test
 	$(BIN)/python bench/run_all.py

@@ -1,0 +1,63 @@
+"""The framework integrations against the real frameworks: selected by ``-m integrations`` only.
+
+``make test`` deselects them (``addopts``) and, since its venv has no frameworks, must not even
+import their modules: a test file that needs a framework is not collected unless the run selects
+the ``integrations`` marker. ``make test-integrations`` installs the frameworks and selects them,
+so there they run (an import error fails, never skips). No test here touches a network: models
+are built from configs in code, and the hubs are switched off.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# before any framework is imported: no hub, Keras on the torch backend (TensorFlow is not installed)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+FRAMEWORK_TESTS = {
+    "test_hf.py",
+    "test_lightning.py",
+    "test_keras.py",
+    "test_optuna.py",
+    "test_sklearn.py",
+}
+
+
+def _integrations_selected(config: pytest.Config) -> bool:
+    expression = config.getoption("markexpr") or ""
+    return "integrations" in expression and "not integrations" not in expression
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path.name in FRAMEWORK_TESTS and not _integrations_selected(config):
+        return True
+    return None
+
+
+NAN_RULE = "rules: [{name: nan, metric: loss, condition: nonfinite, severity: critical}]"
+
+
+@pytest.fixture
+def service_factory(settings: Any) -> Any:
+    """The whole service (consumer + alerting) with the given rules, on this test's Redis and home."""
+    from alerts import parse_rules
+    from tests.helpers import ThreadedService
+
+    started: list[ThreadedService] = []
+
+    def start(rules_yaml: str = NAN_RULE, **overrides: Any) -> ThreadedService:
+        service = ThreadedService(settings.model_copy(update=overrides), parse_rules(rules_yaml)).start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
