@@ -145,6 +145,24 @@ def collector(settings, store) -> Iterator[ThreadedCollector]:
 
 
 @pytest.fixture
+def service_factory(settings):
+    """Start the whole service (consumer, alerting, delivery, stall detector) with given rules; stopped after."""
+    from alerts import parse_rules
+    from tests.helpers import ThreadedService
+
+    started: list[ThreadedService] = []
+
+    def start(rules_yaml: str, **overrides: Any) -> ThreadedService:
+        service = ThreadedService(settings.model_copy(update=overrides), parse_rules(rules_yaml)).start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
     """A fake Slack (webhooks and Web API) on 127.0.0.1."""
     with FakeSlack() as server:

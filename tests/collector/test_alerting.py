@@ -30,21 +30,6 @@ from tests.prom import scrape, value
 SENT = DeliveryStatus.SENT
 
 
-@pytest.fixture
-def service_factory(settings):
-    started = []
-
-    def start(rules_yaml: str, **overrides):
-        ruleset = parse_rules(rules_yaml)
-        service = ThreadedService(settings.model_copy(update=overrides), ruleset).start()
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.stop()
-
-
 def settled(service: ThreadedService, run_id: str) -> list[Delivery]:
     """Every delivery once nothing more can be sent for the run: what was sent so far is all there is.
 

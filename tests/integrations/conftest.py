@@ -46,18 +46,6 @@ NAN_RULE = "rules: [{name: nan, metric: loss, condition: nonfinite, severity: cr
 
 
 @pytest.fixture
-def service_factory(settings: Any) -> Any:
-    """The whole service (consumer + alerting) with the given rules, on this test's Redis and home."""
-    from alerts import parse_rules
-    from tests.helpers import ThreadedService
-
-    started: list[ThreadedService] = []
-
-    def start(rules_yaml: str = NAN_RULE, **overrides: Any) -> ThreadedService:
-        service = ThreadedService(settings.model_copy(update=overrides), parse_rules(rules_yaml)).start()
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.stop()
+def service_factory(service_factory: Any) -> Any:
+    """The suite's ``service_factory`` (tests/conftest.py), with the NaN rule on ``loss`` by default."""
+    return lambda rules_yaml=NAN_RULE, **overrides: service_factory(rules_yaml, **overrides)
