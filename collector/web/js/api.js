@@ -42,3 +42,9 @@ export function num(v) {
   if (v === "-Infinity") return -Infinity;
   return v;
 }
+
+/** Is this metric a system one (CPU, memory, GPU…)? The run detail's `kind` when it says, else the emitter's
+ * "system/" prefix (live frames and pages of runs carry no kind). summary: the metric's entry in a run's `metrics`. */
+export function isSystemMetric(summary, key) {
+  return summary && summary.kind ? summary.kind === "system" : key.startsWith("system/");
+}

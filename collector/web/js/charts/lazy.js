@@ -17,8 +17,9 @@ const MARGIN = "300px 0px"; // start loading a little before the box is on scree
 const TIME_RELOAD_MS = 2000; // on a time axis live points come by reloading, at most this often per chart
 
 export class LazyCharts {
-  /** visit: the page's Visit; view: the ChartView; counts: key → points stored (the run's metric summary). */
-  constructor(visit, runId, view, { maxPoints, counts }) {
+  /** visit: the page's Visit; view: the ChartView; counts: key → points stored (the run's metric summary);
+   * id: the grid element's id (a page with two grids, training and system metrics, names them apart). */
+  constructor(visit, runId, view, { maxPoints, counts, id = "charts" }) {
     this.visit = visit;
     this.runId = runId;
     this.view = view;
@@ -28,7 +29,7 @@ export class LazyCharts {
     this.buffered = new Map(); // key → [steps, values] that arrived live before the chart was loaded
     this.queued = new Set();
     this.reloadAt = new Map();
-    this.element = h("div", { class: "charts", id: "charts" });
+    this.element = h("div", { class: "charts", id });
     this.observer = new IntersectionObserver((entries) => this.seen(entries), { rootMargin: MARGIN });
     visit.own({ destroy: () => this.observer.disconnect() });
     view.onChange((change) => this.viewChanged(change));

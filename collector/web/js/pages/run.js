@@ -1,12 +1,14 @@
-/* One run (#/run/<id or name>, or the real path /runs/<id> that alert links use): header, metric charts, params,
- * environment, notes, alerts, exit info; kept current by the live connection.
+/* One run (#/run/<id or name>, or the real path /runs/<id> that alert links use): header, metric charts, system metrics,
+ * params, environment, notes, alerts, exit info; kept current by the live connection.
  *
  * The charts (charts/lazy.js) are placeholders until they scroll into view, so a run with a thousand metric
  * keys opens at once; the toolbar above them (charts/view.js) sets log scale, smoothing and the x axis for all.
+ * System metrics (kind "system": CPU, memory, GPU… as the emitter samples them) have their own grid in a section
+ * of their own, collapsed until opened (its charts load only then), so they never crowd the training metrics.
  * Alerts read as rows (alertrows.js): rule-alert episodes with their repeats folded, and alerts raised by the run.
  */
 
-import { API, api } from "../api.js";
+import { API, api, isSystemMetric } from "../api.js";
 import { EpisodeTable, userAlertRow, userAlertTable } from "../alertrows.js";
 import { LazyCharts } from "../charts/lazy.js";
 import { ChartView } from "../charts/view.js";
@@ -40,10 +42,17 @@ export async function runPage(visit, ref) {
   const run = await api("/runs/" + encodeURIComponent(ref));
   const counts = Object.fromEntries(Object.entries(run.metrics || {}).map(([k, m]) => [k, m.count || 0]));
   const view = new ChartView();
+  const systemKeys = new Set(Object.keys(counts).filter((k) => isSystemMetric(run.metrics[k], k)));
   const charts = new LazyCharts(visit, run.id, view, { maxPoints: MAX_POINTS, counts });
+  const system = new LazyCharts(visit, run.id, view, { maxPoints: MAX_POINTS, counts, id: "system-charts" });
+  const systemCount = h("span", { class: "muted" });
+  const systemSection = h("details", { class: "panel", id: "system-metrics" },
+    h("summary", {}, h("h2", { text: "System metrics" }), " ", systemCount), system.element);
+  const showSystem = () => { systemSection.hidden = !systemKeys.size; systemCount.textContent = `${systemKeys.size} keys`; };
   const statusCell = h("span", {}, statusBadge(run.status));
   const stepCell = h("span", { class: "num", text: run.last_step ?? "–" });
-  const keyFilter = h("input", { type: "text", id: "metric-filter", placeholder: "filter metrics", oninput: () => charts.filter(keyFilter.value) });
+  const keyFilter = h("input", { type: "text", id: "metric-filter", placeholder: "filter metrics",
+    oninput: () => { charts.filter(keyFilter.value); system.filter(keyFilter.value); } });
   const notesList = h("ul", { id: "notes" }, (run.notes_log || []).map((n) => h("li", { text: n.text })));
   const tagsBox = h("div", { id: "tags" }, run.tags.map((t) => h("span", { class: "tag", text: t })));
   const alerts = alertsPanel(run);
@@ -57,8 +66,9 @@ export async function runPage(visit, ref) {
       tagsBox,
       run.notes ? h("p", { text: run.notes }) : null),
     h("div", { class: "panel" },
-      h("div", { class: "row" }, h("h2", { text: "Metrics" }), h("span", { class: "muted", text: `${Object.keys(counts).length} keys` }), keyFilter, view.toolbar()),
+      h("div", { class: "row" }, h("h2", { text: "Metrics" }), h("span", { class: "muted", text: `${Object.keys(counts).length - systemKeys.size} keys` }), keyFilter, view.toolbar()),
       charts.element),
+    systemSection,
     h("div", { class: "grid2" },
       h("div", { class: "panel" }, h("h2", { text: "Params" }), kvTable("params", Object.entries(run.params))),
       h("div", { class: "panel" }, h("h2", { text: "Environment" }), h("pre", { text: JSON.stringify(run.env, null, 2) }))),
@@ -67,13 +77,15 @@ export async function runPage(visit, ref) {
       alerts.element),
     run.exit_info && Object.keys(run.exit_info).length ? h("div", { class: "panel" }, h("h2", { text: "Exit" }), h("pre", { text: JSON.stringify(run.exit_info, null, 2) })) : null);
 
-  for (const key of Object.keys(counts).sort()) charts.chart(key);
+  for (const key of Object.keys(counts).sort()) (systemKeys.has(key) ? system : charts).chart(key);
+  showSystem();
   visit.every(TIMES_REFRESH_MS, () => refreshTimes(document.getElementById("view")));
 
   visit.live({ runs: [run.id] }, (frame) => {
     for (const s of frame.series) {
       if (s.run !== run.id) continue;
-      charts.live(s, frame.coalesced);
+      if (!systemKeys.has(s.key) && isSystemMetric(run.metrics[s.key], s.key)) { systemKeys.add(s.key); showSystem(); }
+      (systemKeys.has(s.key) ? system : charts).live(s, frame.coalesced);
       const step = Math.max(...s.steps);
       if (!(step <= run.last_step)) { run.last_step = step; stepCell.textContent = String(step); }
     }
