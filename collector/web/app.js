@@ -1,4 +1,4 @@
-/* runwatch dashboard, the entry module: runs table, run page with live charts, compare, alerts and silences.
+/* runwatch dashboard, the entry module: runs table, run page with live charts, groups (studies, sweeps), compare, alerts and silences.
  *
  * Native ES modules, no build step: index.html loads vendor/uPlot.iife.min.js (a classic deferred
  * script, the global window.uPlot) and then this module, which imports the rest from js/:
@@ -13,7 +13,11 @@
  *   js/alertrows.js    alerts as readable rows: episodes, and alerts raised by runs
  *   js/charts/         uPlot charts: metric.js (one run's metric, live), overlay.js (one metric across runs),
  *                      lazy.js (a run's grid: a chart loads and draws only once in view), view.js (log, smoothing,
- *                      x axis), axes.js (scales, axes sized to their labels), transform.js (EMA, log domain)
+ *                      x axis), axes.js (scales, axes sized to their labels), transform.js (EMA, log domain);
+ *                      and SVG ones of our own for groups: parallel.js (parallel coordinates), scatter.js,
+ *                      scale.js (numeric, log and categorical axes, the missing slot), svg.js (elements, colours)
+ *   js/group/          a group's runs: load.js (every page of them), model.js (objective, direction, params,
+ *                      ranking, best), table.js (the ranked table)
  *   js/testhooks.js    window.RUNWATCH_TEST, the only hook the browser tests use
  *   js/router.js       hash routes (and the real paths /runs/<id> alert links use) → js/pages/*.js
  *

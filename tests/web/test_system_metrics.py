@@ -6,6 +6,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from tests.web.study import GroupedRun
+
 SYSTEM = {
     "system/cpu_percent": 40.0,
     "system/memory_mb": 2048.0,
@@ -45,4 +47,17 @@ def test_the_run_page_shows_system_metrics_in_their_own_collapsed_section(
     page.fill("#metric-filter", "memory")  # the filter box narrows both sections
     expect(page.locator(".chart:visible")).to_have_count(1)
     expect(section.locator('.chart[data-key="system/memory_mb"]')).to_be_visible()
+    assert page.problems == []
+
+
+def test_a_run_without_system_metrics_shows_no_such_section_and_links_to_its_group(
+    dashboard: Any, store: Any, page: Any
+) -> None:
+    run = GroupedRun(store, "vision", group="sweep-3", name="plain")
+    run.log({"loss": 0.5}, step=1)
+    page.goto(f"{dashboard.url}/#/run/{run.id}")
+    expect(page.locator('#charts .chart[data-key="loss"]')).to_be_visible()
+    expect(page.locator("#system-metrics")).to_be_hidden()
+    expect(page.locator("a.group-link")).to_have_text("sweep-3")
+    expect(page.locator("a.group-link")).to_have_attribute("href", "#/group/sweep-3?project=vision")
     assert page.problems == []

@@ -68,6 +68,16 @@ export function runLink(runId, label) {
   return h("a", { href: "#/run/" + encodeURIComponent(runId), text: label });
 }
 
+/** The route of a group of runs: "#/group/<name>?project=<project>" (no project: the group across projects). */
+export function groupHref(name, project) {
+  return "#/group/" + encodeURIComponent(name) + (project ? "?project=" + encodeURIComponent(project) : "");
+}
+
+/** A link to a group's page (pages/group.js), or a muted "–" for a run in no group. */
+export function groupLink(name, project) {
+  return name ? h("a", { href: groupHref(name, project), class: "group-link", text: name }) : h("span", { class: "muted", text: "–" });
+}
+
 /** A severity (or level) as a coloured badge: critical, error, warning, info; anything else plain. */
 export function severityBadge(severity) {
   const known = ["critical", "error", "warning", "info"].includes(severity) ? severity : "other";

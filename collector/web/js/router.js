@@ -3,6 +3,7 @@
  *
  *   #/                       runs table (#/?filter=...&sort=...)
  *   #/run/<id or name>       one run
+ *   #/group/<name>?project=  the runs sharing a group (a study, a sweep), ranked by an objective
  *   #/compare?runs=a,b       compare runs
  *   #/alerts?state=&severity=&run=   alerts (filtered) and silences
  *
@@ -15,6 +16,7 @@ import { AuthNeeded } from "./api.js";
 import { errorBox, setView } from "./dom.js";
 import { alertsPage } from "./pages/alerts.js";
 import { comparePage } from "./pages/compare.js";
+import { groupPage } from "./pages/group.js";
 import { showLogin } from "./pages/login.js";
 import { runPage } from "./pages/run.js";
 import { runsPage } from "./pages/runs.js";
@@ -28,6 +30,7 @@ function markNav(path) {
 
 function openPage(visit, path) {
   if (path.startsWith("/run/")) return runPage(visit, decodeURIComponent(path.slice(5)));
+  if (path.startsWith("/group/")) return groupPage(visit, decodeURIComponent(path.slice(7)));
   if (path === "/compare") return comparePage(visit);
   if (path === "/alerts") return alertsPage(visit);
   return runsPage(visit);

@@ -5,6 +5,7 @@
  * keys opens at once; the toolbar above them (charts/view.js) sets log scale, smoothing and the x axis for all.
  * System metrics (kind "system": CPU, memory, GPU… as the emitter samples them) have their own grid in a section
  * of their own, collapsed until opened (its charts load only then), so they never crowd the training metrics.
+ * A run in a group links to the group's page (pages/group.js).
  * Alerts read as rows (alertrows.js): rule-alert episodes with their repeats folded, and alerts raised by the run.
  */
 
@@ -12,7 +13,7 @@ import { API, api, isSystemMetric } from "../api.js";
 import { EpisodeTable, userAlertRow, userAlertTable } from "../alertrows.js";
 import { LazyCharts } from "../charts/lazy.js";
 import { ChartView } from "../charts/view.js";
-import { h, refreshTimes, setView, statusBadge, timeAgo } from "../dom.js";
+import { groupLink, h, refreshTimes, setView, statusBadge, timeAgo } from "../dom.js";
 import { Episodes, transitionFromFrame } from "../episodes.js";
 import { when } from "../format.js";
 
@@ -61,6 +62,7 @@ export async function runPage(visit, ref) {
     h("div", { class: "panel" },
       h("h1", { id: "run-name", text: run.name }),
       h("div", { class: "row muted" }, statusCell, h("span", { text: `project ${run.project}` }), h("span", {}, "step ", stepCell),
+        run.group ? h("span", {}, "group ", groupLink(run.group, run.project)) : null,
         h("span", { text: `id ${run.id}` }), h("span", { title: when(run.created_at) }, "started ", timeAgo(run.created_at)),
         h("a", { href: `${API}/runs/${encodeURIComponent(run.id)}/export.csv`, text: "export CSV" })),
       tagsBox,

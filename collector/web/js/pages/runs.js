@@ -1,13 +1,14 @@
-/* The runs table (#/): filter and sort through the URL, paging, compare selection, rows kept current by live frames. */
+/* The runs table (#/): filter and sort through the URL, paging, compare selection, rows kept current by live frames.
+ * A run's group links to the group's page (pages/group.js). */
 
 import { api, AuthNeeded, num } from "../api.js";
-import { h, hashQuery, runLink, setView, statusBadge } from "../dom.js";
+import { groupLink, h, hashQuery, runLink, setView, statusBadge } from "../dom.js";
 import { age, fmt } from "../format.js";
 
 const SORTS = ["created_at desc", "created_at asc", "last_event_at desc", "name asc", "status asc"];
 const DEFAULT_SORT = SORTS[0];
 const PAGE_SIZE = "50";
-const COLUMNS = ["", "name", "project", "status", "step", "age", "latest metrics", "tags"];
+const COLUMNS = ["", "name", "project", "group", "status", "step", "age", "latest metrics", "tags"];
 
 function metricChips(metrics) {
   return Object.entries(metrics || {}).slice(0, 4).map(([k, m]) =>
@@ -62,6 +63,7 @@ export async function runsPage(visit) {
       h("td", {}, box),
       h("td", { class: "name" }, runLink(run.id, run.name)),
       h("td", { text: run.project }),
+      h("td", { class: "group" }, groupLink(run.group, run.project)),
       cells.status, cells.step, cells.age, cells.metrics,
       h("td", {}, (run.tags || []).map((t) => h("span", { class: "tag", text: t }))));
     rows.set(run.id, { run, tr, cells });
@@ -88,7 +90,7 @@ export async function runsPage(visit) {
     data.runs.forEach((run) => tbody.append(renderRow(run)));
     cursor = data.next_cursor;
     more.hidden = !cursor;
-    if (!data.runs.length && !next) tbody.append(h("tr", {}, h("td", { colspan: 8, class: "muted", text: "No runs match. Start one with emitter.init(project=...)." })));
+    if (!data.runs.length && !next) tbody.append(h("tr", {}, h("td", { colspan: COLUMNS.length, class: "muted", text: "No runs match. Start one with emitter.init(project=...)." })));
   }
 
   let reloadTimer = 0;
