@@ -43,6 +43,8 @@ def _unsafe_char(char: str) -> str | None:
     """Why one character may not appear in a path, or None."""
     if char == "\\":
         return "backslash"
+    if char == "\ufffd":
+        return "replacement character (the bytes were not valid UTF-8)"
     category = unicodedata.category(char)
     if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
         return f"control or format character U+{ord(char):04X}"

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
 from emitter.artifact_paths import clean_name, clean_path, is_sha256
@@ -25,6 +26,16 @@ from ..artifacts.base import CHUNK
 from ..artifacts.media import SNIFF_BYTES, content_disposition, parse_range, sniff_image
 from ..store.base import ArtifactVersion, Store, artifact_json
 from .auth import require
+
+
+
+class AnyPathConvertor(PathConvertor):
+    """Like ``path``, but also across newlines: a path with a control character gets the route's clear 400, not a 404."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anypath", AnyPathConvertor())  # Starlette's registry of convertor names; idempotent
 
 router = APIRouter(tags=["artifacts"])
 viewer = [Depends(require("viewer"))]
@@ -74,7 +85,7 @@ def head_blob(request: Request, sha256: str) -> Response:
     return Response(status_code=200, headers={"x-runwatch-size": str(size)})
 
 
-@router.put("/runs/{run_id}/artifacts/{path:path}", dependencies=writer, status_code=201)
+@router.put("/runs/{run_id}/artifacts/{path:anypath}", dependencies=writer, status_code=201)
 async def upload(request: Request, run_id: str, path: str) -> JSONResponse:
     """One file's bytes, streamed; ``X-Runwatch-Sha256`` is required and verified.
 
@@ -148,7 +159,7 @@ def list_run_artifacts(request: Request, ref: str) -> dict[str, Any]:
     }
 
 
-@router.get("/runs/{ref}/artifacts/{path:path}", dependencies=viewer)
+@router.get("/runs/{ref}/artifacts/{path:anypath}", dependencies=viewer)
 def download(
     request: Request,
     ref: str,

@@ -56,8 +56,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
         end = int(last) if last else size - 1
     except ValueError:
         return None
-    if start < 0 or end < start:
-        return None
     if start >= size:
         return False
+    if end < start:
+        return None
     return start, min(end, size - 1)
