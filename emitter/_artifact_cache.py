@@ -38,7 +38,9 @@ class ArtifactCache:
         """``(manifest, path)`` of a version (``latest``, a number or an alias): a directory, or a one-file artifact's file."""
         name = clean_name(name)
         try:
-            manifest = self._api.get_json(f"/api/v1/artifacts/{quote_path(name)}/{quote(ref, safe='')}", {"project": project})
+            manifest = self._api.get_json(
+                f"/api/v1/artifacts/{quote_path(name)}/{quote(ref, safe='')}", {"project": project}
+            )
         except ApiUnavailable:
             number = parse_version_ref(ref)
             cached = self._cached_manifest(project, name, number) if number is not None else None
@@ -52,7 +54,8 @@ class ArtifactCache:
             self._place(blob, tree / inner, file["size"])
         (tree.parent / f"v{manifest['version']}.json").write_text(json.dumps(manifest))
         files = manifest["files"]
-        return manifest, (tree / clean_path(files[0]["name"]) if len(files) == 1 else tree)
+        location: Path = tree / clean_path(files[0]["name"]) if len(files) == 1 else tree
+        return manifest, location
 
     # ------------------------------------------------------------------ internals
 
@@ -68,7 +71,7 @@ class ArtifactCache:
         return manifest
 
     def _blob(self, manifest: dict[str, Any], file: dict[str, Any]) -> Path:
-        sha = file["sha256"]
+        sha = str(file["sha256"])
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
             raise ValueError(f"manifest names a bad sha256 {sha!r}")
         blob = self.root / "blobs" / sha[:2] / sha

@@ -61,7 +61,8 @@ class Pending:
 
     def event(self) -> list[Any]:
         """The ``[seq, ts, kind, payload]`` of the output event (every file hashed)."""
-        files = [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files]
+        digests = [(f.path, f.sha256 or "", f.size) for f in self.files]
+        files = [{"path": path, "sha256": sha, "size": size} for path, sha, size in digests]
         return [
             self.seq,
             self.ts,
@@ -70,7 +71,7 @@ class Pending:
                 "name": self.name,
                 "uri": f"runwatch:{self.project}/{self.name}",
                 "size": self.size,
-                "sha256": manifest_digest((f["path"], f["sha256"], f["size"]) for f in files),
+                "sha256": manifest_digest(digests),
                 "type": self.type,
                 "aliases": self.aliases,
                 "metadata": self.metadata,

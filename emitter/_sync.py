@@ -11,8 +11,8 @@ from pathlib import Path
 from ._http import ApiClient
 from ._sender import connect
 from ._spool import Segment, Spool
-from ._uploader import EventLink, SyncArtifactsReport, deliver_staged
 from ._unconfirmed import committed_seqs
+from ._uploader import EventLink, SyncArtifactsReport, deliver_staged
 from .events import DEFAULT_PREFIX, DEFAULT_SHARDS, Keys, entry_fields, shard_for
 from .run import DEFAULT_REDIS_URL
 

@@ -118,7 +118,11 @@ def upload(pending: Pending, staging: WriterStaging, api: ApiClient) -> int:
             if api.has_blob(file.sha256):
                 continue
             api.upload(
-                pending.run_id, f"{pending.name}/{file.path}", staging.staged_file(pending, file), file.sha256, file.size
+                pending.run_id,
+                f"{pending.name}/{file.path}",
+                staging.staged_file(pending, file),
+                file.sha256,
+                file.size,
             )
             sent += 1
         pending.state = UPLOADED
@@ -223,9 +227,8 @@ class Uploader:
                 if not self._process(item) and self._draining:
                     return  # unreachable while draining: leave the rest staged
                 continue
-            if self._awaiting:
-                if not self._poll_confirmations() and self._draining:
-                    return
+            if self._awaiting and not self._poll_confirmations() and self._draining:
+                return  # Redis unreachable while draining: the manifests stay for the next start or sync
             if self._draining and not self._queue and not self._awaiting:
                 return
             self._wake.wait(self._idle_wait())

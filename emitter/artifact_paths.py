@@ -48,9 +48,8 @@ def _unsafe_char(char: str) -> str | None:
     category = unicodedata.category(char)
     if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
         return f"control or format character U+{ord(char):04X}"
-    if ord(char) > 127:
-        if char in _LOOKALIKES or any(c in "./\\%" for c in unicodedata.normalize("NFKC", char)):
-            return f"look-alike of '.', '/', '\\' or '%' (U+{ord(char):04X})"
+    if ord(char) > 127 and (char in _LOOKALIKES or any(c in "./\\%" for c in unicodedata.normalize("NFKC", char))):
+        return f"look-alike of '.', '/', '\\' or '%' (U+{ord(char):04X})"
     return None
 
 
@@ -76,7 +75,9 @@ def clean_path(raw: object, *, what: str = "path", max_chars: int = MAX_PATH_CHA
         raise ValueError(f"{what} must not start with a drive letter")
     for segment in path.split("/"):
         if segment in ("", ".", ".."):
-            raise ValueError(f"{what} segment {segment!r} is not allowed" if segment else f"{what} has an empty segment")
+            raise ValueError(
+                f"{what} segment {segment!r} is not allowed" if segment else f"{what} has an empty segment"
+            )
         if len(segment.encode()) > MAX_SEGMENT_BYTES:
             raise ValueError(f"{what} segment longer than {MAX_SEGMENT_BYTES} bytes")
     return path

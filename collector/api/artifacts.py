@@ -28,7 +28,6 @@ from ..store.base import ArtifactVersion, Store, artifact_json
 from .auth import require
 
 
-
 class AnyPathConvertor(PathConvertor):
     """Like ``path``, but also across newlines: a path with a control character gets the route's clear 400, not a 404."""
 

@@ -29,7 +29,9 @@ def sniff_image(head: bytes) -> str | None:
 def content_disposition(filename: str, *, inline: bool) -> str:
     """``attachment`` (or ``inline``) with an ASCII fallback name and the exact UTF-8 one (RFC 6266)."""
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename) or "file"
-    return f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return (
+        f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    )
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:

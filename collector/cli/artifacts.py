@@ -84,7 +84,9 @@ def artifacts(home: Path | None, redis_url: str | None, run_ref: str) -> None:
 @click.argument("path")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("."), help="Directory to write to.")
 @click.option("--version", type=int, default=None, help="A version RUN produced [its newest].")
-def download(home: Path | None, redis_url: str | None, run_ref: str, path: str, output: Path, version: int | None) -> None:
+def download(
+    home: Path | None, redis_url: str | None, run_ref: str, path: str, output: Path, version: int | None
+) -> None:
     """Download PATH of RUN: one file (NAME/FILE) or a whole artifact (NAME), verified, into -o DIR."""
     settings = settings_from(home=home, redis_url=redis_url)
     store = existing_store(settings)

@@ -423,7 +423,9 @@ class ArtifactStore(Protocol):
         """A run's artifact events that were not applied, oldest first."""
         ...
 
-    def versions(self, *, project: str | None = None, name: str | None = None, limit: int = 100) -> list[ArtifactVersion]:
+    def versions(
+        self, *, project: str | None = None, name: str | None = None, limit: int = 100
+    ) -> list[ArtifactVersion]:
         """Versions across runs, newest first (of one project, of one name)."""
         ...
 

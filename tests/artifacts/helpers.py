@@ -21,7 +21,7 @@ def raw_request(
 ) -> tuple[int, dict[str, str], bytes]:
     """One request whose target goes on the wire byte for byte as given (httpx would resolve ``..``)."""
     parts = urlsplit(base_url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
         connection.request(method, target, body=body, headers=dict(headers or {}), encode_chunked=chunked)
         response = connection.getresponse()

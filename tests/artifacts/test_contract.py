@@ -76,9 +76,8 @@ def test_the_digest_of_one_file_is_its_sha256_and_of_several_is_order_free():
 
 
 def _decode(payload):
-    return decode_entry({k.encode(): v if isinstance(v, bytes) else str(v).encode() for k, v in encode_entry(
-        "r", "w", [[0, 1.0, "artifact", payload]]
-    ).items()})
+    fields = encode_entry("r", "w", [[0, 1.0, "artifact", payload]])
+    return decode_entry({str(k).encode(): v if isinstance(v, bytes) else str(v).encode() for k, v in fields.items()})
 
 
 def test_the_original_artifact_payload_stays_valid_and_new_fields_are_type_checked():
@@ -95,7 +94,7 @@ def test_the_original_artifact_payload_stays_valid_and_new_fields_are_type_check
     }
     assert _decode(good).events[0].payload == good
     assert _decode({"name": "m", "uri": "x", "role": "input", "version": 2}).events[0].payload["version"] == 2
-    for bad in (
+    cases: list[dict[str, object]] = [
         {"size": -1},
         {"aliases": "best"},
         {"metadata": []},
@@ -104,6 +103,7 @@ def test_the_original_artifact_payload_stays_valid_and_new_fields_are_type_check
         {"files": [{"path": "x", "sha256": "a", "size": "5"}]},
         {"files": {}},
         {"type": 3},
-    ):
+    ]
+    for broken in cases:
         with pytest.raises(ContractError):
-            _decode({"name": "m", "uri": "x", **bad})
+            _decode({"name": "m", "uri": "x", **broken})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
@@ -130,7 +129,9 @@ def test_use_artifact_by_version_and_alias_and_the_lineage_shows_producer_and_co
     latest = consumer.use_artifact("model")
     assert latest.read_bytes() == b"epoch 2" * 1000
     assert latest.parent.parent.parent.parent.parent.name == "cache"
-    assert latest.stat().st_mode & 0o222 == 0  # cached files are read-only: editing one cannot corrupt the cache quietly
+    assert (
+        latest.stat().st_mode & 0o222 == 0
+    )  # cached files are read-only: editing one cannot corrupt the cache quietly
     consumer.finish()
     wait_for(lambda: len(store.artifacts.used_by(consumer.id)) == 3, what="the three uses")
 

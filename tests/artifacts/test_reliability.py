@@ -72,7 +72,9 @@ def test_the_api_down_during_log_artifact_then_runwatch_sync_stores_it_once(
     assert len(store.artifacts.for_run(run_id)) == 1  # stored once
 
 
-def test_artifacts_left_staged_are_delivered_by_the_next_emitter_start(artifact_env, collector, store, api, home, tmp_path):
+def test_artifacts_left_staged_are_delivered_by_the_next_emitter_start(
+    artifact_env, collector, store, api, home, tmp_path
+):
     model = tmp_path / "model.bin"
     model.write_bytes(b"weights" * 10_000)
     down = f"http://127.0.0.1:{free_port()}"
@@ -111,6 +113,7 @@ class ServeProcess:
         return self
 
     def kill9(self):
+        assert self.process is not None
         self.process.kill()
         self.process.wait()
 
@@ -216,7 +219,9 @@ def test_cli_lists_and_downloads_a_run_s_artifacts(artifact_env, artifact_settin
     assert whole.exit_code == 0, whole.output
     assert (out / "a.bin").read_bytes() == b"a" * 100 and (out / "b.bin").read_bytes() == b"b" * 200
     one = CliRunner().invoke(
-        main, ["download", "cli-run", "ckpt/b.bin", "-o", str(out / "one"), "--home", str(artifact_settings.home)], env=env
+        main,
+        ["download", "cli-run", "ckpt/b.bin", "-o", str(out / "one"), "--home", str(artifact_settings.home)],
+        env=env,
     )
     assert one.exit_code == 0 and (out / "one" / "b.bin").read_bytes() == b"b" * 200
     missing = CliRunner().invoke(

@@ -148,7 +148,9 @@ HTML = b"<html><script>alert(1)</script></html>"
 
 def test_downloads_honour_ranges_and_serve_only_real_images_inline(api, fake_run):
     run = fake_run("cifar", name="media")
-    store_artifact(api, run, "media", {"plot.png": PNG, "fake.png": HTML, "x.svg": SVG, "page.html": HTML, "d.bin": DATA})
+    store_artifact(
+        api, run, "media", {"plot.png": PNG, "fake.png": HTML, "x.svg": SVG, "page.html": HTML, "d.bin": DATA}
+    )
     base = f"/api/v1/runs/{run.id}/artifacts/media"
     status, headers, body = raw_request(api.url, "GET", f"{base}/plot.png")
     assert status == 200 and body == PNG
@@ -185,5 +187,7 @@ def test_a_one_file_artifact_downloads_by_its_name_and_the_listing_shows_it(api,
     assert item["producer"]["id"] == run.id and item["consumers"] == []
     manifest = httpx.get(f"{api.url}/api/v1/artifacts/weights/best").json()
     assert manifest["version"] == 1 and manifest["project"] == "cifar"
-    assert httpx.get(f"{api.url}/api/v1/artifacts", params={"name": "weights"}).json()["artifacts"][0]["id"] == item["id"]
+    assert (
+        httpx.get(f"{api.url}/api/v1/artifacts", params={"name": "weights"}).json()["artifacts"][0]["id"] == item["id"]
+    )
     assert httpx.get(f"{api.url}/api/v1/artifacts/weights/v9").status_code == 404

@@ -59,8 +59,11 @@ class SQLiteArtifacts:
         )
         return [ArtifactRejection(*row) for row in rows]
 
-    def versions(self, *, project: str | None = None, name: str | None = None, limit: int = 100) -> list[ArtifactVersion]:
-        where, args = [], []
+    def versions(
+        self, *, project: str | None = None, name: str | None = None, limit: int = 100
+    ) -> list[ArtifactVersion]:
+        where: list[str] = []
+        args: list[Any] = []
         if project is not None:
             where.append("project = ?")
             args.append(project)
@@ -75,21 +78,22 @@ class SQLiteArtifacts:
 
     def get(self, project: str, name: str, ref: str) -> ArtifactVersion | None:
         number = parse_version_ref(ref)
+        args: list[Any]
         if ref == "latest":
             sql, args = "project = ? AND name = ? ORDER BY version DESC LIMIT 1", [project, name]
         elif number is not None:
             sql, args = "project = ? AND name = ? AND version = ?", [project, name, number]
         else:
-            sql = (
-                "id = (SELECT version_id FROM artifact_aliases WHERE project = ? AND name = ? AND alias = ?)"
-            )
+            sql = "id = (SELECT version_id FROM artifact_aliases WHERE project = ? AND name = ? AND alias = ?)"
             args = [project, name, ref]
         rows = self._db.read(f"SELECT {_COLUMNS} FROM artifact_versions WHERE {sql}", args)
         found = self._complete(rows)
         return found[0] if found else None
 
     def find(self, run_id: str, path: str, version: int | None = None) -> tuple[ArtifactVersion, str] | None:
-        names = [row[0] for row in self._db.read("SELECT DISTINCT name FROM artifact_versions WHERE run_id = ?", (run_id,))]
+        names = [
+            row[0] for row in self._db.read("SELECT DISTINCT name FROM artifact_versions WHERE run_id = ?", (run_id,))
+        ]
         matching = [n for n in names if path == n or path.startswith(n + "/")]
         if not matching:
             return None
@@ -166,7 +170,9 @@ class SQLiteArtifacts:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._db.read(f"SELECT id, name, project, status FROM runs WHERE id IN ({marks})", ids)
-        return {rid: {"id": rid, "name": name, "project": project, "status": status} for rid, name, project, status in rows}
+        return {
+            rid: {"id": rid, "name": name, "project": project, "status": status} for rid, name, project, status in rows
+        }
 
 
 def run_artifacts(db: Database, run_id: str) -> dict[str, Any]:
