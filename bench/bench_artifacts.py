@@ -143,13 +143,17 @@ def bench_log_artifact_cost(tmp: Path, sizes: dict[str, int]) -> dict[str, float
     for label, size in sizes.items():
         path = random_file(tmp / f"cost-{label}.bin", size)
         baseline = tmp / f"copy-{label}.bin"
-        started = time.perf_counter()
-        shutil.copyfile(path, baseline)
-        figures[f"copyfile_{label}_ms"] = (time.perf_counter() - started) * 1000
-        baseline.unlink()
-        started = time.perf_counter()
-        run.log_artifact(path, name=f"cost-{label}")
-        figures[f"log_artifact_{label}_ms"] = (time.perf_counter() - started) * 1000
+        copies = []
+        for _ in range(2):  # before and after: the page cache favours neither
+            started = time.perf_counter()
+            shutil.copyfile(path, baseline)
+            copies.append((time.perf_counter() - started) * 1000)
+            baseline.unlink()
+            if not figures.get(f"log_artifact_{label}_ms"):
+                started = time.perf_counter()
+                run.log_artifact(path, name=f"cost-{label}")
+                figures[f"log_artifact_{label}_ms"] = (time.perf_counter() - started) * 1000
+        figures[f"copyfile_{label}_ms"] = min(copies)
         path.unlink()
     run.finish()
     shutil.rmtree(tmp / "cost-home", ignore_errors=True)

@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import json
 import os
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +145,8 @@ class ApiClient:
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._https:
+            import ssl  # only for https: a plain-HTTP emitter never pays for importing it
+
             return http.client.HTTPSConnection(
                 self._host, self._port, timeout=self._timeout, context=ssl.create_default_context(), blocksize=BLOCK
             )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import threading
 import time
@@ -94,6 +95,14 @@ class EventLink:
             except Exception:  # noqa: BLE001 - the connection is already broken
                 pass
             self._client = None
+
+
+def _lower_priority() -> None:
+    """Nice this thread (Linux schedules threads apart): hashing a checkpoint yields the CPU to training."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass  # not Linux, or not allowed: the upload just competes as an equal
 
 
 def sha256_of(path: Path) -> str:
@@ -219,6 +228,7 @@ class Uploader:
     # ------------------------------------------------------------------ the thread
 
     def _loop(self) -> None:
+        _lower_priority()
         if self._adopt:
             self._adopt_leftovers()
         while True:
