@@ -41,7 +41,6 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, collect, demo, runs, show, tail, sync, export, dead_letters, artifacts, download, rules, alerts):
-    main.add_command(command)
-for command in (silence, token):
+COMMANDS = (serve, collect, demo, runs, show, tail, sync, export, dead_letters, artifacts, download)
+for command in (*COMMANDS, rules, alerts, silence, token):
     main.add_command(command)
