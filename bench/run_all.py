@@ -25,6 +25,7 @@ SCRIPTS = [  # cheapest first, so a broken setup shows early
     "bench_pipeline.py",
     "bench_live.py",
     "bench_alert_latency.py",
+    "bench_artifacts.py",
 ]
 
 

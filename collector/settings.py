@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         120.0, gt=0, description="A delivery claimed by a worker that died is retried after this long."
     )
     stall_interval: float = Field(1.0, gt=0, description="How often the stall detector checks (seconds).")
+    artifacts_url: str | None = Field(
+        None, description="Artifact bytes: file:///path or s3://bucket/prefix (default: $RUNWATCH_HOME/artifacts)."
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, Ceph, R2) for s3:// URLs.")
+    artifact_max_bytes: int = Field(5 << 30, ge=1, description="Largest artifact file the API accepts (bytes).")
 
     @classmethod
     def settings_customise_sources(

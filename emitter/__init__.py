@@ -12,17 +12,21 @@ failure: when Redis is unreachable, events go to a disk spool and are replayed l
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from . import _hooks
+from ._artifacts import ArtifactHandle
 from ._names import generate_name, new_run_id
-from ._sync import SyncReport, sync_spool
+from ._sync import SyncReport, sync_artifacts, sync_spool
 from .events import CONTRACT_VERSION, ContractError, Kind, RunStatus
 from .run import Run
 
 __all__ = [
     "CONTRACT_VERSION",
+    "ArtifactHandle",
     "ContractError",
     "Kind",
     "Run",
@@ -35,11 +39,15 @@ __all__ = [
     "generate_name",
     "init",
     "log",
+    "log_artifact",
+    "log_image",
     "log_params",
     "new_run_id",
     "note",
     "set_tags",
+    "sync_artifacts",
     "sync_spool",
+    "use_artifact",
 ]
 
 
@@ -106,6 +114,28 @@ def note(text: str) -> None:
 def alert(title: str, text: str = "", level: str = "warn") -> None:
     """``alert()`` on the current run."""
     _require().alert(title, text, level)
+
+
+def log_artifact(
+    path: str | os.PathLike[str],
+    name: str | None = None,
+    *,
+    type: str = "file",
+    aliases: Iterable[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+) -> ArtifactHandle:
+    """``log_artifact()`` on the current run."""
+    return _require().log_artifact(path, name, type=type, aliases=aliases, metadata=metadata)
+
+
+def log_image(key: str, image: Any, step: int | None = None) -> ArtifactHandle:
+    """``log_image()`` on the current run."""
+    return _require().log_image(key, image, step)
+
+
+def use_artifact(name: str, version: int | str = "latest", *, project: str | None = None) -> Path:
+    """``use_artifact()`` on the current run."""
+    return _require().use_artifact(name, version, project=project)
 
 
 def flush(timeout: float | None = None) -> bool:

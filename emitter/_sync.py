@@ -1,4 +1,4 @@
-"""Deliver a spool left behind by jobs that ended while Redis was unreachable."""
+"""Deliver a spool left behind by jobs that ended while Redis was unreachable, and their staged artifacts."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._http import ApiClient
 from ._sender import connect
 from ._spool import Segment, Spool
 from ._unconfirmed import committed_seqs
+from ._uploader import EventLink, SyncArtifactsReport, deliver_staged
 from .events import DEFAULT_PREFIX, DEFAULT_SHARDS, Keys, entry_fields, shard_for
 from .run import DEFAULT_REDIS_URL
 
@@ -90,3 +92,28 @@ def sync_spool(
         spool.unlock_all()
         client.close()
     return report
+
+
+def sync_artifacts(
+    home: str | os.PathLike[str] | None = None,
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    redis_url: str | None = None,
+    prefix: str | None = None,
+    timeout: float = 30.0,
+    progress: Callable[[str], None] | None = None,
+) -> SyncArtifactsReport:
+    """Upload the artifacts jobs left staged (the API was down, or they ended first) and send their events.
+
+    ``url`` and ``token`` default to ``RUNWATCH_URL`` and ``RUNWATCH_TOKEN``. Safe to run
+    twice: blobs the API has are not sent again, and the collector stores an event once.
+    """
+    root = Path(home or os.environ.get("RUNWATCH_HOME") or ".runwatch") / "spool" / "artifacts"
+    keys = Keys(prefix or os.environ.get("RUNWATCH_PREFIX") or DEFAULT_PREFIX)
+    link = EventLink(
+        redis_url or os.environ.get("RUNWATCH_REDIS_URL") or DEFAULT_REDIS_URL,
+        keys,
+        int(os.environ.get("RUNWATCH_SHARDS") or DEFAULT_SHARDS),
+    )
+    return deliver_staged(root, ApiClient.from_env(url, token), link, timeout=timeout, progress=progress)

@@ -335,8 +335,42 @@ def _check_tags(payload: dict[str, Any]) -> str | None:
 
 
 def _check_artifact(payload: dict[str, Any]) -> str | None:
+    """Types only: ``{name, uri, size, sha256}`` plus the optional stored-artifact fields.
+
+    Whether names and paths are safe, and whether the bytes are stored, the collector
+    decides when it applies the event (a rejection with the reason, never a dead letter:
+    the rest of the entry is fine).
+    """
     if not isinstance(payload.get("name"), str) or not isinstance(payload.get("uri"), str):
         return "name and uri must be strings"
+    size = payload.get("size")
+    if size is not None and (type(size) is not int or size < 0):
+        return "size must be a non-negative integer"
+    for field in ("sha256", "type", "project"):
+        if payload.get(field) is not None and not isinstance(payload[field], str):
+            return f"{field} must be a string"
+    aliases = payload.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        return "aliases must be a list of strings"
+    if not isinstance(payload.get("metadata", {}), dict):
+        return "metadata must be a map"
+    if payload.get("role", "output") not in ("output", "input"):
+        return "role must be 'output' or 'input'"
+    version = payload.get("version")
+    if version is not None and (type(version) is not int or version < 1):
+        return "version must be a positive integer"
+    files = payload.get("files", [])
+    if not isinstance(files, list):
+        return "files must be a list"
+    for index, item in enumerate(files):
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("path"), str)
+            and isinstance(item.get("sha256"), str)
+            and type(item.get("size")) is int
+            and item["size"] >= 0
+        ):
+            return f"files[{index}] must be {{path: str, sha256: str, size: int >= 0}}"
     return None
 
 

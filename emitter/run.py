@@ -7,7 +7,6 @@ call. Transport problems never do.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import threading
@@ -18,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _hooks
+from ._artifacts import ArtifactHandle, Artifacts
 from ._names import generate_name, new_run_id, new_writer_id
 from ._sender import Sender
 from ._spool import Spool
@@ -129,6 +129,15 @@ class Run:
                 else _env_float("RUNWATCH_HEARTBEAT_INTERVAL", 10.0)
             ),
         )
+        self._artifacts = Artifacts(
+            run_id=self.id,
+            project=self.project,
+            home=self.home,
+            redis_url=self.redis_url,
+            keys=keys,
+            shards=_env_int("RUNWATCH_SHARDS", DEFAULT_SHARDS),
+            emit=self._emit,
+        )
         self._emit(Kind.RUN_START, start_payload)
         self._emit(Kind.STATUS, {"status": RunStatus.RUNNING.value})
         self._sender.start()
@@ -181,22 +190,33 @@ class Run:
             Kind.ALERT, {"title": bounded_text("title", title), "text": bounded_text("text", text), "level": level}
         )
 
-    def log_artifact(self, path_or_uri: str | os.PathLike[str], name: str | None = None) -> None:
-        """Record an artifact's metadata (a local file gets its size and sha256)."""
-        path = Path(path_or_uri)
-        size: int | None = None
-        digest: str | None = None
-        if path.is_file():
-            size = path.stat().st_size
-            sha = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    sha.update(block)
-            digest = sha.hexdigest()
-            uri = path.resolve().as_uri()
-        else:
-            uri = str(path_or_uri)
-        self._emit(Kind.ARTIFACT, {"name": name or path.name, "uri": uri, "size": size, "sha256": digest})
+    def log_artifact(
+        self,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        *,
+        type: str = "file",
+        aliases: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ArtifactHandle:
+        """Store a file or a directory (a new version of ``name``); returns at once.
+
+        Only a snapshot is taken here (the stored content is the file as it was when this
+        returns); hashing and upload happen on a background thread. A URI (``s3://…``) is
+        recorded as a reference, not uploaded.
+        """
+        self._check_open()
+        return self._artifacts.log(path, name, type=type, aliases=aliases, metadata=metadata)
+
+    def log_image(self, key: str, image: Any, step: int | None = None) -> ArtifactHandle:
+        """Store an image (path, bytes, PIL image, NumPy array, matplotlib figure) as artifact ``key``."""
+        self._check_open()
+        return self._artifacts.log_image(key, image, None if step is None else as_step(step))
+
+    def use_artifact(self, name: str, version: int | str = "latest", *, project: str | None = None) -> Path:
+        """Download a version (``latest``, a number or an alias; cached) and record that this run used it."""
+        self._check_open()
+        return self._artifacts.use(name, version, project)
 
     # --------------------------------------------------------------- lifecycle
 
@@ -220,6 +240,7 @@ class Run:
                 payload["traceback"] = traceback[-MAX_PAYLOAD_BYTES // 4 :]
             self._emit(Kind.STATUS, payload)
             self._sender.close(timeout=_flush_timeout())
+            self._artifacts.close(timeout=_flush_timeout())  # what cannot be uploaded now stays staged
         _hooks.forget(self)
 
     def __enter__(self) -> Run:
@@ -244,6 +265,7 @@ class Run:
         self.writer = new_writer_id()
         self._seq = itertools.count()
         self._sender.restart_in_child(self.writer)
+        self._artifacts = self._artifacts.after_fork()
 
     def close_writer(self) -> None:
         """Send (or spool) what this process logged, without ending the run: how a forked child leaves.
@@ -251,8 +273,13 @@ class Run:
         Called by the exit hooks ``init()`` installs in a forked child; training code never needs it.
         """
         self._sender.close(timeout=_flush_timeout())
+        self._artifacts.close(timeout=_flush_timeout())
 
     # ----------------------------------------------------------------- internals
+
+    def _check_open(self) -> None:
+        if self.finished:
+            raise RuntimeError(f"run {self.id} is finished; start a new one with emitter.init()")
 
     def _emit(self, kind: str, payload: dict[str, Any]) -> None:
         if self.finished and kind != Kind.STATUS:

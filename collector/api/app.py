@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from ..artifacts import BlobStore, open_blob_store
 from ..settings import Settings
 from ..store.base import Store
-from . import auth, runs, silences
+from . import artifacts, auth, runs, silences
 from .live import LiveHub
 from .web import SecurityHeaders, mount_dashboard
 
@@ -27,8 +28,11 @@ def create_app(
     registry: CollectorRegistry | None = None,
     render_metrics: Callable[[], bytes] | None = None,
     clock: Callable[[], float] = time.time,
+    blobs: BlobStore | None = None,
 ) -> FastAPI:
-    """Build the API app over injected Redis, store and metrics registry (nothing global).
+    """Build the API app over injected Redis, store, blob store and metrics registry (nothing global).
+
+    Without ``blobs``, the artifact blob store the settings name is opened.
 
     Raises ``ConfigError`` for a non-loopback bind without auth (unless ``insecure``).
     The live hub is ``app.state.live``; it starts with the first websocket, and whoever
@@ -40,12 +44,14 @@ def create_app(
         app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics, clock=clock
     )
     app.state.live = LiveHub(settings, redis=redis, store=store)
+    app.state.blobs = blobs if blobs is not None else open_blob_store(settings)
     app.add_middleware(SecurityHeaders)
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(runs.router, tags=["runs"])
     api.include_router(auth.router)
     api.include_router(silences.router)
+    api.include_router(artifacts.router)
     api.add_api_websocket_route("/live", app.state.live.endpoint)
     app.include_router(api)
     mount_dashboard(app)

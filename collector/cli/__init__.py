@@ -3,6 +3,7 @@
 - ``serve.py``: ``serve``, ``collect``, ``demo`` (running the service);
 - ``runs.py``: ``runs``, ``show``, ``tail`` (what the runs are doing);
 - ``data.py``: ``sync``, ``export``, ``dead-letters`` (data in and out);
+- ``artifacts.py``: ``artifacts``, ``download`` (stored files, models, images);
 - ``alerts.py``: ``rules check``, ``alerts``, ``silence`` (alerting);
 - ``tokens.py``: ``token`` (API access).
 """
@@ -14,6 +15,7 @@ import logging
 import click
 
 from .alerts import alerts, rules, silence
+from .artifacts import artifacts, download
 from .data import dead_letters, export, sync
 from .runs import runs, show, tail
 from .serve import collect, demo, serve
@@ -39,5 +41,6 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, collect, demo, runs, show, tail, sync, export, dead_letters, rules, alerts, silence, token):
+COMMANDS = (serve, collect, demo, runs, show, tail, sync, export, dead_letters, artifacts, download)
+for command in (*COMMANDS, rules, alerts, silence, token):
     main.add_command(command)

@@ -12,7 +12,7 @@ import click
 import redis
 from rich.table import Table
 
-from emitter import sync_spool
+from emitter import sync_artifacts, sync_spool
 
 from ..deadletter import describe
 from ..export import FORMATS, export_chunks
@@ -23,9 +23,26 @@ from .common import age, common_options, console, err_console, existing_store, f
 @click.command()
 @common_options
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the collector.")
-def sync(home: Path | None, redis_url: str | None, timeout: float) -> None:
-    """Deliver the spool that jobs left behind when Redis was unreachable."""
+@click.option("--url", help="The runwatch API staged artifacts go to [env RUNWATCH_URL; http://127.0.0.1:8765].")
+def sync(home: Path | None, redis_url: str | None, timeout: float, url: str | None) -> None:
+    """Deliver the spool and the staged artifacts that jobs left behind when Redis or the API was unreachable."""
     settings = settings_from(home=home, redis_url=redis_url)
+    staged = sync_artifacts(
+        settings.home,
+        url=url,
+        redis_url=settings.redis_url,
+        prefix=settings.prefix,
+        timeout=timeout,
+        progress=lambda message: console.print(shown(message)),
+    )
+    if staged.uploaded or staged.confirmed or staged.remaining or staged.failed:
+        refused = f", refused {len(staged.failed)}" if staged.failed else ""
+        console.print(
+            f"artifacts: uploaded {staged.uploaded}, confirmed {staged.confirmed}, still staged {staged.remaining}"
+            + refused
+        )
+    for refusal in staged.failed:
+        err_console.print(f"refused by the API (kept under spool/artifacts/failed): {shown(refusal)}")
     try:
         report = sync_spool(
             settings.home,
@@ -43,6 +60,11 @@ def sync(home: Path | None, redis_url: str | None, timeout: float) -> None:
     if report.remaining:
         raise click.ClickException(
             "the collector has not confirmed everything yet: is `runwatch serve` running? Re-run `runwatch sync`."
+        )
+    if staged.remaining:
+        raise click.ClickException(
+            f"{staged.remaining} artifacts are still staged ({staged.error or 'not confirmed yet'}):"
+            " is the API (--url, RUNWATCH_URL) up? Re-run `runwatch sync`."
         )
 
 

@@ -1,10 +1,10 @@
 """The store's interface: what the consumer, alerting, CLI and API may ask of any backend.
 
 A backend is the write path (``Store.write`` and the pipeline's bookkeeping) plus one
-object per noun: ``runs``, ``series``, ``alerts``, ``tokens``, ``silences`` and
-``dead_letters``. Nothing outside ``collector/store`` uses SQL of one engine, or a
-backend's private attributes; SQLite lives in ``store/sqlite/`` and a second backend is
-a sibling folder that passes the same tests (``tests/collector/store/``).
+object per noun: ``runs``, ``series``, ``alerts``, ``tokens``, ``silences``,
+``dead_letters`` and ``artifacts``. Nothing outside ``collector/store`` uses SQL of one
+engine, or a backend's private attributes; SQLite lives in ``store/sqlite/`` and a
+second backend is a sibling folder that passes the same tests (``tests/collector/store/``).
 
 Writes are idempotent on ``(run_id, writer, seq)``: a batch delivered twice (a
 redelivery, a replay after a Redis restart) changes nothing. Reads that feed the API
@@ -141,6 +141,80 @@ class TokenInfo:
     id: int
     role: str
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactFile:
+    """One file of an artifact version: its path inside the artifact, digest and size."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(slots=True)
+class ArtifactVersion:
+    """One stored version of an artifact: every file's bytes are in the blob store.
+
+    ``version`` counts per (project, name) from 1; ``digest`` is the single file's sha256,
+    or for several files the sha256 of the manifest (``path\0sha256\0size\n`` lines, sorted).
+    ``producer`` and ``consumers`` are briefs (``id``, ``name``, ``project``, ``status``).
+    """
+
+    id: int
+    run_id: str
+    project: str
+    name: str
+    version: int
+    type: str
+    aliases: list[str]
+    metadata: dict[str, Any]
+    size: int
+    digest: str
+    created_at: float
+    writer: str
+    seq: int
+    files: list[ArtifactFile] = field(default_factory=list)
+    producer: dict[str, Any] = field(default_factory=dict)
+    consumers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def artifact_json(version: ArtifactVersion) -> dict[str, Any]:
+    """A version as the API and CLI show it: ``path`` and each file's ``path`` are what to download."""
+    return {
+        "id": version.id,
+        "name": version.name,
+        "version": version.version,
+        "project": version.project,
+        "type": version.type,
+        "aliases": version.aliases,
+        "metadata": version.metadata,
+        "size": version.size,
+        "sha256": version.digest,
+        "created_at": version.created_at,
+        "path": version.name,
+        "files": [
+            {"path": f"{version.name}/{f.path}", "name": f.path, "sha256": f.sha256, "size": f.size}
+            for f in version.files
+        ],
+        "writer": version.writer,
+        "seq": version.seq,
+        "producer": version.producer,
+        "consumers": version.consumers,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRejection:
+    """An ``artifact`` event the collector could not apply, and why (never listed as downloadable)."""
+
+    run_id: str
+    writer: str
+    seq: int
+    name: str
+    role: str
+    reason: str
+    at: float
 
 
 # ------------------------------------------------------------------ the nouns
@@ -319,6 +393,60 @@ class SilenceStore(Protocol):
         ...
 
 
+class ArtifactStore(Protocol):
+    """Artifact versions, their files, aliases and lineage, and the registry of stored blobs.
+
+    Versions, aliases, uses and rejections are written only by the collector, from
+    ``artifact`` events (inside ``Store.write``). The API writes the blob registry: a blob
+    is registered once its bytes are committed to the blob store, and an output event is
+    applied only if every file's blob is registered, so a listed version can always be
+    downloaded.
+    """
+
+    def register_blob(self, sha256: str, size: int, now: float) -> bool:
+        """Record a blob committed to the blob store; True when it was not known yet."""
+        ...
+
+    def blob_size(self, sha256: str) -> int | None:
+        """The size of a registered blob, None when it is not registered."""
+        ...
+
+    def for_run(self, run_id: str) -> list[ArtifactVersion]:
+        """Versions a run produced, oldest first, with files, aliases and consumers."""
+        ...
+
+    def used_by(self, run_id: str) -> list[ArtifactVersion]:
+        """Versions a run consumed, in the order it first used them."""
+        ...
+
+    def rejected(self, run_id: str) -> list[ArtifactRejection]:
+        """A run's artifact events that were not applied, oldest first."""
+        ...
+
+    def versions(
+        self, *, project: str | None = None, name: str | None = None, limit: int = 100
+    ) -> list[ArtifactVersion]:
+        """Versions across runs, newest first (of one project, of one name)."""
+        ...
+
+    def get(self, project: str, name: str, ref: str) -> ArtifactVersion | None:
+        """One version by ``latest``, a number (``3`` or ``v3``) or an alias."""
+        ...
+
+    def find(self, run_id: str, path: str, version: int | None = None) -> tuple[ArtifactVersion, str] | None:
+        """Which version of the run's artifacts ``path`` (``<name>[/<file>]``) names, and the file part.
+
+        The longest artifact name of the run that ``path`` starts with wins; without
+        ``version``, the run's newest version of it. The file part is ``""`` when the path
+        names the whole artifact.
+        """
+        ...
+
+    def lineage(self, run_id: str) -> dict[str, Any]:
+        """JSON-ready: what the run produced (with consumers) and consumed (with producers)."""
+        ...
+
+
 class DeadLetterStore(Protocol):
     """Entries the collector could not store, with the reason."""
 
@@ -371,6 +499,9 @@ class Store(Protocol):
 
     @property
     def dead_letters(self) -> DeadLetterStore: ...
+
+    @property
+    def artifacts(self) -> ArtifactStore: ...
 
     def write(self, batches: Sequence[Batch], dead: Sequence[DeadLetter], now: float) -> WriteResult:
         """Apply batches and record dead letters in one transaction; idempotent."""

@@ -3,6 +3,7 @@ import emitter
 
 def test_the_public_api_is_exactly_what_is_documented():
     assert sorted(emitter.__all__) == [
+        "ArtifactHandle",
         "CONTRACT_VERSION",
         "ContractError",
         "Kind",
@@ -16,11 +17,15 @@ def test_the_public_api_is_exactly_what_is_documented():
         "generate_name",
         "init",
         "log",
+        "log_artifact",
+        "log_image",
         "log_params",
         "new_run_id",
         "note",
         "set_tags",
+        "sync_artifacts",
         "sync_spool",
+        "use_artifact",
     ]
     for name in emitter.__all__:
         assert hasattr(emitter, name), name

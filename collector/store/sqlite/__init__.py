@@ -2,7 +2,8 @@
 
 ``SQLiteStore`` composes one ``Database`` (connection, lock, transactions, migrations)
 with a part per noun: the write path (``ingest.py``), ``runs``, ``series``, ``alerts``,
-``tokens``, ``silences`` and ``dead_letters``. Points live in packed chunks
+``tokens``, ``silences``, ``dead_letters`` and ``artifacts`` (``artifacts.py``; its
+events are applied by ``artifact_events.py``). Points live in packed chunks
 (``chunks.py``), which keep every float64 bit pattern; summaries and rollups store REALs
 plus exact bits for NaN and -0.0 (``exact.py``).
 """
@@ -19,6 +20,7 @@ from emitter.events import Batch
 
 from ..base import DeadLetter, WriteHook, WriteResult
 from .alerts import SQLiteAlerts
+from .artifacts import SQLiteArtifacts
 from .database import Database
 from .ingest import Ingest
 from .runs import SQLiteRuns
@@ -52,6 +54,7 @@ class SQLiteStore:
         self.tokens = SQLiteTokens(self.db)
         self.silences = SQLiteSilences(self.db)
         self.dead_letters = SQLiteDeadLetters(self.db)
+        self.artifacts = SQLiteArtifacts(self.db)
         self._checkpoint_interval: float | None = None  # None: SQLite checkpoints inside commits
         self._next_checkpoint = 0.0
 

@@ -13,12 +13,15 @@ from typing import Any
 
 from emitter.events import ENDED_STATUSES, Event, Kind
 
+from .artifact_events import ArtifactEvents
+
 
 class RunEvents:
     """Applies a writer's non-metric events to the ``runs`` row and its side tables."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._artifacts = ArtifactEvents(conn)
         self._known: set[str] = set()  # runs known to exist (this process created or saw them)
 
     def forget(self) -> None:
@@ -122,10 +125,7 @@ class RunEvents:
         elif kind == Kind.NOTE:
             db.execute("INSERT INTO notes (run_id, ts, text) VALUES (?, ?, ?)", (run_id, event.ts, p["text"]))
         elif kind == Kind.ARTIFACT:
-            db.execute(
-                "INSERT INTO artifacts (run_id, ts, name, uri, size, sha256) VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, event.ts, p["name"], p["uri"], p.get("size"), p.get("sha256")),
-            )
+            self._artifacts.apply(run_id, event, now)
         elif kind == Kind.ALERT:
             db.execute(
                 "INSERT INTO user_alerts (run_id, ts, title, text, level) VALUES (?, ?, ?, ?, ?)",

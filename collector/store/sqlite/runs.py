@@ -14,6 +14,7 @@ from emitter.events import json_number
 
 from ..base import MetricSummary, RunRecord
 from ..search import Query, parse_filter, parse_sort
+from .artifacts import run_artifacts
 from .database import Database
 from .exact import from_columns
 
@@ -156,12 +157,7 @@ class SQLiteRuns:
             )
         }
         run["notes_log"] = [{"ts": ts, "text": text} for ts, text in self.notes(run_id)]
-        run["artifacts"] = [
-            {"ts": ts, "name": name, "uri": uri, "size": size, "sha256": sha}
-            for ts, name, uri, size, sha in self._db.read(
-                "SELECT ts, name, uri, size, sha256 FROM artifacts WHERE run_id = ? ORDER BY id", (run_id,)
-            )
-        ]
+        run.update(run_artifacts(self._db, run_id))
         run["writers"] = [
             {"writer": w, "committed": c, "started_at": at, "env": json.loads(env)}
             for w, c, at, env in self._db.read(
