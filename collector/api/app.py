@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from ..settings import Settings
 from ..store.base import Store
 from . import auth, runs, silences
+from .guards import HostGuard, HostPolicy
 from .live import LiveHub
 from .web import SecurityHeaders, mount_dashboard
 
@@ -40,7 +41,7 @@ def create_app(
         app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics, clock=clock
     )
     app.state.live = LiveHub(settings, redis=redis, store=store)
-    app.add_middleware(SecurityHeaders)
+    _add_guards(app, settings)
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(runs.router, tags=["runs"])
@@ -68,8 +69,14 @@ def create_metrics_app(
     auth.check_bind(settings)
     app = FastAPI(title="runwatch collector", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     _add_operations(app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics)
-    app.add_middleware(SecurityHeaders)
+    _add_guards(app, settings)
     return app
+
+
+def _add_guards(app: FastAPI, settings: Settings) -> None:
+    """Middleware, outermost first: security headers on every answer, then the Host/Origin checks."""
+    app.add_middleware(HostGuard, policy=HostPolicy.from_settings(settings))
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so refusals carry the headers too
 
 
 def _add_operations(
