@@ -40,7 +40,7 @@ def create_app(
     _add_operations(
         app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics, clock=clock
     )
-    app.state.live = LiveHub(settings, redis=redis, store=store)
+    app.state.live = LiveHub(settings, redis=redis, store=store, clock=clock)
     _add_guards(app, settings)
 
     api = APIRouter(prefix="/api/v1")

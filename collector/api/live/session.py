@@ -1,8 +1,9 @@
-"""One websocket session of ``WS /api/v1/live``: authenticate, subscribe, send frames.
+"""One websocket session of ``WS /api/v1/live``: authenticate, subscribe, send frames, close when revoked.
 
 The session reads the client's messages (each one replaces its subscription, optionally
 resuming from a cursor) and runs one sender that sends whatever is pending at most every
-``interval``, with a keepalive when nothing was sent for ``KEEPALIVE`` seconds.
+``interval``, with a keepalive when nothing was sent for ``KEEPALIVE`` seconds. A socket
+authenticated by a token is closed with 4401 as soon as the hub finds that token revoked.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .protocol import Subscription, cursor_json, parse_cursor, parse_message
 
 AUTH_TIMEOUT = 10.0
 KEEPALIVE = 15.0
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_UNAUTHENTICATED = 4401
 
 
 class Hub(Protocol):
@@ -39,6 +42,8 @@ class Hub(Protocol):
 
     def cursor_for(self, client: LiveClient) -> dict[int, str]: ...
 
+    def watch_token(self, token: str, on_revoked: Callable[[], None]) -> Callable[[], None]: ...
+
 
 async def serve(hub: Hub, websocket: WebSocket) -> None:
     """``WS /api/v1/live``: authenticate, subscribe, then receive frames until the client leaves."""
@@ -49,41 +54,84 @@ async def serve(hub: Hub, websocket: WebSocket) -> None:
             first = await asyncio.wait_for(_receive(websocket), AUTH_TIMEOUT)
         except (TimeoutError, WebSocketDisconnect, ValueError):
             first = None
-    if await identify_websocket(websocket, first) is None:
-        await websocket.close(4401, "a valid token is required")
+    caller = await identify_websocket(websocket, first)
+    if caller is None:
+        await websocket.close(CLOSE_UNAUTHENTICATED, "a valid token is required")
         return
-    client: LiveClient | None = None
-    current: list[LiveClient] = []  # the sender always serves the latest subscription
-    sender: asyncio.Task[None] | None = None
+    _, token = caller
+    revoked = asyncio.Event()
+    unwatch = hub.watch_token(token, revoked.set) if token is not None else None
+    session = _Session(hub, websocket)
+    receiving = asyncio.create_task(session.receive_forever(first))
+    revocation = asyncio.create_task(revoked.wait())
     try:
-        message = first
-        while True:
-            if message is None:
-                message = await _receive(websocket)
-            if set(message) != {"token"}:  # a message with only a token just authenticates
-                new = LiveClient(Subscription.parse(message), hub.max_pending)
-                cursor = parse_cursor(message.get("cursor"), len(hub.streams))
-                if client is not None:
-                    hub.detach(client)
-                    new.wake = client.wake
-                client = new
-                current[:] = [new]
-                if sender is None:
-                    sender = asyncio.create_task(_send_forever(hub, websocket, lambda: current[0]))
-                await hub.attach(client, cursor)
-            message = None
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    except ValueError as exc:
-        with contextlib.suppress(Exception):
-            await websocket.close(4400, str(exc)[:120])
+        await asyncio.wait({receiving, revocation}, return_when=asyncio.FIRST_COMPLETED)
+        if revoked.is_set():
+            await _stop(receiving)
+            await session.stop()  # the sender first: nothing may be sent after the close
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_UNAUTHENTICATED, "the token was revoked")
     finally:
-        if client is not None:
-            hub.detach(client)
-        if sender is not None:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+        if unwatch is not None:
+            unwatch()
+        await _stop(revocation)
+        await _stop(receiving)
+        await session.stop()
+
+
+class _Session:
+    """One authenticated socket: its current subscription and the task sending its frames."""
+
+    def __init__(self, hub: Hub, websocket: WebSocket) -> None:
+        self.hub = hub
+        self.websocket = websocket
+        self.client: LiveClient | None = None
+        self.sender: asyncio.Task[None] | None = None
+
+    async def receive_forever(self, first: dict[str, Any] | None) -> None:
+        """Each message replaces the subscription; a malformed one closes the socket with 4400."""
+        message = first
+        try:
+            while True:
+                if message is None:
+                    message = await _receive(self.websocket)
+                if set(message) != {"token"}:  # a message with only a token just authenticates
+                    await self._subscribe(message)
+                message = None
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        except ValueError as exc:
+            await self.stop()
+            with contextlib.suppress(Exception):
+                await self.websocket.close(CLOSE_BAD_MESSAGE, str(exc)[:120])
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        new = LiveClient(Subscription.parse(message), self.hub.max_pending)
+        cursor = parse_cursor(message.get("cursor"), len(self.hub.streams))
+        if self.client is not None:
+            self.hub.detach(self.client)
+            new.wake = self.client.wake  # the sender always serves the latest subscription
+        self.client = new
+        if self.sender is None:
+            self.sender = asyncio.create_task(_send_forever(self.hub, self.websocket, self._current))
+        await self.hub.attach(new, cursor)
+
+    def _current(self) -> LiveClient:
+        assert self.client is not None  # the sender starts with the first subscription
+        return self.client
+
+    async def stop(self) -> None:
+        """Detach from the hub and stop sending (idempotent)."""
+        if self.client is not None:
+            self.hub.detach(self.client)
+        if self.sender is not None:
+            await _stop(self.sender)
+
+
+async def _stop(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
 
 
 async def _receive(websocket: WebSocket) -> dict[str, Any]:
