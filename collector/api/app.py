@@ -16,6 +16,7 @@ from ..settings import Settings
 from ..store.base import Store
 from . import auth, runs, silences
 from .guards import HostGuard, HostPolicy
+from .limits import BodyGuard, BodyLimits
 from .live import LiveHub
 from .web import SecurityHeaders, mount_dashboard
 
@@ -74,7 +75,9 @@ def create_metrics_app(
 
 
 def _add_guards(app: FastAPI, settings: Settings) -> None:
-    """Middleware, outermost first: security headers on every answer, then the Host/Origin checks."""
+    """Middleware, outermost first: security headers on every answer, the Host/Origin checks, then
+    authentication and the size cap before any request body is read."""
+    app.add_middleware(BodyGuard, settings=settings, limits=BodyLimits.from_settings(settings))
     app.add_middleware(HostGuard, policy=HostPolicy.from_settings(settings))
     app.add_middleware(SecurityHeaders)  # added last: outermost, so refusals carry the headers too
 

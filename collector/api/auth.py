@@ -27,6 +27,7 @@ from ..store.base import ROLES, Store
 
 COOKIE = "runwatch_token"
 CSRF_HEADER = "x-requested-with"
+CALLER_SCOPE_KEY = "runwatch.caller"  # set by limits.BodyGuard, which authenticates before a body is read
 RANKS = {role: rank for rank, role in enumerate(ROLES, start=1)}
 
 
@@ -87,6 +88,9 @@ async def identify(request: Request) -> Principal | None:
     app = request.app
     if not auth_enabled(app.state.settings):
         return Principal("admin", "open")
+    known = request.scope.get(CALLER_SCOPE_KEY)
+    if isinstance(known, Principal):
+        return known
     token = bearer(request.headers)
     via = "bearer"
     if token is None:

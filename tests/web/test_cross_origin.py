@@ -74,13 +74,13 @@ def other_site() -> Iterator[str]:
 def read_live(page: Any, server: ServerThread, settings: Any) -> dict[str, Any]:
     """Open the live websocket from ``page``; once subscribed, log a point; what the page could read."""
     hub = server.app.state.live
-    before = len(hub.clients)
+    before = set(hub.clients)  # the previous page's socket may still be leaving
     page.evaluate(OPEN_LIVE, server.ws_url)
     wait_for(
-        lambda: page.evaluate("window.live.closed !== null") or len(hub.clients) > before,
+        lambda: page.evaluate("window.live.closed !== null") or set(hub.clients) - before,
         what="the websocket to be refused or subscribed",
     )
-    if len(hub.clients) > before:
+    if set(hub.clients) - before:
         client = redis.Redis.from_url(settings.redis_url)
         events = [[0, time.time(), "metrics", {"step": 1, "values": {"secret_loss": 0.25}}]]
         client.xadd(

@@ -20,10 +20,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from ...settings import Settings
 from ..auth import auth_enabled, handshake_token, identify_websocket
 from .buffer import LiveClient
-from .protocol import Subscription, cursor_json, parse_cursor, parse_message
+from .protocol import MessageTooLarge, Subscription, cursor_json, parse_cursor, parse_message
 
 AUTH_TIMEOUT = 10.0
 KEEPALIVE = 15.0
+CLOSE_TOO_BIG = 1009  # RFC 6455 "message too big", as the protocol layer closes past ws_max_size
 CLOSE_BAD_MESSAGE = 4400
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -51,7 +52,10 @@ async def serve(hub: Hub, websocket: WebSocket) -> None:
     first: dict[str, Any] | None = None
     if auth_enabled(hub.settings) and not handshake_token(websocket):
         try:
-            first = await asyncio.wait_for(_receive(websocket), AUTH_TIMEOUT)
+            first = await asyncio.wait_for(_receive(websocket, hub.settings), AUTH_TIMEOUT)
+        except MessageTooLarge as exc:
+            await websocket.close(CLOSE_TOO_BIG, str(exc))
+            return
         except (TimeoutError, WebSocketDisconnect, ValueError):
             first = None
     caller = await identify_websocket(websocket, first)
@@ -94,7 +98,7 @@ class _Session:
         try:
             while True:
                 if message is None:
-                    message = await _receive(self.websocket)
+                    message = await _receive(self.websocket, self.hub.settings)
                 if set(message) != {"token"}:  # a message with only a token just authenticates
                     await self._subscribe(message)
                 message = None
@@ -102,8 +106,9 @@ class _Session:
             pass
         except ValueError as exc:
             await self.stop()
+            code = CLOSE_TOO_BIG if isinstance(exc, MessageTooLarge) else CLOSE_BAD_MESSAGE
             with contextlib.suppress(Exception):
-                await self.websocket.close(CLOSE_BAD_MESSAGE, str(exc)[:120])
+                await self.websocket.close(code, str(exc)[:120])
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
         new = LiveClient(Subscription.parse(message), self.hub.max_pending)
@@ -134,8 +139,9 @@ async def _stop(task: asyncio.Task[Any]) -> None:
         await task
 
 
-async def _receive(websocket: WebSocket) -> dict[str, Any]:
-    return parse_message(await websocket.receive_text())
+async def _receive(websocket: WebSocket, settings: Settings) -> dict[str, Any]:
+    """The next message (the server's own frame limit should already have refused an oversized one)."""
+    return parse_message(await websocket.receive_text(), settings.max_ws_message_bytes)
 
 
 async def _send_forever(hub: Hub, websocket: WebSocket, current: Callable[[], LiveClient]) -> None:
