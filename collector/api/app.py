@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from ..redact import redact_text
 from ..settings import Settings
 from ..store.base import Store
 from . import auth, runs, silences
@@ -19,6 +21,8 @@ from .guards import HostGuard, HostPolicy
 from .limits import BodyGuard, BodyLimits
 from .live import LiveHub
 from .web import SecurityHeaders, mount_dashboard
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -74,6 +78,12 @@ def create_metrics_app(
     return app
 
 
+def _unavailable(dependency: str, exc: Exception) -> str:
+    """What ``/readyz`` says of a dependency that failed: the kind of failure only (logged in full)."""
+    logger.warning("readyz: %s is unavailable: %s", dependency, redact_text(str(exc)))
+    return f"{dependency} did not answer ({type(exc).__name__}); the server's log has the details"
+
+
 def _add_guards(app: FastAPI, settings: Settings) -> None:
     """Middleware, outermost first: security headers on every answer, the Host/Origin checks, then
     authentication and the size cap before any request body is read."""
@@ -105,16 +115,17 @@ def _add_operations(
         return {"status": "ok"}
 
     async def readyz() -> Response:
-        """Redis and the store are reachable."""
+        """Redis and the store are reachable. Says which is not, never where it is: the details
+        (addresses, DSNs) go to the server's log, since an unauthenticated probe must not reveal them."""
         problems = {}
         try:
             await redis.ping()
         except Exception as exc:  # noqa: BLE001 - reported, not raised
-            problems["redis"] = str(exc)
+            problems["redis"] = _unavailable("redis", exc)
         try:
             await run_in_threadpool(store.ping)
         except Exception as exc:  # noqa: BLE001
-            problems["store"] = str(exc)
+            problems["store"] = _unavailable("store", exc)
         status = 200 if not problems else 503
         return JSONResponse({"status": "ready" if not problems else "unavailable", "problems": problems}, status)
 
