@@ -101,9 +101,14 @@ class Service:
         if self.settings.redis_url:
             self.redis_url = self.settings.redis_url
         else:
+            self._make_home()  # before the embedded Redis makes its data directory in it
             self.embedded = EmbeddedRedis(self.settings.home / "redis", port=self.settings.embedded_redis_port)
             self.redis_url = self.embedded.start()
         return self.redis_url
+
+    def _make_home(self) -> None:
+        """``$RUNWATCH_HOME`` holds the database, the embedded Redis' data and spools: its owner's only."""
+        self.settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     async def run(self) -> None:
         """Run until SIGINT/SIGTERM or ``stop`` is set."""
