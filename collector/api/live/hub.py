@@ -61,7 +61,6 @@ class LiveHub:
         *,
         redis: aioredis.Redis,
         store: Store,
-        interval: float = 0.1,
         max_pending: int = 50_000,
         block_ms: int = 1000,
         read_count: int = 500,
@@ -72,7 +71,6 @@ class LiveHub:
         self.store = store
         self.clock = clock
         self.token_watch = TokenWatch(self._token_valid, interval=settings.token_recheck_seconds)
-        self.interval = interval
         self.max_pending = max_pending
         self.block_ms = block_ms
         self.read_count = read_count

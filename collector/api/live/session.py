@@ -1,8 +1,11 @@
 """One websocket session of ``WS /api/v1/live``: authenticate, subscribe, send frames, close when revoked.
 
 The session reads the client's messages (each one replaces its subscription, optionally
-resuming from a cursor) and runs one sender that sends whatever is pending at most every
-``interval``, with a keepalive when nothing was sent for ``KEEPALIVE`` seconds. A socket
+resuming from a cursor) and runs one sender. The sender sends what is pending as soon as there
+is some, so a client that keeps up gets each read of the streams at once; what arrives while a
+frame is being written (a slow client's socket is full, or the process is busy) waits in the
+client's bounded buffer and goes out together in the next frame: frames coalesce only under
+load. A keepalive goes out when nothing was sent for ``KEEPALIVE`` seconds. A socket
 authenticated by a token is closed with 4401 as soon as the hub finds that token revoked.
 """
 
@@ -11,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -34,7 +36,6 @@ class Hub(Protocol):
 
     settings: Settings
     streams: list[str]
-    interval: float
     max_pending: int
 
     async def attach(self, client: LiveClient, cursor: dict[int, str]) -> None: ...
@@ -145,23 +146,20 @@ async def _receive(websocket: WebSocket, settings: Settings) -> dict[str, Any]:
 
 
 async def _send_forever(hub: Hub, websocket: WebSocket, current: Callable[[], LiveClient]) -> None:
-    """Send a frame whenever data is pending, at most one per interval; keepalives when idle."""
+    """Send a frame as soon as data is pending (what arrives meanwhile joins the next); keepalives when idle."""
     while websocket.application_state == WebSocketState.CONNECTED:
         client = current()
-        try:
-            await asyncio.wait_for(client.wake.wait(), KEEPALIVE)
-        except TimeoutError:
-            keepalive = {"type": "keepalive", "cursor": cursor_json(hub.cursor_for(client))}
-            await websocket.send_text(json.dumps(keepalive))
-            continue
+        if not client.wake.is_set():
+            try:
+                await asyncio.wait_for(client.wake.wait(), KEEPALIVE)
+            except TimeoutError:
+                keepalive = {"type": "keepalive", "cursor": cursor_json(hub.cursor_for(client))}
+                await websocket.send_text(json.dumps(keepalive))
+                continue
         client = current()
         client.wake.clear()
         if client.catching_up:  # attach() wakes it again once the replay is in
             continue
-        started = time.monotonic()
         frame = client.take_frame(hub.cursor_for(client))
         if frame is not None:
             await websocket.send_text(json.dumps(frame, separators=(",", ":")))
-        rest = hub.interval - (time.monotonic() - started)
-        if rest > 0:
-            await asyncio.sleep(rest)
