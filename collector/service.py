@@ -39,7 +39,9 @@ def http_config(
 
     The websocket protocol itself refuses a message larger than ``max_ws_message_bytes`` (close
     1009) as soon as its frame header says so, so no client, authenticated or not, can make the
-    server buffer more (uvicorn's default is 16 MiB per message).
+    server buffer more (uvicorn's default is 16 MiB per message). No per-message deflate: live
+    frames are small and sent the moment a point arrives, where compressing each one costs more
+    CPU than the bytes it saves, and its zlib state is memory per socket from the handshake on.
     """
     options: dict[str, Any] = {
         "host": settings.host if host is None else host,
@@ -48,6 +50,7 @@ def http_config(
         "timeout_graceful_shutdown": 1,
         "lifespan": "off",
         "ws_max_size": settings.max_ws_message_bytes,
+        "ws_per_message_deflate": False,
     }
     return uvicorn.Config(app, **{**options, **overrides})
 

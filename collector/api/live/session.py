@@ -151,7 +151,8 @@ async def _send_forever(hub: Hub, websocket: WebSocket, current: Callable[[], Li
         client = current()
         if not client.wake.is_set():
             try:
-                await asyncio.wait_for(client.wake.wait(), KEEPALIVE)
+                async with asyncio.timeout(KEEPALIVE):  # no task per wait, unlike wait_for: this runs per frame
+                    await client.wake.wait()
             except TimeoutError:
                 keepalive = {"type": "keepalive", "cursor": cursor_json(hub.cursor_for(client))}
                 await websocket.send_text(json.dumps(keepalive))
