@@ -7,9 +7,12 @@ so "never read" is a number, not a memory reading.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import os
 import socket
+import struct
 from typing import Any
 
 import pytest
@@ -149,10 +152,25 @@ def test_a_body_past_its_routes_cap_is_refused_413_with_the_reason(counted: Any)
 
 def test_a_websocket_message_past_the_cap_closes_1009_before_it_is_buffered(serve: Any) -> None:
     server = serve(auth=True, max_ws_message_bytes=64 * 1024)
-    with connect(server.ws_url, max_size=None) as ws, pytest.raises(ConnectionClosed) as closed:
-        ws.send(json.dumps({"token": "rw_" + "x" * 14 * MiB}))  # an anonymous client's huge first message
-        ws.recv(timeout=20)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    handshake = b""
+    while b"\r\n\r\n" not in handshake:
+        handshake += sock.recv(1)
+    assert handshake.startswith(b"HTTP/1.1 101")
+    # an anonymous client's first message: a text frame announcing 14 MiB, of which only 64 KiB follow
+    mask = os.urandom(4)
+    sock.sendall(bytes([0x81, 0x80 | 127]) + struct.pack("!Q", 14 * MiB) + mask)
+    sock.sendall(bytes(b ^ mask[i % 4] for i, b in enumerate(b"x" * 64 * 1024)))
+    reply = b""
+    while len(reply) < 4:  # the server's close frame: 0x88, length, then the code
+        reply += sock.recv(64)
+    sock.close()
+    assert reply[0] == 0x88 and struct.unpack("!H", reply[2:4])[0] == 1009  # refused on the header alone
 
 
 def test_the_session_refuses_a_message_past_the_cap_whatever_the_server_allows(serve: Any, settings: Any) -> None:
