@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(False, description="Serve /metrics without a token when auth is on.")
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Host names served besides loopback ones, the bind address and public_url's host ('*': any)."
-        " Auth off: any other Host header is refused (DNS rebinding); auth on: checked only when set.",
+        description="Host names served besides localhost, IP addresses, the bind name and public_url's host"
+        " ('*': any). Auth off: any other Host header is refused (DNS rebinding); auth on: checked only when set.",
     )
     allowed_origins: list[str] = Field(
         default_factory=list,

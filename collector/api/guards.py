@@ -4,9 +4,11 @@ Two ways a web page in the user's browser reads a local runwatch:
 
 - **DNS rebinding.** A page on ``attacker.example`` re-resolves its own name to 127.0.0.1; its
   same-origin requests then reach runwatch with ``Host: attacker.example``. An auth-off server
-  answers only host names it knows (loopback names, the bind address, ``public_url``'s host,
-  ``allowed_hosts``); anything else is a 400. With auth on, the rebinding page has no cookie
-  and no token, so the names are checked only when ``allowed_hosts`` is set.
+  answers only host names it knows (``localhost``, the bind address, ``public_url``'s host,
+  ``allowed_hosts``) and IP addresses (127.0.0.1, ::1, a LAN address: rebinding needs a name the
+  attacker controls, and a page whose URL is an address of this server *is* this server);
+  anything else is a 400. With auth on, the rebinding page has no cookie and no token, so the
+  names are checked only when ``allowed_hosts`` is set.
 - **Cross-site websockets.** Browsers apply no CORS to websockets, and a page on another port
   of the same host (Grafana, Jupyter) even carries the ``SameSite=Strict`` cookie, since a site
   is not an origin. The websocket is accepted only from the served origin (scheme, host and
@@ -18,6 +20,7 @@ Two ways a web page in the user's browser reads a local runwatch:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -68,6 +71,15 @@ def normalize_origin(origin: str) -> str | None:
     except ValueError:
         return None
     return _origin(scheme, name, port)
+
+
+def _is_address(name: str) -> bool:
+    """An IP address literal (never a DNS name an attacker could rebind)."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _origin(scheme: str, name: str, port: int | None) -> str:
@@ -130,7 +142,7 @@ class HostPolicy:
             name, _ = split_host(host)
         except ValueError:
             name = ""
-        if name in self.hosts:
+        if name in self.hosts or _is_address(name):
             return None
         return (
             f"this server does not answer to the host name {host[:100]!r}: add it to RUNWATCH_ALLOWED_HOSTS"
