@@ -32,6 +32,29 @@ from .store import Store, open_store
 logger = logging.getLogger(__name__)
 
 
+def http_config(
+    app: Any, settings: Settings, *, port: int, host: str | None = None, **overrides: Any
+) -> uvicorn.Config:
+    """How uvicorn serves the API: no lifespan, a 1 s graceful stop (open websockets cannot hang it).
+
+    The websocket protocol itself refuses a message larger than ``max_ws_message_bytes`` (close
+    1009) as soon as its frame header says so, so no client, authenticated or not, can make the
+    server buffer more (uvicorn's default is 16 MiB per message). No per-message deflate: live
+    frames are small and sent the moment a point arrives, where compressing each one costs more
+    CPU than the bytes it saves, and its zlib state is memory per socket from the handshake on.
+    """
+    options: dict[str, Any] = {
+        "host": settings.host if host is None else host,
+        "port": port,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 1,
+        "lifespan": "off",
+        "ws_max_size": settings.max_ws_message_bytes,
+        "ws_per_message_deflate": False,
+    }
+    return uvicorn.Config(app, **{**options, **overrides})
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the service owns shutdown."""
 
@@ -81,9 +104,14 @@ class Service:
         if self.settings.redis_url:
             self.redis_url = self.settings.redis_url
         else:
+            self._make_home()  # before the embedded Redis makes its data directory in it
             self.embedded = EmbeddedRedis(self.settings.home / "redis", port=self.settings.embedded_redis_port)
             self.redis_url = self.embedded.start()
         return self.redis_url
+
+    def _make_home(self) -> None:
+        """``$RUNWATCH_HOME`` holds the database, the embedded Redis' data and spools: its owner's only."""
+        self.settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     async def run(self) -> None:
         """Run until SIGINT/SIGTERM or ``stop`` is set."""
@@ -149,15 +177,7 @@ class Service:
             )
             port = self.settings.metrics_port
         if app is not None:
-            config = uvicorn.Config(
-                app,
-                host=self.settings.host,
-                port=port,
-                log_level="warning",
-                timeout_graceful_shutdown=1,
-                lifespan="off",
-            )
-            server = _Server(config)
+            server = _Server(http_config(app, self.settings, port=port))
             tasks.append(asyncio.create_task(server.serve(), name="runwatch-http"))
         if self.embedded is not None:
             tasks.append(asyncio.create_task(self._supervise_redis(), name="runwatch-redis"))

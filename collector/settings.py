@@ -53,6 +53,25 @@ class Settings(BaseSettings):
     auth: bool = Field(False, description="Require API tokens on every route and the websocket.")
     insecure: bool = Field(False, description="Allow a non-loopback bind without auth.")
     metrics_public: bool = Field(False, description="Serve /metrics without a token when auth is on.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names served besides localhost, IP addresses, the bind name and public_url's host"
+        " ('*': any). Auth off: any other Host header is refused (DNS rebinding); auth on: checked only when set.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Web origins (scheme://host:port) whose pages may open the live websocket, besides the"
+        " served origin and public_url's ('*': any).",
+    )
+    max_body_bytes: int = Field(
+        1 << 20, ge=1, description="Largest request body of a JSON route; a larger one is answered 413 unread."
+    )
+    max_ws_message_bytes: int = Field(
+        1 << 20, ge=1024, description="Largest live websocket message a client may send (closed with 1009 past it)."
+    )
+    token_recheck_seconds: float = Field(
+        0.5, gt=0, description="How often open websockets' tokens are verified again (revocation closes them)."
+    )
     exporter_grace_seconds: float = Field(300.0, ge=0, description="An ended run's series vanish after this.")
     exporter_idle_seconds: float = Field(3600.0, ge=0, description="A silent run's series vanish after this.")
     exporter_max_series_per_run: int = Field(500, ge=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,11 +14,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.concurrency import run_in_threadpool
 
 from ..artifacts import BlobStore, open_blob_store
+from ..redact import redact_text
 from ..settings import Settings
 from ..store.base import Store
 from . import artifacts, auth, runs, silences
+from .guards import HostGuard, HostPolicy
+from .limits import BodyGuard, BodyLimits
 from .live import LiveHub
 from .web import SecurityHeaders, mount_dashboard
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -43,9 +49,9 @@ def create_app(
     _add_operations(
         app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics, clock=clock
     )
-    app.state.live = LiveHub(settings, redis=redis, store=store)
+    app.state.live = LiveHub(settings, redis=redis, store=store, clock=clock)
     app.state.blobs = blobs if blobs is not None else open_blob_store(settings)
-    app.add_middleware(SecurityHeaders)
+    _add_guards(app, settings)
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(runs.router, tags=["runs"])
@@ -74,8 +80,22 @@ def create_metrics_app(
     auth.check_bind(settings)
     app = FastAPI(title="runwatch collector", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     _add_operations(app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics)
-    app.add_middleware(SecurityHeaders)
+    _add_guards(app, settings)
     return app
+
+
+def _unavailable(dependency: str, exc: Exception) -> str:
+    """What ``/readyz`` says of a dependency that failed: the kind of failure only (logged in full)."""
+    logger.warning("readyz: %s is unavailable: %s", dependency, redact_text(str(exc)))
+    return f"{dependency} did not answer ({type(exc).__name__}); the server's log has the details"
+
+
+def _add_guards(app: FastAPI, settings: Settings) -> None:
+    """Middleware, outermost first: security headers on every answer, the Host/Origin checks, then
+    authentication and the size cap before any request body is read."""
+    app.add_middleware(BodyGuard, settings=settings, limits=BodyLimits.from_settings(settings))
+    app.add_middleware(HostGuard, policy=HostPolicy.from_settings(settings))
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so refusals carry the headers too
 
 
 def _add_operations(
@@ -101,16 +121,17 @@ def _add_operations(
         return {"status": "ok"}
 
     async def readyz() -> Response:
-        """Redis and the store are reachable."""
+        """Redis and the store are reachable. Says which is not, never where it is: the details
+        (addresses, DSNs) go to the server's log, since an unauthenticated probe must not reveal them."""
         problems = {}
         try:
             await redis.ping()
         except Exception as exc:  # noqa: BLE001 - reported, not raised
-            problems["redis"] = str(exc)
+            problems["redis"] = _unavailable("redis", exc)
         try:
             await run_in_threadpool(store.ping)
         except Exception as exc:  # noqa: BLE001
-            problems["store"] = str(exc)
+            problems["store"] = _unavailable("store", exc)
         status = 200 if not problems else 503
         return JSONResponse({"status": "ready" if not problems else "unavailable", "problems": problems}, status)
 

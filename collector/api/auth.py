@@ -27,6 +27,7 @@ from ..store.base import ROLES, Store
 
 COOKIE = "runwatch_token"
 CSRF_HEADER = "x-requested-with"
+CALLER_SCOPE_KEY = "runwatch.caller"  # set by limits.BodyGuard, which authenticates before a body is read
 RANKS = {role: rank for rank, role in enumerate(ROLES, start=1)}
 
 
@@ -87,6 +88,9 @@ async def identify(request: Request) -> Principal | None:
     app = request.app
     if not auth_enabled(app.state.settings):
         return Principal("admin", "open")
+    known = request.scope.get(CALLER_SCOPE_KEY)
+    if isinstance(known, Principal):
+        return known
     token = bearer(request.headers)
     via = "bearer"
     if token is None:
@@ -117,11 +121,17 @@ def require(role: str) -> Callable[..., Any]:
     return dependency
 
 
-async def identify_websocket(websocket: WebSocket, first_message: dict[str, Any] | None) -> Principal | None:
-    """The caller of a websocket: a bearer header or cookie at the handshake, or ``token`` in the first message."""
+async def identify_websocket(
+    websocket: WebSocket, first_message: dict[str, Any] | None
+) -> tuple[Principal, str | None] | None:
+    """The caller of a websocket and the token that proved it (None with auth off), or None without a valid one.
+
+    The token comes as a bearer header or cookie at the handshake, or as ``token`` in the first
+    message; the session keeps it to verify it again while the socket is open.
+    """
     app = websocket.app
     if not auth_enabled(app.state.settings):
-        return Principal("admin", "open")
+        return Principal("admin", "open"), None
     candidates = [bearer(websocket.headers), websocket.cookies.get(COOKIE)]
     if first_message and isinstance(first_message.get("token"), str):
         candidates.insert(0, first_message["token"])
@@ -129,7 +139,7 @@ async def identify_websocket(websocket: WebSocket, first_message: dict[str, Any]
         if token:
             found = await run_in_threadpool(_verify, app, token)
             if found is not None:
-                return found
+                return found, token
     return None
 
 
@@ -202,6 +212,8 @@ def create_token(body: TokenIn, request: Request) -> dict[str, Any]:
 
 @router.delete("/tokens/{token_id}", dependencies=[Depends(require("admin"))])
 def revoke_token(token_id: int, request: Request) -> dict[str, Any]:
+    """Revoke a token: its requests are refused from now on and its open websockets close with 4401."""
     if not request.app.state.store.tokens.revoke(token_id, request.app.state.clock()):
         raise HTTPException(404, "no such active token")
+    request.app.state.live.tokens_changed()  # this process's sockets at once; other replicas within a check
     return {"revoked": token_id}

@@ -10,6 +10,7 @@ import click
 from alerts import RuleError, RuleSet
 
 from ..errors import CollectorError, ConfigError
+from ..redact import redact_url
 from ..settings import Settings
 from .common import common_options, console, settings_from
 
@@ -90,7 +91,7 @@ def run_service(settings: Settings, *, with_api: bool) -> None:
     except CollectorError as exc:
         raise click.ClickException(str(exc)) from exc
     where = "embedded" if service.embedded and not service.embedded.external else "external"
-    console.print(f"[bold]runwatch[/] redis {url} ({where}), store {settings.sqlite_path}")
+    console.print(f"[bold]runwatch[/] redis {redact_url(url)} ({where}), store {settings.sqlite_path}")
     if with_api:
         console.print(f"dashboard and API on [link]http://{settings.host}:{settings.port}[/link]  (Ctrl-C to stop)")
     elif settings.metrics_port is not None:

@@ -37,11 +37,11 @@ def client(serve: Callable[..., ServerThread]) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def serve(make_app: Callable[..., Any]) -> Iterator[Callable[..., ServerThread]]:
-    """Start the app in uvicorn (``serve(auth=True)`` etc.); stopped at the end of the test."""
+    """Start the app in uvicorn (``serve(auth=True)`` etc.; ``ws_max_size`` overrides the server's); stopped at the end."""
     servers: list[ServerThread] = []
 
-    def start(app: Any = None, **overrides: Any) -> ServerThread:
-        server = ServerThread(app or make_app(**overrides)).start()
+    def start(app: Any = None, *, ws_max_size: int | None = None, **overrides: Any) -> ServerThread:
+        server = ServerThread(app or make_app(**overrides), ws_max_size=ws_max_size).start()
         servers.append(server)
         return server
 

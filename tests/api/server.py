@@ -7,27 +7,24 @@ from typing import Any
 
 import uvicorn
 
+from collector.service import http_config
 from tests.helpers import free_port, wait_for
 
 
 class ServerThread:
-    """uvicorn serving ``app`` from a thread; ``timeout_graceful_shutdown=1`` so open websockets cannot hang the stop.
+    """uvicorn serving ``app`` from a thread, configured as the service configures it (``http_config``).
+
+    ``timeout_graceful_shutdown=1`` there, so open websockets cannot hang the stop.
 
     >>> with ServerThread(app) as server:
     ...     httpx.get(server.url + "/healthz")
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, ws_max_size: int | None = None) -> None:
         self.app = app
         self.port = free_port()
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
+        overrides = {} if ws_max_size is None else {"ws_max_size": ws_max_size}
+        config = http_config(app, app.state.settings, host="127.0.0.1", port=self.port, **overrides)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from collector.api.auth import check_bind
 from collector.cli.tokens import token as token_cli
 from collector.errors import ConfigError
 from collector.store.base import ROLES, hash_token
+from tests.helpers import wait_for
 
 OPEN = {"/healthz", "/readyz", "/api/v1/healthz", "/api/v1/readyz", "/api/v1/session", "/api/v1/openapi.json"}
 
@@ -141,3 +143,56 @@ def test_token_cli_prints_the_token_once_and_stores_only_its_hash(home: Any, sto
     assert store.tokens.verify(secret, 0.0) is None
     bad = runner.invoke(token_cli, ["create", "--role", "root", "--home", str(home)])
     assert bad.exit_code != 0
+
+
+def _close_code(ws: Any, within: float = 20.0) -> int | None:
+    """Read until the server closes the socket: its close code (None if still open after ``within`` s)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+    return None
+
+
+def test_revoking_a_token_over_the_api_closes_its_open_websockets_4401(secured: Any, store: Any) -> None:
+    server, tokens = secured["server"], secured["tokens"]
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    with httpx.Client(base_url=server.url, headers=admin) as http:
+        doomed = http.post("/api/v1/tokens", json={"role": "viewer", "name": "leaked"}).json()
+        hub = server.app.state.live
+        with (
+            connect(server.ws_url) as subscribed,
+            connect(server.ws_url) as only_signed_in,
+            connect(server.ws_url, additional_headers={"Cookie": f"runwatch_token={doomed['token']}"}) as by_cookie,
+            connect(server.ws_url) as other_token,
+        ):
+            subscribed.send(json.dumps({"token": doomed["token"], "runs": ["r1"]}))
+            only_signed_in.send(json.dumps({"token": doomed["token"]}))
+            by_cookie.send(json.dumps({"runs": ["r1"]}))
+            other_token.send(json.dumps({"token": tokens["viewer"], "runs": ["r1"]}))
+            wait_for(lambda: len(hub.clients) == 3, what="three subscriptions registered")
+            wait_for(lambda: hub.token_watch.watching == 4, what="four authenticated sockets watched")
+
+            assert http.delete(f"/api/v1/tokens/{doomed['id']}").status_code == 200
+
+            assert _close_code(subscribed) == 4401
+            assert _close_code(only_signed_in) == 4401
+            assert _close_code(by_cookie) == 4401
+            wait_for(lambda: len(hub.clients) == 1, what="the revoked token's subscriptions detached")
+            other_token.ping().wait(10)  # another token's socket is still open
+            assert [c.sub.runs for c in hub.clients] == [frozenset({"r1"})]
+
+
+def test_a_token_revoked_elsewhere_closes_its_websockets_at_the_next_check(secured: Any, store: Any) -> None:
+    """Another API replica, or `runwatch token revoke`, writes the store: the hub re-verifies periodically."""
+    server = secured["server"]
+    token_id, token = store.tokens.create("viewer", "elsewhere", 0.0)
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({"token": token, "runs": ["r1"]}))
+        wait_for(lambda: server.app.state.live.clients, what="subscription registered")
+        assert store.tokens.revoke(token_id, 0.0)
+        assert _close_code(ws) == 4401

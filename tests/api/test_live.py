@@ -191,13 +191,11 @@ def test_project_subscription_and_key_filter(serve: Any, redis_url: str, setting
 def test_reconnecting_with_the_last_cursor_gives_no_gap_and_no_duplicate(serve: Any, producer: Producer) -> None:
     server = serve()
     total = 3000
-    produced = threading.Event()
 
     def produce() -> None:
         for start in range(0, total, 10):
             producer.log(range(start, start + 10))
             time.sleep(0.002)
-        produced.set()
 
     seen: list[int] = []
     with connect(server.ws_url) as ws:
@@ -215,7 +213,7 @@ def test_reconnecting_with_the_last_cursor_gives_no_gap_and_no_duplicate(serve: 
         for frame in frames(ws):
             assert frame["gap"] is False
             seen += steps_of(frame)
-            if produced.is_set() and len(seen) >= total:
+            if len(seen) >= total:  # all of them (a duplicate would make the assertion below fail)
                 break
     assert seen == list(range(total))  # every point once, in order
 
@@ -254,15 +252,25 @@ def test_a_slow_client_is_coalesced_and_bounded_and_does_not_delay_a_fast_one(se
             # 300 entries x 200 steps x 10 keys = 600,000 points (~12 MB of JSON): well past what the kernel
             # buffers for the slow client (up to 4 MB of send buffer on Linux loopback)
             entries, per_entry = 300, 200
+            # The producer runs at most 4 entries (8,000 points, below max_pending) ahead of what the fast
+            # client has received: paced by that client, not by the clock, so a loaded machine that stalls the
+            # test's reader cannot make the fast client lag into coalescing; and if the slow client held the
+            # fast one up, the producer would stall with it and the fast client would time out.
+            ahead = 4
+            progress = threading.Condition()
 
             def produce() -> None:
                 for i in range(entries):
+                    wanted = (i - ahead) * per_entry
+                    with progress:
+                        progress.wait_for(lambda: len(received) >= wanted, timeout=30)  # noqa: B023 - used at once
                     producer.log(range(i * per_entry, (i + 1) * per_entry), keys=10)
-                    time.sleep(0.01)
 
             threading.Thread(target=produce, daemon=True).start()
             for frame in frames(ws):
-                received += steps_of(frame)
+                with progress:
+                    received += steps_of(frame)
+                    progress.notify()
                 coalesced.append(frame["coalesced"])
                 if len(received) >= entries * per_entry:
                     break

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +192,12 @@ def test_a_one_file_artifact_downloads_by_its_name_and_the_listing_shows_it(api,
         httpx.get(f"{api.url}/api/v1/artifacts", params={"name": "weights"}).json()["artifacts"][0]["id"] == item["id"]
     )
     assert httpx.get(f"{api.url}/api/v1/artifacts/weights/v9").status_code == 404
+
+
+def test_the_body_guard_lets_an_artifact_past_the_json_cap_and_stops_it_at_its_own(tmp_path: Path) -> None:
+    from collector.api.limits import BodyLimits
+    from collector.settings import Settings
+
+    limits = BodyLimits.from_settings(Settings(home=tmp_path, max_body_bytes=1024, artifact_max_bytes=10 << 20))
+    assert limits.rule_for("/api/v1/runs/r1/artifacts/model/weights.bin").max_bytes == 10 << 20
+    assert limits.rule_for("/api/v1/runs/r1/notes").max_bytes == 1024

@@ -367,7 +367,7 @@ def test_metrics_endpoint_parses_and_shows_both_families_while_runs_log(emitter_
             exporter.redis = client
             await exporter.refresh()
             app = create_app(settings, redis=client, store=store, registry=registry)
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://runwatch") as http:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
                 response = await http.get("/metrics")
             await client.aclose()
             return response

@@ -3,9 +3,10 @@
 One ``LiveHub`` per API process reads every shard's stream with XREAD (no consumer
 group, so any number of API replicas can serve live views) and hands each decoded
 entry to the clients subscribed to its run or project. Every client has its own
-bounded buffer and sender: frames go out at most every ``interval`` (100 ms), a slow
-client's buffer collapses to the latest value per series (``"coalesced": true``), and
-no client ever waits for another.
+bounded buffer and sender: a frame goes out as soon as there is something new, what
+arrives while a frame is being written joins the next one, a slow client's buffer
+collapses to the latest value per series (``"coalesced": true``), and no client ever
+waits for another.
 
 - ``protocol`` — the JSON messages, subscriptions and cursors (see its docstring);
 - ``buffer`` — ``LiveClient``, one client's bounded pending data and its frames;

@@ -29,7 +29,7 @@ class LiveClient:
 
     >>> client = LiveClient(Subscription(runs=frozenset({"9f2c"})), max_pending=50_000)
     >>> client.offer(shard, entry_id, batch)          # the hub, for each entry of a subscribed run
-    >>> frame = client.take_frame(cursor)             # the session, at most every 100 ms
+    >>> frame = client.take_frame(cursor)             # the session, whenever its last frame is out
     """
 
     def __init__(self, sub: Subscription, max_pending: int) -> None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -30,6 +31,7 @@ from ...store.base import Store
 from . import session
 from .buffer import LiveClient
 from .protocol import COLLECTOR_WRITER, RULE_ALERT
+from .revocation import TokenWatch
 
 logger = logging.getLogger(__name__)
 
@@ -59,15 +61,16 @@ class LiveHub:
         *,
         redis: aioredis.Redis,
         store: Store,
-        interval: float = 0.1,
         max_pending: int = 50_000,
         block_ms: int = 1000,
         read_count: int = 500,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.redis = redis
         self.store = store
-        self.interval = interval
+        self.clock = clock
+        self.token_watch = TokenWatch(self._token_valid, interval=settings.token_recheck_seconds)
         self.max_pending = max_pending
         self.block_ms = block_ms
         self.read_count = read_count
@@ -111,11 +114,25 @@ class LiveHub:
             self._task = asyncio.create_task(self._read_forever(), name="runwatch-live")
 
     async def close(self) -> None:
+        await self.token_watch.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+
+    # ------------------------------------------------------------ tokens of open sockets
+
+    def watch_token(self, token: str, on_revoked: Callable[[], None]) -> Callable[[], None]:
+        """Call ``on_revoked`` once ``token`` stops verifying; returns the function that stops watching."""
+        return self.token_watch.watch(token, on_revoked)
+
+    def tokens_changed(self) -> None:
+        """A token was revoked in this process: verify the open sockets' tokens now (any thread)."""
+        self.token_watch.changed()
+
+    def _token_valid(self, token: str) -> bool:
+        return self.store.tokens.verify(token, self.clock()) is not None
 
     async def _read_forever(self) -> None:
         while True:

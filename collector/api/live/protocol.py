@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_RUNS_PER_CLIENT = 1000
-MAX_MESSAGE_BYTES = 1 << 20
+MAX_MESSAGE_BYTES = 1 << 20  # the default of the max_ws_message_bytes setting
 RULE_ALERT = "rule_alert"  # frame events for alerts the collector's rules raised (from the alerts stream)
 COLLECTOR_WRITER = "runwatch-collector"  # the writer of those events (they have no emitter)
 
@@ -84,10 +84,14 @@ def cursor_json(cursor: dict[int, str]) -> dict[str, str]:
     return {str(shard): entry_id for shard, entry_id in sorted(cursor.items())}
 
 
-def parse_message(text: str) -> dict[str, Any]:
-    """One client message: a JSON object of at most ``MAX_MESSAGE_BYTES``; ``ValueError`` otherwise."""
-    if len(text) > MAX_MESSAGE_BYTES:
-        raise ValueError("message too large")
+class MessageTooLarge(ValueError):
+    """A client message past the size cap (the session closes with 1009, "message too big")."""
+
+
+def parse_message(text: str, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    """One client message: a JSON object of at most ``max_bytes`` (UTF-8); ``ValueError`` otherwise."""
+    if len(text) > max_bytes or len(text.encode()) > max_bytes:
+        raise MessageTooLarge(f"messages are at most {max_bytes:,} bytes")
     try:
         message = json.loads(text)
     except json.JSONDecodeError:

@@ -1,8 +1,12 @@
-"""One websocket session of ``WS /api/v1/live``: authenticate, subscribe, send frames.
+"""One websocket session of ``WS /api/v1/live``: authenticate, subscribe, send frames, close when revoked.
 
 The session reads the client's messages (each one replaces its subscription, optionally
-resuming from a cursor) and runs one sender that sends whatever is pending at most every
-``interval``, with a keepalive when nothing was sent for ``KEEPALIVE`` seconds.
+resuming from a cursor) and runs one sender. The sender sends what is pending as soon as there
+is some, so a client that keeps up gets each read of the streams at once; what arrives while a
+frame is being written (a slow client's socket is full, or the process is busy) waits in the
+client's bounded buffer and goes out together in the next frame: frames coalesce only under
+load. A keepalive goes out when nothing was sent for ``KEEPALIVE`` seconds. A socket
+authenticated by a token is closed with 4401 as soon as the hub finds that token revoked.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -19,10 +22,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from ...settings import Settings
 from ..auth import auth_enabled, handshake_token, identify_websocket
 from .buffer import LiveClient
-from .protocol import Subscription, cursor_json, parse_cursor, parse_message
+from .protocol import MessageTooLarge, Subscription, cursor_json, parse_cursor, parse_message
 
 AUTH_TIMEOUT = 10.0
 KEEPALIVE = 15.0
+CLOSE_TOO_BIG = 1009  # RFC 6455 "message too big", as the protocol layer closes past ws_max_size
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_UNAUTHENTICATED = 4401
 
 
 class Hub(Protocol):
@@ -30,7 +36,6 @@ class Hub(Protocol):
 
     settings: Settings
     streams: list[str]
-    interval: float
     max_pending: int
 
     async def attach(self, client: LiveClient, cursor: dict[int, str]) -> None: ...
@@ -39,6 +44,8 @@ class Hub(Protocol):
 
     def cursor_for(self, client: LiveClient) -> dict[int, str]: ...
 
+    def watch_token(self, token: str, on_revoked: Callable[[], None]) -> Callable[[], None]: ...
+
 
 async def serve(hub: Hub, websocket: WebSocket) -> None:
     """``WS /api/v1/live``: authenticate, subscribe, then receive frames until the client leaves."""
@@ -46,68 +53,114 @@ async def serve(hub: Hub, websocket: WebSocket) -> None:
     first: dict[str, Any] | None = None
     if auth_enabled(hub.settings) and not handshake_token(websocket):
         try:
-            first = await asyncio.wait_for(_receive(websocket), AUTH_TIMEOUT)
+            first = await asyncio.wait_for(_receive(websocket, hub.settings), AUTH_TIMEOUT)
+        except MessageTooLarge as exc:
+            await websocket.close(CLOSE_TOO_BIG, str(exc))
+            return
         except (TimeoutError, WebSocketDisconnect, ValueError):
             first = None
-    if await identify_websocket(websocket, first) is None:
-        await websocket.close(4401, "a valid token is required")
+    caller = await identify_websocket(websocket, first)
+    if caller is None:
+        await websocket.close(CLOSE_UNAUTHENTICATED, "a valid token is required")
         return
-    client: LiveClient | None = None
-    current: list[LiveClient] = []  # the sender always serves the latest subscription
-    sender: asyncio.Task[None] | None = None
+    _, token = caller
+    revoked = asyncio.Event()
+    unwatch = hub.watch_token(token, revoked.set) if token is not None else None
+    session = _Session(hub, websocket)
+    receiving = asyncio.create_task(session.receive_forever(first))
+    revocation = asyncio.create_task(revoked.wait())
     try:
-        message = first
-        while True:
-            if message is None:
-                message = await _receive(websocket)
-            if set(message) != {"token"}:  # a message with only a token just authenticates
-                new = LiveClient(Subscription.parse(message), hub.max_pending)
-                cursor = parse_cursor(message.get("cursor"), len(hub.streams))
-                if client is not None:
-                    hub.detach(client)
-                    new.wake = client.wake
-                client = new
-                current[:] = [new]
-                if sender is None:
-                    sender = asyncio.create_task(_send_forever(hub, websocket, lambda: current[0]))
-                await hub.attach(client, cursor)
-            message = None
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    except ValueError as exc:
-        with contextlib.suppress(Exception):
-            await websocket.close(4400, str(exc)[:120])
+        await asyncio.wait({receiving, revocation}, return_when=asyncio.FIRST_COMPLETED)
+        if revoked.is_set():
+            await _stop(receiving)
+            await session.stop()  # the sender first: nothing may be sent after the close
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_UNAUTHENTICATED, "the token was revoked")
     finally:
-        if client is not None:
-            hub.detach(client)
-        if sender is not None:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+        if unwatch is not None:
+            unwatch()
+        await _stop(revocation)
+        await _stop(receiving)
+        await session.stop()
 
 
-async def _receive(websocket: WebSocket) -> dict[str, Any]:
-    return parse_message(await websocket.receive_text())
+class _Session:
+    """One authenticated socket: its current subscription and the task sending its frames."""
+
+    def __init__(self, hub: Hub, websocket: WebSocket) -> None:
+        self.hub = hub
+        self.websocket = websocket
+        self.client: LiveClient | None = None
+        self.sender: asyncio.Task[None] | None = None
+
+    async def receive_forever(self, first: dict[str, Any] | None) -> None:
+        """Each message replaces the subscription; a malformed one closes the socket with 4400."""
+        message = first
+        try:
+            while True:
+                if message is None:
+                    message = await _receive(self.websocket, self.hub.settings)
+                if set(message) != {"token"}:  # a message with only a token just authenticates
+                    await self._subscribe(message)
+                message = None
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        except ValueError as exc:
+            await self.stop()
+            code = CLOSE_TOO_BIG if isinstance(exc, MessageTooLarge) else CLOSE_BAD_MESSAGE
+            with contextlib.suppress(Exception):
+                await self.websocket.close(code, str(exc)[:120])
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        new = LiveClient(Subscription.parse(message), self.hub.max_pending)
+        cursor = parse_cursor(message.get("cursor"), len(self.hub.streams))
+        if self.client is not None:
+            self.hub.detach(self.client)
+            new.wake = self.client.wake  # the sender always serves the latest subscription
+        self.client = new
+        if self.sender is None:
+            self.sender = asyncio.create_task(_send_forever(self.hub, self.websocket, self._current))
+        await self.hub.attach(new, cursor)
+
+    def _current(self) -> LiveClient:
+        assert self.client is not None  # the sender starts with the first subscription
+        return self.client
+
+    async def stop(self) -> None:
+        """Detach from the hub and stop sending (idempotent)."""
+        if self.client is not None:
+            self.hub.detach(self.client)
+        if self.sender is not None:
+            await _stop(self.sender)
+
+
+async def _stop(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def _receive(websocket: WebSocket, settings: Settings) -> dict[str, Any]:
+    """The next message (the server's own frame limit should already have refused an oversized one)."""
+    return parse_message(await websocket.receive_text(), settings.max_ws_message_bytes)
 
 
 async def _send_forever(hub: Hub, websocket: WebSocket, current: Callable[[], LiveClient]) -> None:
-    """Send a frame whenever data is pending, at most one per interval; keepalives when idle."""
+    """Send a frame as soon as data is pending (what arrives meanwhile joins the next); keepalives when idle."""
     while websocket.application_state == WebSocketState.CONNECTED:
         client = current()
-        try:
-            await asyncio.wait_for(client.wake.wait(), KEEPALIVE)
-        except TimeoutError:
-            keepalive = {"type": "keepalive", "cursor": cursor_json(hub.cursor_for(client))}
-            await websocket.send_text(json.dumps(keepalive))
-            continue
+        if not client.wake.is_set():
+            try:
+                async with asyncio.timeout(KEEPALIVE):  # no task per wait, unlike wait_for: this runs per frame
+                    await client.wake.wait()
+            except TimeoutError:
+                keepalive = {"type": "keepalive", "cursor": cursor_json(hub.cursor_for(client))}
+                await websocket.send_text(json.dumps(keepalive))
+                continue
         client = current()
         client.wake.clear()
         if client.catching_up:  # attach() wakes it again once the replay is in
             continue
-        started = time.monotonic()
         frame = client.take_frame(hub.cursor_for(client))
         if frame is not None:
             await websocket.send_text(json.dumps(frame, separators=(",", ":")))
-        rest = hub.interval - (time.monotonic() - started)
-        if rest > 0:
-            await asyncio.sleep(rest)

@@ -9,7 +9,9 @@ consumer's writes for long.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -38,6 +40,16 @@ def _apply_migration(db: sqlite3.Connection, name: str) -> None:
             db.execute(statement)
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only, unless it exists (its mode is then the operator's).
+
+    SQLite would create it 0644, and its ``-wal`` and ``-shm`` files copy the database's mode.
+    An empty file is an empty SQLite database.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 class Database:
     """One SQLite connection (WAL), shared by the backend's parts under one lock.
 
@@ -52,7 +64,8 @@ class Database:
         self.path = Path(path)
         self.in_memory = str(path) == ":memory:"
         if not self.in_memory:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _create_private(self.path)
         self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
