@@ -155,33 +155,41 @@ def _demo_env(home: Path) -> dict[str, str]:
 def test_runwatch_demo_records_a_finished_a_failed_and_a_lost_run_and_alerts_on_the_console(tmp_path):
     skip_unless(find_server_binary(), NO_SERVER)
     home = tmp_path / "demo-home"
-    done = subprocess.run(
-        [sys.executable, "-m", "collector", "demo", "--duration", "20"],
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "collector", "demo", "--duration", "600"],  # stopped below, once it has shown it all
         env=_demo_env(home),
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=90,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
     from collector.store.sqlite import SQLiteStore
 
-    store = SQLiteStore(home / "runwatch.db")
-    statuses = {run.name: run.status for run in store.runs.recent(project="demo")}
-    # demo-live never ends by itself: it was still going when --duration stopped the demo, which stopped it
-    assert statuses == {
-        "demo-healthy": "finished",
-        "demo-diverging": "failed",
-        "demo-killed": "lost",
-        "demo-live": "killed",
-    }
+    try:
+        wait_for(lambda: (home / "runwatch.db").exists(), timeout=60, what="the demo's store")
+        store = SQLiteStore(home / "runwatch.db")
+        ended = {"demo-healthy": "finished", "demo-diverging": "failed", "demo-killed": "lost"}
+
+        def statuses() -> dict[str, str]:
+            return {run.name: run.status for run in store.runs.recent(project="demo")}
+
+        wait_for(lambda: {k: v for k, v in statuses().items() if k in ended} == ended, timeout=120, what=str(ended))
+        demo.send_signal(signal.SIGTERM)
+        stdout, stderr = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 0, stdout + stderr
+    # demo-live never ends by itself: it was still going when the demo stopped, which stopped it
+    assert statuses() == {**ended, "demo-live": "killed"}
     live = store.runs.get("demo-live")
     healthy = store.runs.get("demo-healthy")
     assert live is not None and healthy is not None and live.last_step is not None and healthy.last_step is not None
     assert live.metrics["loss"].count > 0
     fired = {record.rule for record in store.alerts.history()}
     assert {"loss-not-finite", "heartbeat-lost", "run-ended-badly", "from-code"} <= fired
-    assert "heartbeat-lost" in done.stdout  # the console channel printed it
+    assert "heartbeat-lost" in stdout  # the console channel printed it
     diverging = store.runs.get("demo-diverging")
     assert diverging is not None
     assert math_isnan(diverging.metrics["loss"].last)
