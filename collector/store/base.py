@@ -353,6 +353,7 @@ class Store(Protocol):
     """Persistence for runs, metrics, alerts and the pipeline's bookkeeping."""
 
     hooks: list[WriteHook]  # called in every write transaction (see ``WriteHook``)
+    where: str  # where the data lives, for people: a path, or a URL without its password
 
     @property
     def runs(self) -> RunStore: ...
@@ -386,6 +387,14 @@ class Store(Protocol):
 
     def watermark(self, writer: str) -> int:
         """Highest seq such that every seq of this writer up to it is committed (-1: none)."""
+        ...
+
+    def pending_migrations(self) -> list[str]:
+        """Schema migrations this database has not had yet, in order."""
+        ...
+
+    def migrate(self) -> list[str]:
+        """Apply the pending migrations in order, once even when several processes start at once; their names."""
         ...
 
     def ping(self) -> None:

@@ -2,9 +2,11 @@
 
 ``SQLiteStore`` composes one ``Database`` (connection, lock, transactions, migrations)
 with a part per noun: the write path (``ingest.py``), ``runs``, ``series``, ``alerts``,
-``tokens``, ``silences`` and ``dead_letters``. Points live in packed chunks
-(``chunks.py``), which keep every float64 bit pattern; summaries and rollups store REALs
-plus exact bits for NaN and -0.0 (``exact.py``).
+``tokens``, ``silences`` and ``dead_letters``. Points live in packed chunks, which keep
+every float64 bit pattern; summaries and rollups store REALs plus exact bits for NaN and
+-0.0. That layout and its arithmetic are ``store/format/``, shared with PostgreSQL.
+
+``migrate=False``: apply no migration; raise ``SchemaBehind`` when one is pending.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from emitter.events import Batch
 
+from ...errors import SchemaBehind
 from ..base import DeadLetter, WriteHook, WriteResult
 from .alerts import SQLiteAlerts
 from .database import Database
@@ -41,9 +44,15 @@ class SQLiteStore:
     0.31
     """
 
-    def __init__(self, path: Path | str) -> None:
-        self.db = Database(path)
+    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
+        self.db = Database(path, migrate=migrate)
         self.path = self.db.path
+        self.where = str(self.path)
+        if not migrate:
+            pending = self.db.pending_migrations()
+            if pending:
+                self.db.close()
+                raise SchemaBehind(self.where, self.db.schema_version, pending)
         self.hooks: list[WriteHook] = []
         self._ingest = Ingest(self.db, self.hooks)
         self.runs = SQLiteRuns(self.db)
@@ -61,6 +70,12 @@ class SQLiteStore:
     @property
     def schema_version(self) -> int:
         return self.db.schema_version
+
+    def pending_migrations(self) -> list[str]:
+        return self.db.pending_migrations()
+
+    def migrate(self) -> list[str]:
+        return self.db.migrate()
 
     # ------------------------------------------------------------------ the write path
 
