@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from alerts import Delivery, Liveness, OutboxStore, RunInfo, Silence, Transition
 from emitter.events import Batch, Event
@@ -26,6 +26,11 @@ T = TypeVar("T")
 
 #: Token roles, weakest first.
 ROLES = ("viewer", "writer", "admin")
+
+#: What opening a store does about schema migrations: apply the pending ones ("migrate"),
+#: refuse a database that has some (``SchemaBehind``: "require"), or open it as it is ("as-is":
+#: for ``runwatch migrate`` itself).
+SchemaPolicy = Literal["migrate", "require", "as-is"]
 
 
 def hash_token(token: str) -> str:

@@ -6,7 +6,8 @@ with a part per noun: the write path (``ingest.py``), ``runs``, ``series``, ``al
 every float64 bit pattern; summaries and rollups store REALs plus exact bits for NaN and
 -0.0. That layout and its arithmetic are ``store/format/``, shared with PostgreSQL.
 
-``migrate=False``: apply no migration; raise ``SchemaBehind`` when one is pending.
+``schema`` (``base.SchemaPolicy``): apply pending migrations at open (the default), or refuse
+a file that needs some (``SchemaBehind``), or open it as it is.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from emitter.events import Batch
 
 from ...errors import SchemaBehind
-from ..base import DeadLetter, WriteHook, WriteResult
+from ..base import DeadLetter, SchemaPolicy, WriteHook, WriteResult
 from .alerts import SQLiteAlerts
 from .database import Database
 from .ingest import Ingest
@@ -44,15 +45,16 @@ class SQLiteStore:
     0.31
     """
 
-    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
-        self.db = Database(path, migrate=migrate)
+    def __init__(self, path: Path | str, *, schema: SchemaPolicy = "migrate") -> None:
+        self.db = Database(path, migrate=schema == "migrate")
         self.path = self.db.path
         self.where = str(self.path)
-        if not migrate:
+        if schema == "require":
             pending = self.db.pending_migrations()
             if pending:
+                version = self.db.schema_version
                 self.db.close()
-                raise SchemaBehind(self.where, self.db.schema_version, pending)
+                raise SchemaBehind(self.where, version, pending)
         self.hooks: list[WriteHook] = []
         self._ingest = Ingest(self.db, self.hooks)
         self.runs = SQLiteRuns(self.db)
