@@ -1,6 +1,7 @@
 """The ``runwatch`` command line: one module per family of commands.
 
 - ``serve.py``: ``serve``, ``collect``, ``demo`` (running the service);
+- ``migrate.py``: ``migrate`` (the database schema, as a deploy step);
 - ``runs.py``: ``runs``, ``show``, ``tail`` (what the runs are doing);
 - ``data.py``: ``sync``, ``export``, ``dead-letters`` (data in and out);
 - ``alerts.py``: ``rules check``, ``alerts``, ``silence`` (alerting);
@@ -15,6 +16,7 @@ import click
 
 from .alerts import alerts, rules, silence
 from .data import dead_letters, export, sync
+from .migrate import migrate
 from .runs import runs, show, tail
 from .serve import collect, demo, serve
 from .tokens import token
@@ -39,5 +41,20 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, collect, demo, runs, show, tail, sync, export, dead_letters, rules, alerts, silence, token):
+for command in (
+    serve,
+    collect,
+    demo,
+    migrate,
+    runs,
+    show,
+    tail,
+    sync,
+    export,
+    dead_letters,
+    rules,
+    alerts,
+    silence,
+    token,
+):
     main.add_command(command)
