@@ -21,6 +21,8 @@ from collector.alert_stream import entry_fields
 from emitter.events import encode_entry, shard_for
 from tests.helpers import wait_for
 
+pytestmark = pytest.mark.every_backend
+
 
 class Producer:
     """Appends metric events of one run straight to its stream, as an emitter does."""
