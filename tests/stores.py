@@ -147,6 +147,8 @@ class PostgresDatabase:
         self._extra: list[str] = []
         self._admin = psycopg.connect(self.admin_url, autocommit=True)
         self._admin.execute(f'CREATE DATABASE "{self.name}"')
+        # tests need no durability across a server crash: commits need not wait for the WAL's fsync
+        self._admin.execute(f'ALTER DATABASE "{self.name}" SET synchronous_commit = off')
         self.url = _with_database(self.admin_url, self.name)
         PostgresStore(self.url, pool_size=1).close()  # the schema, once per session
         self._conn = psycopg.connect(self.url, autocommit=True)

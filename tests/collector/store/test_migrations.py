@@ -59,10 +59,10 @@ def test_processes_migrating_one_database_at_once_apply_each_migration_once(fres
     command = [sys.executable, "-m", "collector", "migrate", "--database-url", fresh_url, "--home", str(tmp_path)]
     processes = [
         subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(3)
+        for _ in range(2)
     ]
     outputs = [process.communicate(timeout=60)[0] for process in processes]
-    assert [process.returncode for process in processes] == [0, 0, 0], outputs
+    assert [process.returncode for process in processes] == [0, 0], outputs
     applied = [line.split()[1] for output in outputs for line in output.splitlines() if line.startswith("applied")]
     assert sorted(applied) == sorted(pending), "each migration applied by exactly one of them"
     assert migrations(fresh_url) == []
