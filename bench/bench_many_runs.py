@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collector.store.sqlite import SQLiteStore, ingest, rollups  # noqa: E402
+from collector.store.format import rollups  # noqa: E402
+from collector.store.sqlite import SQLiteStore, ingest  # noqa: E402
 from emitter.events import Batch, Event, Kind  # noqa: E402
 
 RUNS_PER_COMMIT = 100
