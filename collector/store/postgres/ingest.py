@@ -5,9 +5,11 @@ in one transaction in pipeline mode, and asks the server for an answer only wher
 needs one: the writers of the commit (one query, locked ``FOR UPDATE``), a run or a
 series seen for the first time, and the step span of the series it touches (one query,
 locked, so the rollup levels kept are decided on the true span even when another
-collector wrote the series). Everything else — chunks, rollups, summaries, writers,
-runs — is one set-based statement per table per commit over ``unnest``ed arrays, not a
-statement per point or per series. Two writers of one series in one commit fold into one
+collector wrote the series). Rows are locked in one order — writers (new ones
+included), runs, series, rollup buckets, each sorted — so two collectors committing
+the same runs at once wait for each other instead of deadlocking. Everything else — chunks, rollups, summaries, writers,
+runs — is one set-based statement per table per commit over ``unnest``ed arrays (sent in
+binary: no text escaping of thousands of numbers), not a statement per point or per series. Two writers of one series in one commit fold into one
 row per rollup bucket and one summary update, later arrivals winning ties as they would
 applied one after the other.
 """
@@ -34,15 +36,16 @@ from .run_events import RunEvents
 
 _RAW_LIMIT = 64 << 10  # bytes of a dead entry kept for inspection
 
-_WRITERS = "SELECT writer, id, committed, extra FROM writers WHERE writer = ANY(%s::text[]) ORDER BY writer FOR UPDATE"
+_LOCK_RUNS = "SELECT id FROM runs WHERE id = ANY(%b::text[]) ORDER BY id FOR UPDATE"
+_WRITERS = "SELECT writer, id, committed, extra FROM writers WHERE writer = ANY(%b::text[]) ORDER BY writer FOR UPDATE"
 _CHUNKS = (
     "INSERT INTO point_chunks (series, bucket, writer_id, first_seq, n, data)"
-    " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::int[], %s::bytea[])"
+    " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::int[], %b::bytea[])"
 )
 _ROLLUP_COLUMNS = "series, level, bucket, count, nans, min, max, last_step, last, last_bits"
 _ROLLUP_ARRAYS = (
-    "unnest(%s::bigint[], %s::smallint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::float8[], %s::float8[],"
-    " %s::bigint[], %s::float8[], %s::bigint[])"
+    "unnest(%b::bigint[], %b::smallint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::float8[], %b::float8[],"
+    " %b::bigint[], %b::float8[], %b::bigint[])"
 )
 _ROLLUP_UPSERT = (
     f"INSERT INTO rollups ({_ROLLUP_COLUMNS}) SELECT * FROM {_ROLLUP_ARRAYS}"
@@ -67,8 +70,8 @@ _SUMMARIES = (
     " min = CASE WHEN u.low IS NULL THEN s.min WHEN s.min IS NULL OR u.low < s.min THEN u.low ELSE s.min END,"
     " max = CASE WHEN u.high IS NULL THEN s.max WHEN s.max IS NULL OR u.high > s.max THEN u.high ELSE s.max END,"
     " count = s.count + u.n, low_step = u.low_step, high_step = u.high_step"
-    " FROM unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::bigint[], %s::float8[], %s::float8[], %s::bigint[],"
-    " %s::bigint[], %s::bigint[]) AS u(id, step, last, bits, low, high, n, low_step, high_step)"
+    " FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::bigint[], %b::float8[], %b::float8[], %b::bigint[],"
+    " %b::bigint[], %b::bigint[]) AS u(id, step, last, bits, low, high, n, low_step, high_step)"
     " WHERE s.id = u.id"
 )
 _RUNS = (
@@ -79,18 +82,20 @@ _RUNS = (
     " last_step = CASE WHEN u.step IS NOT NULL AND (runs.last_step IS NULL OR u.step > runs.last_step)"
     " THEN u.step ELSE runs.last_step END,"
     " status = CASE WHEN runs.status = 'lost' THEN 'running' ELSE runs.status END"
-    " FROM unnest(%(ids)s::text[], %(heartbeats)s::bool[], %(steps)s::bigint[]) AS u(id, heartbeat, step)"
+    " FROM unnest(%(ids)b::text[], %(heartbeats)b::bool[], %(steps)b::bigint[]) AS u(id, heartbeat, step)"
     " WHERE runs.id = u.id"
 )
 
 
 @dataclass(slots=True)
 class _WriterPoints:
-    """What one writer's metric events bring to the commit, before the series spans are known."""
+    """One writer's metric events in this commit: segments of one kind and key set, then their columns."""
 
+    run_id: str
     writer_id: int
-    pending: dict[tuple[int, int], Pending]
-    summary: dict[int, Summary]
+    segments: list[tuple[str, tuple[str, ...], list[Event]]]
+    pending: dict[tuple[int, int], Pending] = field(default_factory=dict)
+    summary: dict[int, Summary] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -133,6 +138,8 @@ class Ingest:
                     commit = _Commit()
                     merged = by_writer(batches)
                     writers = self._writers(conn, merged, now) if merged else {}
+                    if merged:  # rows locked in one order (writers, runs, series, rollups, each sorted): no deadlock
+                        conn.execute(_LOCK_RUNS, (sorted({batch.run_id for batch in merged}),))
                     for batch in merged:
                         writer_id, committed, extra = writers[batch.writer]
                         fresh, committed, extra = claim(batch.events, committed, extra)
@@ -141,6 +148,7 @@ class Ingest:
                         if fresh:
                             commit.writers.append((writer_id, committed, json.dumps(extra)))
                             self._apply(conn, batch.run_id, writer_id, fresh, now, commit, result)
+                    self._columns_of(conn, commit, result)
                     self._store_points(conn, commit.points)
                     self._finish(conn, commit, dead, now)
                     for hook in self._hooks:
@@ -216,86 +224,92 @@ class Ingest:
                 heartbeat = True
             else:
                 self._runs.apply(conn, run_id, event, now)
-        last_step: int | None = None
         if metrics:
             # consecutive events logging the same keys are one segment (see format/columns.py)
             segments = [
                 (kind, keys, list(grouped))
                 for (kind, keys), grouped in groupby(metrics, key=lambda e: (e.kind, tuple(e.payload["values"])))
             ]
-            ids = self._series_ids(conn, run_id, segments)
-            pending: dict[tuple[int, int], Pending] = {}
-            summary: dict[int, Summary] = {}
-            points = 0
-            for _kind, keys, segment in segments:
-                top = add_segment(segment, keys, ids.__getitem__, pending, summary)
-                points += len(segment) * len(keys)
-                if last_step is None or top > last_step:
-                    last_step = top
-            if points:
-                commit.points.append(_WriterPoints(writer_id, pending, summary))
-                result.points += points
+            commit.points.append(_WriterPoints(run_id, writer_id, segments))
         run = commit.runs.setdefault(run_id, [False, None])
         run[0] = run[0] or heartbeat
-        if last_step is not None and (run[1] is None or last_step > run[1]):
-            run[1] = last_step
         result.applied.extend(events)
 
-    def _series_ids(self, conn: Connection, run_id: str, segments: list[tuple[str, Any, Any]]) -> dict[str, int]:
-        """The series id of every key the segments log; keys seen for the first time are created at once."""
-        known = self._series.setdefault(run_id, {})
-        missing: dict[str, str] = {}
-        for kind, keys, _events in segments:
-            for key in keys:
-                if key not in known:
-                    missing.setdefault(key, kind)  # the first kind logged names the series, as in SQLite
+    def _columns_of(self, conn: Connection, commit: _Commit, result: WriteResult) -> None:
+        """Each writer's segments as per-series columns and summaries; every run's highest step."""
+        ids = self._series_ids(conn, commit.points)
+        for points in commit.points:
+            run = commit.runs[points.run_id]
+            series = ids[points.run_id]
+            for _kind, keys, segment in points.segments:
+                top = add_segment(segment, keys, series.__getitem__, points.pending, points.summary)
+                result.points += len(segment) * len(keys)
+                if run[1] is None or top > run[1]:
+                    run[1] = top
+
+    def _series_ids(self, conn: Connection, writers: list[_WriterPoints]) -> dict[str, dict[str, int]]:
+        """run → key → series id for every key the commit logs; keys seen for the first time are created at once."""
+        missing: dict[tuple[str, str], str] = {}
+        for points in writers:
+            known = self._series.setdefault(points.run_id, {})
+            for kind, keys, _events in points.segments:
+                for key in keys:
+                    if key not in known:
+                        missing.setdefault((points.run_id, key), kind)  # the first kind logged names the series
         if missing:
-            keys = list(missing)
+            new_runs, new_keys = [run for run, _ in missing], [key for _, key in missing]
             conn.execute(
-                "INSERT INTO series (run_id, key, kind) SELECT %s, k, t FROM unnest(%s::text[], %s::text[]) AS u(k, t)"
+                "INSERT INTO series (run_id, key, kind) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[])"
                 " ON CONFLICT (run_id, key) DO NOTHING",
-                (run_id, keys, [missing[key] for key in keys]),
+                (new_runs, new_keys, list(missing.values())),
             )
             rows = conn.execute(
-                "SELECT id, key FROM series WHERE run_id = %s AND key = ANY(%s::text[])", (run_id, keys)
-            )
-            for sid, key in rows.fetchall():
-                known[key] = sid
-        return known
+                "SELECT s.id, s.run_id, s.key FROM series s JOIN unnest(%b::text[], %b::text[]) AS u(run_id, key)"
+                " ON s.run_id = u.run_id AND s.key = u.key",
+                (new_runs, new_keys),
+            ).fetchall()
+            for sid, run_id, key in rows:
+                self._series[run_id][key] = sid
+        return self._series
 
     def _store_points(self, conn: Connection, writers: list[_WriterPoints]) -> None:
-        """Chunks, rollups and summaries of every writer's points, in arrival order, set-wise."""
+        """Chunks, rollups and summaries of every writer's points, in arrival order, set-wise.
+
+        Every level kept before a writer's points gets its rows folded into one upsert per
+        commit; a level that starts being kept is built afterwards from the level below
+        (which then holds every point of the commit), lowest levels first, for all series at once.
+        """
         if not writers:
             return
         sids = sorted({sid for points in writers for sid, _bucket in points.pending})
         spans: dict[int, tuple[int | None, int | None]] = {
             sid: (low, high)
             for sid, low, high in conn.execute(
-                "SELECT id, low_step, high_step FROM series WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                "SELECT id, low_step, high_step FROM series WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE",
                 (sids,),
             ).fetchall()
         }
         upserts: dict[tuple[int, int, int], list[Any]] = {}
+        builds: dict[int, set[int]] = {}  # level -> series that start keeping it
         summary: dict[int, Summary] = {}
         chunks: list[tuple[int, int, int, int, int, bytes]] = []
         for points in writers:
-            tops = self._levels(points.pending, spans)
-            rows, builds = rollups.plan(points.pending, tops)
+            rows, started = rollups.plan(points.pending, self._levels(points.pending, spans))
             for sid, level, bucket, *agg in rows:
                 found = upserts.get((sid, level, bucket))
                 if found is None:
                     upserts[(sid, level, bucket)] = agg
                 else:
                     rollups.merge(found, agg)
-            if builds:  # a level starts being kept: built from the level below, which must hold these points
-                self._upsert_rollups(conn, upserts)
-                upserts = {}
-                for sid, level in builds:
-                    self._build_level(conn, sid, level)
+            for sid, level in started:
+                builds.setdefault(level, set()).add(sid)
             chunks.extend(chunk_rows(points.writer_id, points.pending))
             for sid, agg in points.summary.items():
                 merge_summary(summary, sid, agg)
-        self._upsert_rollups(conn, upserts)
+        if upserts:  # in key order: two collectors upserting the same buckets take their locks in one order
+            conn.execute(_ROLLUP_UPSERT, _columns([(*key, *upserts[key]) for key in sorted(upserts)], 10))
+        for level in sorted(builds):
+            self._build_level(conn, sorted(builds[level]), level)
         conn.execute(_CHUNKS, _columns(chunks, 6))
         self._update_summaries(conn, summary, spans)
 
@@ -319,22 +333,20 @@ class Ingest:
         return tops
 
     @staticmethod
-    def _upsert_rollups(conn: Connection, upserts: dict[tuple[int, int, int], list[Any]]) -> None:
-        if upserts:
-            conn.execute(_ROLLUP_UPSERT, _columns([(*key, *agg) for key, agg in upserts.items()], 10))
-
-    @staticmethod
-    def _build_level(conn: Connection, sid: int, level: int) -> None:
-        """A series' rows of ``level`` from its rows of the level below (the level starts being kept)."""
-        below = conn.execute(
-            "SELECT bucket, count, nans, min, max, last_step, last, last_bits FROM rollups"
-            " WHERE series = %s AND level = %s ORDER BY bucket",
-            (sid, level - 1),
-        ).fetchall()
-        up = rollups.build_level(below)
-        conn.execute("DELETE FROM rollups WHERE series = %s AND level = %s", (sid, level))
-        if up:
-            conn.execute(_ROLLUP_INSERT, _columns([(sid, level, bucket, *agg) for bucket, agg in up.items()], 10))
+    def _build_level(conn: Connection, sids: list[int], level: int) -> None:
+        """The rows of ``level`` of these series from their rows of the level below (the level starts being kept)."""
+        below: dict[int, list[Any]] = {sid: [] for sid in sids}
+        for sid, *row in conn.execute(
+            "SELECT series, bucket, count, nans, min, max, last_step, last, last_bits FROM rollups"
+            " WHERE series = ANY(%b::bigint[]) AND level = %s ORDER BY series, bucket",
+            (sids, level - 1),
+        ).fetchall():
+            below[sid].append(row)
+        rows = [(sid, level, bucket, *agg) for sid in sids for bucket, agg in rollups.build_level(below[sid]).items()]
+        # rows an upsert of this commit may have put there: the level is rebuilt whole, from the level below
+        conn.execute("DELETE FROM rollups WHERE series = ANY(%b::bigint[]) AND level = %s", (sids, level))
+        if rows:
+            conn.execute(_ROLLUP_INSERT, _columns(rows, 10))
 
     @staticmethod
     def _update_summaries(
@@ -354,7 +366,7 @@ class Ingest:
         if commit.writers:
             conn.execute(
                 "UPDATE writers AS w SET committed = u.committed, extra = u.extra"
-                " FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS u(id, committed, extra) WHERE w.id = u.id",
+                " FROM unnest(%b::bigint[], %b::bigint[], %b::text[]) AS u(id, committed, extra) WHERE w.id = u.id",
                 _columns(commit.writers, 3),
             )
         if commit.runs:

@@ -63,7 +63,7 @@ CREATE TABLE series (
     low_step  bigint,                                      -- lowest step stored (NULL: no points yet)
     high_step bigint,
     UNIQUE (run_id, key)
-);
+) WITH (fillfactor = 70);  -- updated at every commit that reaches the series: room on the page for HOT updates
 
 -- Points: one row per (series, bucket of 1024 steps, writer, commit), four packed little-endian arrays.
 -- The primary key includes n, so counting a range's points reads the index, not the chunks.
@@ -92,7 +92,7 @@ CREATE TABLE rollups (
     last      float8,
     last_bits bigint,
     PRIMARY KEY (series, level, bucket)
-);
+) WITH (fillfactor = 80);  -- a bucket is updated by every commit that reaches it
 
 -- Idempotency: per writer, every seq up to `committed` is stored; `extra` holds committed ranges
 -- beyond a gap (JSON [[lo, hi], ...]) until the gap closes.
