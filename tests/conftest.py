@@ -25,8 +25,10 @@ from tests.stores import BACKENDS, PostgresDatabase
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "store_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("every_backend"):
-        metafunc.parametrize("store_backend", BACKENDS, indirect=True)
+    """``every_backend``: each of ``BACKENDS``, or of the backends the marker names (``every_backend("sqlite")``)."""
+    marker = metafunc.definition.get_closest_marker("every_backend")
+    if "store_backend" in metafunc.fixturenames and marker is not None:
+        metafunc.parametrize("store_backend", marker.args or BACKENDS, indirect=True)
 
 
 @pytest.fixture

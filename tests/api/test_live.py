@@ -234,6 +234,7 @@ def _raw_websocket(port: int, message: dict[str, Any]) -> socket.socket:
     return sock
 
 
+@pytest.mark.every_backend("sqlite")  # the hub's back-pressure, read from Redis: the store plays no part
 def test_a_slow_client_is_coalesced_and_bounded_and_does_not_delay_a_fast_one(serve: Any, producer: Producer) -> None:
     server = serve()
     hub = server.app.state.live
