@@ -28,7 +28,7 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore:
-    """The team store (``base.Store``) over PostgreSQL 13 or later.
+    """The team store (``base.Store``) over PostgreSQL 14 or later.
 
     >>> store = PostgresStore("postgresql://runwatch@db.internal/runwatch")
     >>> store.write(batches, dead=[], now=time.time()).watermarks
@@ -93,7 +93,7 @@ class PostgresStore:
         return self.db.migrate()
 
     def ping(self) -> None:
-        self.db.read("SELECT 1")
+        self.db.ping()
 
     def idle(self) -> None:
         """Nothing to do between commits: PostgreSQL checkpoints and vacuums on its own."""

@@ -33,6 +33,8 @@ _SCHEMA_TABLE = (
     " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
 )
 
+APPLICATION_NAME = "runwatch"  # what pg_stat_activity shows for runwatch's connections
+
 Connection = psycopg.Connection[Any]
 
 
@@ -75,7 +77,9 @@ class Database:
         try:
             given = conninfo.conninfo_to_dict(url)
             dsn = conninfo.make_conninfo(
-                url, connect_timeout=given.get("connect_timeout") or max(1, int(connect_timeout))
+                url,
+                connect_timeout=given.get("connect_timeout") or max(1, int(connect_timeout)),
+                application_name=given.get("application_name") or APPLICATION_NAME,
             )
         except psycopg.ProgrammingError as exc:
             raise ConfigError(f"invalid database_url {self.where}: {str(exc).strip()}") from None
@@ -122,12 +126,32 @@ class Database:
         return conn
 
     def read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        """All rows of one query (inside this thread's transaction when it holds one)."""
+        """All rows of one query (inside this thread's transaction when it holds one).
+
+        Outside a transaction, a query that met a dead connection (the server restarted since
+        it was pooled) is asked again once, on a fresh one, once the pool's dead ones are gone.
+        """
         held = self.held()
         if held is not None:
             return held.execute(sql, args).fetchall()
-        with self.pool.connection() as conn:
-            return conn.execute(sql, args).fetchall()
+        for attempt in (1, 2):
+            with self.pool.connection() as conn:
+                try:
+                    return conn.execute(sql, args).fetchall()
+                except psycopg.OperationalError:
+                    if attempt == 2 or not conn.broken:
+                        raise
+            self.discard_dead()
+        raise AssertionError("unreachable")
+
+    def discard_dead(self) -> None:
+        """Check the pool's idle connections now and replace the dead ones (after one was found dead)."""
+        self.pool.check()
+
+    def ping(self, timeout: float = 5.0) -> None:
+        """Raise unless the server answers within ``timeout`` seconds (the readiness probe)."""
+        with self.pool.connection(timeout=timeout) as conn:
+            conn.execute("SELECT 1")
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         """One statement, in its own transaction or the one this thread holds; returns the rows it changed."""

@@ -17,11 +17,14 @@ applied one after the other.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
+
+import psycopg
 
 from emitter.events import VALUE_KINDS, Batch, Event, Kind
 
@@ -33,6 +36,8 @@ from ..format.columns import Summary, add_segment, merge_summary
 from ..format.exact import to_columns
 from .database import Connection, Database
 from .run_events import RunEvents
+
+logger = logging.getLogger(__name__)
 
 _RAW_LIMIT = 64 << 10  # bytes of a dead entry kept for inspection
 
@@ -107,6 +112,12 @@ class _Commit:
     points: list[_WriterPoints] = field(default_factory=list)
 
 
+def _connection_lost(exc: psycopg.OperationalError) -> bool:
+    """Whether the error is the connection dying (class 08, or the server shutting down), not a refused statement."""
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     """Rows as ``width`` column lists (the arrays ``unnest`` takes)."""
     if not rows:
@@ -130,37 +141,54 @@ class Ingest:
         self._series: dict[str, dict[str, int]] = {}  # run → key → series id
 
     def write(self, batches: Sequence[Batch], dead: Sequence[DeadLetter], now: float) -> WriteResult:
-        """Apply batches and dead letters in one transaction; redeliveries change nothing."""
-        result = WriteResult()
+        """Apply batches and dead letters in one transaction; redeliveries change nothing.
+
+        A commit that met a dead connection (the server restarted since it was pooled) runs
+        once more on a fresh one: writes are idempotent, so even a commit whose acknowledgement
+        was lost is safe to repeat, and a database restart costs no entry a failed attempt.
+        """
         with self._lock:
             try:
-                with self._db.transaction() as conn, conn.pipeline():
-                    commit = _Commit()
-                    merged = by_writer(batches)
-                    writers = self._writers(conn, merged, now) if merged else {}
-                    if merged:  # rows locked in one order (writers, runs, series, rollups, each sorted): no deadlock
-                        conn.execute(_LOCK_RUNS, (sorted({batch.run_id for batch in merged}),))
-                    for batch in merged:
-                        writer_id, committed, extra = writers[batch.writer]
-                        fresh, committed, extra = claim(batch.events, committed, extra)
-                        result.duplicates += len(batch.events) - len(fresh)
-                        result.watermarks[batch.writer] = committed
-                        if fresh:
-                            commit.writers.append((writer_id, committed, json.dumps(extra)))
-                            self._apply(conn, batch.run_id, writer_id, fresh, now, commit, result)
-                    self._columns_of(conn, commit, result)
-                    self._store_points(conn, commit.points)
-                    self._finish(conn, commit, dead, now)
-                    for hook in self._hooks:
-                        hook(result.applied, now)
-            except BaseException:
-                self._series.clear()  # ids handed out inside the failed transaction are gone
-                self._runs.forget()
-                for hook in self._hooks:
-                    hook.after_rollback()
-                raise
+                result = self._commit(batches, dead, now)
+            except psycopg.OperationalError as exc:
+                if not _connection_lost(exc):
+                    raise
+                logger.warning("lost the database connection (%s); committing again on a new one", exc)
+                self._db.discard_dead()
+                result = self._commit(batches, dead, now)
         for hook in self._hooks:
             hook.after_commit()
+        return result
+
+    def _commit(self, batches: Sequence[Batch], dead: Sequence[DeadLetter], now: float) -> WriteResult:
+        """The transaction of ``write``; on any failure the caches are dropped and the hooks hear of the rollback."""
+        result = WriteResult()
+        try:
+            with self._db.transaction() as conn, conn.pipeline():
+                commit = _Commit()
+                merged = by_writer(batches)
+                writers = self._writers(conn, merged, now) if merged else {}
+                if merged:  # rows locked in one order (writers, runs, series, rollups, each sorted): no deadlock
+                    conn.execute(_LOCK_RUNS, (sorted({batch.run_id for batch in merged}),))
+                for batch in merged:
+                    writer_id, committed, extra = writers[batch.writer]
+                    fresh, committed, extra = claim(batch.events, committed, extra)
+                    result.duplicates += len(batch.events) - len(fresh)
+                    result.watermarks[batch.writer] = committed
+                    if fresh:
+                        commit.writers.append((writer_id, committed, json.dumps(extra)))
+                        self._apply(conn, batch.run_id, writer_id, fresh, now, commit, result)
+                self._columns_of(conn, commit, result)
+                self._store_points(conn, commit.points)
+                self._finish(conn, commit, dead, now)
+                for hook in self._hooks:
+                    hook(result.applied, now)
+        except BaseException:
+            self._series.clear()  # ids handed out inside the failed transaction are gone
+            self._runs.forget()
+            for hook in self._hooks:
+                hook.after_rollback()
+            raise
         return result
 
     def record_failure(self, stream: str, entry_id: str) -> int:
