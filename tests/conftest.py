@@ -116,7 +116,7 @@ def emitter_env(
 
 
 @pytest.fixture
-def settings(redis_url: str, prefix: str, home: Path, database_url: str | None):  # type: ignore[no-untyped-def]
+def settings(redis_url: str, prefix: str, home: Path, database_url: str | None):
     from collector.settings import Settings
 
     return Settings(
@@ -134,7 +134,7 @@ def settings(redis_url: str, prefix: str, home: Path, database_url: str | None):
 
 
 @pytest.fixture
-def store(settings, store_backend: str):  # type: ignore[no-untyped-def]
+def store(settings, store_backend: str):
     """The test's store: SQLite in its home, or the session's PostgreSQL database, emptied."""
     if store_backend == "postgres":
         from collector.store.postgres import PostgresStore
@@ -149,7 +149,7 @@ def store(settings, store_backend: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def fake_run(store):  # type: ignore[no-untyped-def]
+def fake_run(store):
     """Runs written straight into the test's store through its real write path (``tests.fake_run``)."""
 
     def make(project: str = "cifar", **kwargs: Any) -> FakeRun:
@@ -159,7 +159,7 @@ def fake_run(store):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def collector(settings, store) -> Iterator[ThreadedCollector]:  # type: ignore[no-untyped-def]
+def collector(settings, store) -> Iterator[ThreadedCollector]:
     """The real consumer running in a background thread against this test's Redis and store."""
     running = ThreadedCollector(settings, store).start()
     yield running
