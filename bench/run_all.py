@@ -22,6 +22,7 @@ SCRIPTS = [  # cheapest first, so a broken setup shows early
     "bench_series.py",
     "bench_scrape.py",
     "bench_many_runs.py",
+    "bench_store.py",
     "bench_pipeline.py",
     "bench_live.py",
     "bench_alert_latency.py",

@@ -2,7 +2,9 @@
 
 CollectorError
 ├── EmbeddedRedisError   no Redis could be started or found
-├── ConfigError          settings that cannot work together (e.g. public bind without auth)
+├── ConfigError          settings that cannot work together (e.g. public bind without auth, a malformed database URL)
+├── StoreUnavailable     the database the settings name cannot be reached
+├── SchemaBehind         the database lacks schema migrations this runwatch needs (``runwatch migrate``)
 └── RunNotFound          a run reference (id or unique name) matched nothing
 """
 
@@ -19,6 +21,28 @@ class EmbeddedRedisError(CollectorError):
 
 class ConfigError(CollectorError):
     """The configuration cannot work."""
+
+
+class StoreUnavailable(CollectorError):
+    """The database cannot be reached (server down, wrong host or port, authentication refused)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"cannot reach the database {where}: {reason}")
+
+
+class SchemaBehind(CollectorError):
+    """The database schema lacks migrations this runwatch needs, and migrating was not allowed."""
+
+    def __init__(self, where: str, version: int, pending: list[str]) -> None:
+        self.where = where
+        self.version = version
+        self.pending = pending
+        super().__init__(
+            f"the database {where} is at schema version {version} and needs {len(pending)} more migration(s)"
+            f" ({', '.join(pending)}): run `runwatch migrate` first, or start without --no-migrate"
+        )
 
 
 class RunNotFound(CollectorError):

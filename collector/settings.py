@@ -27,7 +27,13 @@ class Settings(BaseSettings):
     prefix: str = Field(DEFAULT_PREFIX, description="Prefix of every Redis key runwatch uses.")
     shards: int = Field(DEFAULT_SHARDS, ge=1, le=1024, description="Number of event streams.")
     embedded_redis_port: int = Field(6379, ge=0, le=65535, description="Port of the embedded Redis.")
-    database_url: str | None = Field(None, description="sqlite:///path.db (default: $RUNWATCH_HOME/runwatch.db).")
+    database_url: str | None = Field(
+        None,
+        description="sqlite:///path.db (default: $RUNWATCH_HOME/runwatch.db) or postgresql://user:password@host:5432/db.",
+    )
+    database_pool_size: int = Field(
+        10, ge=1, le=1000, description="PostgreSQL: connections a process may open (the API's readers share them)."
+    )
 
     consumer_name: str = Field(default_factory=lambda: f"collector-{socket.gethostname()}")
     read_count: int = Field(500, ge=1, description="Stream entries read per XREADGROUP.")

@@ -1,5 +1,10 @@
 """Fixtures: every test gets its own Redis (or its own key prefix), home and database.
 
+The store is SQLite in the test's home. A module marked ``every_backend`` runs each test
+that uses the store (through ``store``, ``settings`` or ``emitter_env``) once per backend,
+``[sqlite]`` and ``[postgres]``: PostgreSQL in a database of the session's own,
+emptied between tests (``tests/stores.py``).
+
 Under RUNWATCH_TEST_STRICT=1 (CI) no test may skip: tests skip through ``skip_unless``,
 which fails there, and any other skip is turned into a failure below.
 """
@@ -19,6 +24,7 @@ from tests.alerts.fake_slack import FakeSlack, RecordingServer
 from tests.alerts.smtp_sink import SmtpSink
 from tests.fake_run import FakeRun
 from tests.helpers import STRICT, RedisServer, ThreadedCollector
+from tests.stores import BACKENDS, PostgresDatabase
 
 
 @pytest.hookimpl(wrapper=True)
@@ -47,6 +53,42 @@ def _fail_the_skip(report: pytest.TestReport | pytest.CollectReport, nodeid: str
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
     report.outcome = "failed"
     report.longrepr = f"RUNWATCH_TEST_STRICT=1 allows no skip, but {nodeid} skipped: {reason}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``every_backend``: each of ``BACKENDS``, or of the backends the marker names (``every_backend("sqlite")``)."""
+    marker = metafunc.definition.get_closest_marker("every_backend")
+    if "store_backend" in metafunc.fixturenames and marker is not None:
+        metafunc.parametrize("store_backend", marker.args or BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """The store backend of this test: SQLite, or each of ``BACKENDS`` in a module marked ``every_backend``."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresDatabase]:
+    """The session's own PostgreSQL database (created on first use, dropped at the end)."""
+    database = PostgresDatabase(tmp_path_factory.mktemp("postgres"))
+    yield database
+    database.drop()
+
+
+@pytest.fixture
+def database_url(store_backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """RUNWATCH_DATABASE_URL of this test: None for SQLite; the session's emptied PostgreSQL database otherwise.
+
+    Set in the environment too, so the CLI and the processes a test starts use the same store.
+    """
+    if store_backend == "sqlite":
+        monkeypatch.delenv("RUNWATCH_DATABASE_URL", raising=False)  # not a developer's own, from their shell
+        return None
+    database: PostgresDatabase = request.getfixturevalue("postgres_database")
+    database.truncate()
+    monkeypatch.setenv("RUNWATCH_DATABASE_URL", database.url)
+    return database.url
 
 
 @pytest.fixture
@@ -87,27 +129,32 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def emitter_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, prefix: str, home: Path) -> dict[str, str]:
-    """Environment for emitters of this test (also applied to this process)."""
+def emitter_env(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str, prefix: str, home: Path, database_url: str | None
+) -> dict[str, str]:
+    """Environment for emitters (and collector processes) of this test (also applied to this process)."""
     env = {
         "RUNWATCH_REDIS_URL": redis_url,
         "RUNWATCH_PREFIX": prefix,
         "RUNWATCH_HOME": str(home),
         "RUNWATCH_FLUSH_TIMEOUT": "20",
     }
+    if database_url is not None:
+        env["RUNWATCH_DATABASE_URL"] = database_url
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return {**os.environ, **env}
 
 
 @pytest.fixture
-def settings(redis_url: str, prefix: str, home: Path):
+def settings(redis_url: str, prefix: str, home: Path, database_url: str | None):
     from collector.settings import Settings
 
     return Settings(
         redis_url=redis_url,
         prefix=prefix,
         home=home,
+        database_url=database_url,
         consumer_name="test-consumer",
         claim_idle_ms=2000,
         claim_interval=0.5,
@@ -118,10 +165,16 @@ def settings(redis_url: str, prefix: str, home: Path):
 
 
 @pytest.fixture
-def store(settings):
-    from collector.store.sqlite import SQLiteStore
+def store(settings, store_backend: str):
+    """The test's store: SQLite in its home, or the session's PostgreSQL database, emptied."""
+    if store_backend == "postgres":
+        from collector.store.postgres import PostgresStore
 
-    s = SQLiteStore(settings.sqlite_path)
+        s: Any = PostgresStore(settings.database_url, pool_size=4)
+    else:
+        from collector.store.sqlite import SQLiteStore
+
+        s = SQLiteStore(settings.sqlite_path)
     yield s
     s.close()
 

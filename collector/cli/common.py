@@ -13,9 +13,9 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from ..errors import RunNotFound
+from ..errors import CollectorError, RunNotFound
 from ..settings import Settings, load_settings
-from ..store import Store, open_store
+from ..store import SchemaPolicy, Store, backend_of, open_store
 from ..store.base import RunRecord
 
 console = Console()
@@ -42,21 +42,37 @@ def settings_from(**overrides: Any) -> Settings:
         raise click.ClickException(f"invalid configuration: {exc}") from exc
 
 
+def store_exists(settings: Settings) -> bool:
+    """Whether the store the settings name may hold data: a database server, or a SQLite file that exists."""
+    try:
+        return backend_of(settings.database_url) == "postgres" or settings.sqlite_path.exists()
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def existing_store(settings: Settings) -> Store:
     """The store, which must exist already: a reading command never creates an empty database."""
-    if not settings.sqlite_path.exists() and not (settings.database_url or "").startswith(("postgres", "postgresql")):
+    if not store_exists(settings):
         raise click.ClickException(
             f"no runwatch database at {settings.sqlite_path}: start `runwatch serve` first, or pass --home"
         )
     return any_store(settings)
 
 
-def any_store(settings: Settings) -> Store:
-    """The store, created if need be (tokens and silences may be set up before the first `serve`)."""
+def any_store(settings: Settings, *, schema: SchemaPolicy = "migrate") -> Store:
+    """The store, created if need be (tokens and silences may be set up before the first `serve`).
+
+    A malformed database URL, an unreachable server or a schema that is behind is a clear
+    error, not a traceback. The store is closed when the command ends (its pool, for PostgreSQL).
+    """
     try:
-        return open_store(settings)
-    except ValueError as exc:
+        store = open_store(settings, schema=schema)
+    except (CollectorError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(store.close)
+    return store
 
 
 def find_run(store: Store, ref: str) -> RunRecord:

@@ -12,7 +12,17 @@ from rich.table import Table
 
 from emitter.events import VALUE_KINDS, ContractError, Keys, decode_entry, shard_for
 
-from .common import age, common_options, console, existing_store, find_run, number, settings_from, shown
+from .common import (
+    age,
+    common_options,
+    console,
+    existing_store,
+    find_run,
+    number,
+    settings_from,
+    shown,
+    store_exists,
+)
 
 _STATUS_STYLE = {"running": "green", "finished": "blue", "failed": "red", "killed": "yellow", "lost": "magenta"}
 
@@ -96,7 +106,7 @@ def tail(home: Path | None, redis_url: str | None, run_ref: str, prefix: str | N
     """Follow RUN's metrics live, read straight from the event stream (Ctrl-C to stop)."""
     settings = settings_from(home=home, redis_url=redis_url, prefix=prefix)
     run_id = run_ref
-    if settings.sqlite_path.exists():
+    if store_exists(settings):
         run_id = existing_store(settings).runs.resolve(run_ref) or run_ref
 
     client = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")

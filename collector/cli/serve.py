@@ -12,10 +12,16 @@ from alerts import RuleError, RuleSet
 from ..errors import CollectorError, ConfigError
 from ..redact import redact_url
 from ..settings import Settings
+from ..store import Store, open_store
 from .common import common_options, console, settings_from
 
 alerts_option = click.option(
     "--alerts", type=click.Path(path_type=Path), help="Alert rules file [$RUNWATCH_HOME/alerts.yaml]."
+)
+no_migrate_option = click.option(
+    "--no-migrate",
+    is_flag=True,
+    help="Apply no schema migration at start; refuse to start if the database needs one (run `runwatch migrate`).",
 )
 
 
@@ -38,6 +44,7 @@ def load_ruleset_or_exit(path: Path) -> RuleSet:
 @alerts_option
 @click.option("--auth/--no-auth", default=None, help="Require API tokens (see `runwatch token create`).")
 @click.option("--insecure", is_flag=True, default=None, help="Allow a non-loopback bind without auth.")
+@no_migrate_option
 def serve(
     home: Path | None,
     redis_url: str | None,
@@ -46,12 +53,13 @@ def serve(
     alerts: Path | None,
     auth: bool | None,
     insecure: bool | None,
+    no_migrate: bool,
 ) -> None:
     """Run collector, alerting, API, dashboard and /metrics in one process."""
     settings = settings_from(
         home=home, redis_url=redis_url, host=host, port=port, alerts=alerts, auth=auth, insecure=insecure
     )
-    run_service(settings, with_api=True)
+    run_service(settings, with_api=True, migrate=not no_migrate)
 
 
 @click.command()
@@ -61,8 +69,14 @@ def serve(
     "--metrics-port", type=int, help="Serve /metrics, /healthz and /readyz on this port [off; $RUNWATCH_METRICS_PORT]."
 )
 @alerts_option
+@no_migrate_option
 def collect(
-    home: Path | None, redis_url: str | None, host: str | None, metrics_port: int | None, alerts: Path | None
+    home: Path | None,
+    redis_url: str | None,
+    host: str | None,
+    metrics_port: int | None,
+    alerts: Path | None,
+    no_migrate: bool,
 ) -> None:
     """Run the collector without the API: consumer, alerting, delivery, stall detector.
 
@@ -72,11 +86,15 @@ def collect(
         runwatch collect --metrics-port 9108
     """
     settings = settings_from(home=home, redis_url=redis_url, host=host, metrics_port=metrics_port, alerts=alerts)
-    run_service(settings, with_api=False)
+    run_service(settings, with_api=False, migrate=not no_migrate)
 
 
-def run_service(settings: Settings, *, with_api: bool) -> None:
-    """Check the bind, resolve Redis, say where everything is, then run until Ctrl-C or SIGTERM."""
+def run_service(settings: Settings, *, with_api: bool, migrate: bool = True) -> None:
+    """Check the bind, open the store (migrating it), resolve Redis, say where everything is, then run.
+
+    Runs until Ctrl-C or SIGTERM. ``migrate=False`` (``--no-migrate``): a database that
+    needs a migration is refused before anything starts.
+    """
     from ..api.auth import check_bind
     from ..service import Service
 
@@ -85,18 +103,33 @@ def run_service(settings: Settings, *, with_api: bool) -> None:
             check_bind(settings)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
-    service = Service(settings, with_api=with_api, ruleset=load_ruleset_or_exit(settings.alerts_path))
+    ruleset = load_ruleset_or_exit(settings.alerts_path)
+    store = open_service_store(settings, migrate=migrate)
+    service = Service(settings, with_api=with_api, ruleset=ruleset, store=store)
     try:
         url = service.resolve_redis()
     except CollectorError as exc:
+        store.close()
         raise click.ClickException(str(exc)) from exc
     where = "embedded" if service.embedded and not service.embedded.external else "external"
-    console.print(f"[bold]runwatch[/] redis {redact_url(url)} ({where}), store {settings.sqlite_path}")
+    console.print(f"[bold]runwatch[/] redis {redact_url(url)} ({where}), store {redact_url(store.where)}")
     if with_api:
         console.print(f"dashboard and API on [link]http://{settings.host}:{settings.port}[/link]  (Ctrl-C to stop)")
     elif settings.metrics_port is not None:
         console.print(f"/metrics and probes on http://{settings.host}:{settings.metrics_port}  (Ctrl-C to stop)")
     asyncio.run(service.run())
+
+
+def open_service_store(settings: Settings, *, migrate: bool) -> Store:
+    """The collector's store, its schema brought up to date (saying what was applied) or required to be."""
+    try:
+        store = open_store(settings, for_collector=True, schema="as-is" if migrate else "require")
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if migrate:
+        for name in store.migrate():
+            click.echo(f"applied migration {name} to {store.where}")
+    return store
 
 
 @click.command()

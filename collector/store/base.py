@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from alerts import Delivery, Liveness, OutboxStore, RunInfo, Silence, Transition
 from emitter.events import Batch, Event
@@ -26,6 +26,11 @@ T = TypeVar("T")
 
 #: Token roles, weakest first.
 ROLES = ("viewer", "writer", "admin")
+
+#: What opening a store does about schema migrations: apply the pending ones ("migrate"),
+#: refuse a database that has some (``SchemaBehind``: "require"), or open it as it is ("as-is":
+#: for ``runwatch migrate`` itself).
+SchemaPolicy = Literal["migrate", "require", "as-is"]
 
 
 def hash_token(token: str) -> str:
@@ -481,6 +486,7 @@ class Store(Protocol):
     """Persistence for runs, metrics, alerts and the pipeline's bookkeeping."""
 
     hooks: list[WriteHook]  # called in every write transaction (see ``WriteHook``)
+    where: str  # where the data lives, for people: a path, or a URL without its password
 
     @property
     def runs(self) -> RunStore: ...
@@ -517,6 +523,14 @@ class Store(Protocol):
 
     def watermark(self, writer: str) -> int:
         """Highest seq such that every seq of this writer up to it is committed (-1: none)."""
+        ...
+
+    def pending_migrations(self) -> list[str]:
+        """Schema migrations this database has not had yet, in order."""
+        ...
+
+    def migrate(self) -> list[str]:
+        """Apply the pending migrations in order, once even when several processes start at once; their names."""
         ...
 
     def ping(self) -> None:

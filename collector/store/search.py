@@ -1,4 +1,4 @@
-"""The runs filter and sort grammar, parsed into parameterised SQL (SQLite dialect).
+"""The runs filter and sort grammar, parsed into parameterised SQL of a ``Dialect`` (SQLite, PostgreSQL).
 
 Filter examples::
 
@@ -21,15 +21,17 @@ Grammar (keywords are case-insensitive)::
 A bare ``tags.X`` means "has tag X"; a bare ``params.X`` / ``metrics.X`` means "has it".
 ``metrics.X`` compares the latest value. ``like`` is case-sensitive (``%`` and ``_``
 wildcards), ``ilike`` is not. Values never reach the SQL text: every literal and key is
-a bound parameter, so the filter cannot inject SQL.
+a bound parameter, so the filter cannot inject SQL. The parser is written once; the SQL
+of each condition comes from the backend's ``dialect.Dialect``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from .dialect import SQLITE, Dialect
 
 __all__ = ["FilterError", "Query", "parse_filter", "parse_sort"]
 
@@ -67,7 +69,7 @@ class FilterError(ValueError):
 class Query:
     """SQL fragments with their bound parameters, to go after ``WHERE`` / ``ORDER BY``."""
 
-    sql: str = "1"
+    sql: str
     args: list[Any] = field(default_factory=list)
 
 
@@ -134,8 +136,9 @@ def tokenize(text: str) -> list[Token]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, dialect: Dialect) -> None:
         self.text = text
+        self.dialect = dialect
         self.tokens = tokenize(text)
         self.i = 0
         self.args: list[Any] = []
@@ -289,18 +292,18 @@ class _Parser:
     # SQL builders: every value is a bound parameter
     def _bind(self, value: Any) -> str:
         self.args.append(value)
-        return "?"
+        return self.dialect.param
 
     def _presence(self, ns: str, key: str | None, tok: Token) -> str:
         if key is None:
             raise FilterError(f"{ns} needs an operator", tok.pos + len(tok.text), self.text)
         if ns == "tags":
-            return f"EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = {self._bind(key)})"
+            return self.dialect.has_tag(key, self._bind)
         if ns == "params":
             return f"EXISTS (SELECT 1 FROM params p WHERE p.run_id = runs.id AND p.key = {self._bind(key)})"
         if ns == "metrics":
             return f"EXISTS (SELECT 1 FROM series s WHERE s.run_id = runs.id AND s.key = {self._bind(key)})"
-        return f"(json_type(runs.env, {self._bind(_json_path(key))}) IS NOT NULL)"
+        return self.dialect.has_env(key, self._bind)
 
     def _compare(self, ns: str, key: str | None, tok: Token, op: str, value: Any) -> str:
         if ns == "tags":
@@ -308,88 +311,31 @@ class _Parser:
         if value is None:
             raise FilterError("compare with null using 'is null' / 'is not null'", tok.pos, self.text)
         if key is None:
-            return _match(COLUMNS[ns], op, value, self._bind)
+            try:
+                return self.dialect.compare_column(COLUMNS[ns], op, value, self._bind)
+            except ValueError as exc:
+                raise FilterError(str(exc), tok.pos, self.text) from None
         if ns == "metrics":
             if isinstance(value, (str, bool)):
                 raise FilterError("metrics compare with numbers", tok.pos, self.text)
             k = self._bind(key)
             return f"EXISTS (SELECT 1 FROM series s WHERE s.run_id = runs.id AND s.key = {k} AND s.last {op} {self._bind(value)})"
+        if isinstance(value, bool) and op not in ("=", "!="):
+            raise FilterError("booleans compare with = or !=", 0)
         if ns == "params":
             k = self._bind(key)
-            inner = _json_match("p.value", lambda: "'$'", op, value, self._bind)
+            inner = self.dialect.compare_param(op, value, self._bind)
             return f"EXISTS (SELECT 1 FROM params p WHERE p.run_id = runs.id AND p.key = {k} AND {inner})"
-        env_path = _json_path(key)
-        return _json_match("runs.env", lambda: self._bind(env_path), op, value, self._bind)
+        return self.dialect.compare_env(key, op, value, self._bind)
 
 
-def _json_path(key: str) -> str:
-    """A JSON path selecting ``key`` (dots separate levels), quoted so any key is safe."""
-    parts = [part.replace('"', '\\"') for part in key.split(".")]
-    return "$" + "".join(f'."{part}"' for part in parts)
-
-
-def like_to_glob(pattern: str) -> str:
-    """A case-sensitive GLOB pattern equivalent to the SQL LIKE ``pattern`` (``\\`` escapes)."""
-    out: list[str] = []
-    chars = iter(pattern)
-    for char in chars:
-        if char == "\\":
-            nxt = next(chars, "\\")
-            out.append(_glob_literal(nxt))
-        elif char == "%":
-            out.append("*")
-        elif char == "_":
-            out.append("?")
-        else:
-            out.append(_glob_literal(char))
-    return "".join(out)
-
-
-def _glob_literal(char: str) -> str:
-    return f"[{char}]" if char in "*?[]" else char
-
-
-def _match(column: str, op: str, value: Any, bind: Any) -> str:
-    if op == "like":
-        return f"({column} GLOB {bind(like_to_glob(str(value)))})"
-    if op == "ilike":
-        return f"({column} LIKE {bind(str(value))} ESCAPE '\\')"
-    return f"({column} {op} {bind(value)})"
-
-
-def _json_match(column: str, path: Callable[[], str], op: str, value: Any, bind: Any) -> str:
-    """Compare a JSON value: numbers numerically, strings against the text form, booleans exactly.
-
-    ``path()`` returns the SQL of the JSON path, binding it afresh for every use.
-    """
-    if isinstance(value, bool):
-        kind = "true" if value else "false"
-        if op not in ("=", "!="):
-            raise FilterError("booleans compare with = or !=", 0)
-        if op == "=":
-            return f"(json_type({column}, {path()}) = '{kind}')"
-        return f"(json_type({column}, {path()}) IS NOT NULL AND json_type({column}, {path()}) != '{kind}')"
-    if isinstance(value, (int, float)):
-        return (
-            f"(json_type({column}, {path()}) IN ('integer', 'real')"
-            f" AND json_extract({column}, {path()}) {op} {bind(value)})"
-        )
-    text = (
-        f"(CASE WHEN json_type({column}, {path()}) IN ('text', 'object', 'array')"
-        f" THEN json_extract({column}, {path()}) ELSE CAST(json_extract({column}, {path()}) AS TEXT) END)"
-    )
-    if op in ("like", "ilike"):
-        return _match(text, op, value, bind)
-    return f"({text} {op} {bind(value)})"
-
-
-def parse_filter(text: str | None) -> Query:
+def parse_filter(text: str | None, dialect: Dialect = SQLITE) -> Query:
     """``WHERE`` SQL and arguments for a filter string; an empty filter matches every run."""
     if text is None or not text.strip():
-        return Query()
+        return Query(dialect.everything)
     if len(text) > MAX_FILTER:
         raise FilterError(f"filter longer than {MAX_FILTER} characters", MAX_FILTER, text)
-    parser = _Parser(text)
+    parser = _Parser(text, dialect)
     sql = parser.parse()
     return Query(sql, parser.args)
 
@@ -399,7 +345,7 @@ def parse_filter(text: str | None) -> Query:
 SORT_DEFAULT = "created_at desc"
 
 
-def parse_sort(text: str | None) -> Query:
+def parse_sort(text: str | None, dialect: Dialect = SQLITE) -> Query:
     """``ORDER BY`` SQL for ``field [asc|desc]`` items separated by commas (``-field`` = desc).
 
     Missing values (a run without the metric or param) sort last either way; the run id
@@ -408,6 +354,14 @@ def parse_sort(text: str | None) -> Query:
     text = (text or SORT_DEFAULT).strip() or SORT_DEFAULT
     parts: list[str] = []
     args: list[Any] = []
+
+    def bind(value: Any) -> str:
+        args.append(value)
+        return dialect.param
+
+    def metric(key: str) -> str:
+        return f"(SELECT s.last FROM series s WHERE s.run_id = runs.id AND s.key = {bind(key)})"
+
     offset = 0
     for item in text.split(","):
         stripped = item.strip()
@@ -423,19 +377,17 @@ def parse_sort(text: str | None) -> Query:
             stripped, descending = words[0], words[1].lower() == "desc"
         head, dot, key = stripped.partition(".")
         head = head.lower()
+        direction = "DESC" if descending else "ASC"
         if not dot and head in COLUMNS:
             expr = COLUMNS[head]
+            parts.append(f"{expr} IS NULL, {expr} {direction}")
         elif dot and key and head == "metrics":
-            expr = "(SELECT s.last FROM series s WHERE s.run_id = runs.id AND s.key = ?)"
+            parts.append(f"{metric(key)} IS NULL, {metric(key)} {direction}")
         elif dot and key and head == "params":
-            expr = "(SELECT json_extract(p.value, '$') FROM params p WHERE p.run_id = runs.id AND p.key = ?)"
+            null_test = dialect.param_sort(key, bind)[0]
+            ordered = ", ".join(f"{expr} {direction}" for expr in dialect.param_sort(key, bind))
+            parts.append(f"{null_test} IS NULL, {ordered}")
         else:
             raise FilterError(f"cannot sort by {stripped!r}", pos, text)
-        direction = "DESC" if descending else "ASC"
-        if "?" in expr:
-            parts.append(f"{expr} IS NULL, {expr} {direction}")
-            args.extend([key, key])
-        else:
-            parts.append(f"{expr} IS NULL, {expr} {direction}")
     parts.append("runs.id ASC")
     return Query(", ".join(parts), args)

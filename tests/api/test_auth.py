@@ -17,6 +17,9 @@ from collector.cli.tokens import token as token_cli
 from collector.errors import ConfigError
 from collector.store.base import ROLES, hash_token
 from tests.helpers import wait_for
+from tests.stores import dump
+
+pytestmark = pytest.mark.every_backend
 
 OPEN = {"/healthz", "/readyz", "/api/v1/healthz", "/api/v1/readyz", "/api/v1/session", "/api/v1/openapi.json"}
 
@@ -134,9 +137,8 @@ def test_token_cli_prints_the_token_once_and_stores_only_its_hash(home: Any, sto
     secret = result.stdout.strip().splitlines()[0]
     assert secret.startswith("rw_") and len(secret) > 40
     assert store.tokens.verify(secret, 0.0).role == "viewer"
-    with store.db.lock:
-        dump = "\n".join(store.db.conn.iterdump())
-    assert secret not in dump and hash_token(secret) in dump
+    everything = dump(store)
+    assert secret not in everything and hash_token(secret) in everything
     listed = runner.invoke(token_cli, ["list", "--home", str(home)])
     assert "grafana" in listed.output and secret not in listed.output
     assert runner.invoke(token_cli, ["revoke", "1", "--home", str(home)]).exit_code == 0

@@ -23,6 +23,8 @@ from collector.api.live import LiveClient, Subscription, parse_cursor
 from emitter.events import Batch, Event, encode_entry, shard_for
 from tests.helpers import wait_for
 
+pytestmark = pytest.mark.every_backend
+
 
 class Producer:
     """Appends metric events of one run straight to its stream, as an emitter does."""
@@ -238,6 +240,7 @@ def _raw_websocket(port: int, message: dict[str, Any]) -> socket.socket:
     return sock
 
 
+@pytest.mark.every_backend("sqlite")  # the hub's back-pressure, read from Redis: the store plays no part
 def test_a_slow_client_is_coalesced_and_bounded_and_does_not_delay_a_fast_one(serve: Any, producer: Producer) -> None:
     server = serve()
     hub = server.app.state.live

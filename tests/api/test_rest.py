@@ -9,12 +9,15 @@ import struct
 import time
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from alerts import Transition
 from collector.cli import main
 from collector.store.base import DeadLetter
 from tests.helpers import wait_for
+
+pytestmark = pytest.mark.every_backend
 
 SPECIALS = [float("nan"), float("inf"), float("-inf"), -0.0, 0.0, 5e-324, 1.7976931348623157e308, 0.1]
 

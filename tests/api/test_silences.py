@@ -6,6 +6,9 @@ import time
 from typing import Any
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.every_backend
 
 
 def test_a_silence_is_listed_while_it_lasts_and_ends_early_on_delete(client: httpx.Client) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import hashlib
 import time
 
+import pytest
+
 from emitter.events import Batch, Event
+
+pytestmark = pytest.mark.every_backend
 
 A, B = b"a" * 10, b"b" * 20
 SHA_A, SHA_B = hashlib.sha256(A).hexdigest(), hashlib.sha256(B).hexdigest()

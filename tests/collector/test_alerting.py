@@ -27,6 +27,8 @@ from tests.alerts.fake_slack import Reply
 from tests.helpers import CollectorProcess, RedisServer, ThreadedService, spawn_python, wait_for
 from tests.prom import scrape, value
 
+pytestmark = pytest.mark.every_backend
+
 SENT = DeliveryStatus.SENT
 
 

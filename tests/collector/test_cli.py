@@ -15,6 +15,8 @@ import emitter
 from collector.cli import main
 from tests.helpers import wait_for
 
+pytestmark = pytest.mark.every_backend
+
 VALUES = [0.5, float("nan"), float("inf"), float("-inf"), -0.0, 1e-300]
 
 

@@ -11,6 +11,8 @@ import emitter
 from emitter.events import CONTRACT_VERSION, GROUP, shard_for
 from tests.helpers import wait_for
 
+pytestmark = pytest.mark.every_backend
+
 
 def _valid_body(writer: str, seq: int) -> bytes:
     return msgpack.packb([writer, [[seq, 1.0, "metrics", {"step": seq, "values": {"x": 1.0}}]]])

@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 import struct
 
+import pytest
+
 import emitter
 from tests.helpers import wait_for
+
+pytestmark = pytest.mark.every_backend
 
 SPECIALS = [float("nan"), float("inf"), float("-inf"), -0.0, 0.0, 5e-324, 1.7976931348623157e308]
 

@@ -3,9 +3,12 @@
 ``SQLiteStore`` composes one ``Database`` (connection, lock, transactions, migrations)
 with a part per noun: the write path (``ingest.py``), ``runs``, ``series``, ``alerts``,
 ``tokens``, ``silences``, ``dead_letters`` and ``artifacts`` (``artifacts.py``; its
-events are applied by ``artifact_events.py``). Points live in packed chunks
-(``chunks.py``), which keep every float64 bit pattern; summaries and rollups store REALs
-plus exact bits for NaN and -0.0 (``exact.py``).
+events are applied by the shared ``store/artifact_events.py``). Points live in packed chunks, which keep
+every float64 bit pattern; summaries and rollups store REALs plus exact bits for NaN and
+-0.0. That layout and its arithmetic are ``store/format/``, shared with PostgreSQL.
+
+``schema`` (``base.SchemaPolicy``): apply pending migrations at open (the default), or refuse
+a file that needs some (``SchemaBehind``), or open it as it is.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from pathlib import Path
 
 from emitter.events import Batch
 
-from ..base import DeadLetter, WriteHook, WriteResult
+from ...errors import SchemaBehind
+from ..base import DeadLetter, SchemaPolicy, WriteHook, WriteResult
 from .alerts import SQLiteAlerts
 from .artifacts import SQLiteArtifacts
 from .database import Database
@@ -43,9 +47,16 @@ class SQLiteStore:
     0.31
     """
 
-    def __init__(self, path: Path | str) -> None:
-        self.db = Database(path)
+    def __init__(self, path: Path | str, *, schema: SchemaPolicy = "migrate") -> None:
+        self.db = Database(path, migrate=schema == "migrate")
         self.path = self.db.path
+        self.where = str(self.path)
+        if schema == "require":
+            pending = self.db.pending_migrations()
+            if pending:
+                version = self.db.schema_version
+                self.db.close()
+                raise SchemaBehind(self.where, version, pending)
         self.hooks: list[WriteHook] = []
         self._ingest = Ingest(self.db, self.hooks)
         self.runs = SQLiteRuns(self.db)
@@ -64,6 +75,12 @@ class SQLiteStore:
     @property
     def schema_version(self) -> int:
         return self.db.schema_version
+
+    def pending_migrations(self) -> list[str]:
+        return self.db.pending_migrations()
+
+    def migrate(self) -> list[str]:
+        return self.db.migrate()
 
     # ------------------------------------------------------------------ the write path
 

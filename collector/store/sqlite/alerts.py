@@ -11,58 +11,14 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from alerts import Delivery, DeliveryStatus, Liveness, RunInfo, Silence, Transition
-from emitter.events import json_number
+from alerts import Delivery, Liveness, RunInfo, Silence, Transition
 
 from ..base import AlertRecord, UserAlert
+from ..format.rows import DELIVERY_COLUMNS, alert_record, delivery, json_value
 from .database import Database
 from .runs import mark_lost_in
 
 T = TypeVar("T")
-_DELIVERY_COLUMNS = "id, channel, payload, status, attempts, created_at, next_attempt_at, sent_at, last_error"
-
-
-def _json_value(value: float | None) -> str | None:
-    """A transition's value as JSON text (non-finite values spelled as ``json_number`` does)."""
-    return None if value is None else json.dumps(json_number(value))
-
-
-def _alert_record(row: Sequence[Any], deliveries: list[dict[str, Any]]) -> AlertRecord:
-    """A row of ``history()``'s query (the alert's columns, then its run's name) as a record."""
-    alert_id, rule, run_id, state, kind, severity, title, text, metric, value, step, at, payload, run_name = row
-    return AlertRecord(
-        id=alert_id,
-        rule=rule,
-        run_id=run_id,
-        state=state,
-        kind=kind,
-        severity=severity,
-        title=title,
-        text=text,
-        metric=metric,
-        value=json.loads(value) if value is not None else None,
-        step=step,
-        at=at,
-        payload=json.loads(payload) if payload else {},
-        run_name=run_name,
-        deliveries=deliveries,
-    )
-
-
-def _delivery(row: Sequence[Any], **changes: Any) -> Delivery:
-    fields = dict(
-        id=row[0],
-        channel=row[1],
-        payload=json.loads(row[2]),
-        status=DeliveryStatus(row[3]),
-        attempts=row[4],
-        created_at=row[5],
-        next_attempt_at=row[6],
-        sent_at=row[7],
-        last_error=row[8],
-    )
-    fields.update(changes)
-    return Delivery(**fields)
 
 
 class SQLiteAlerts:
@@ -112,7 +68,7 @@ class SQLiteAlerts:
                     t.title,
                     t.text,
                     t.metric,
-                    _json_value(t.value),
+                    json_value(t.value),
                     t.step,
                     t.at,
                     json.dumps(t.to_dict()),
@@ -194,7 +150,7 @@ class SQLiteAlerts:
 
         def claim() -> list[Delivery]:
             rows = self._conn.execute(
-                f"SELECT {_DELIVERY_COLUMNS} FROM alert_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
+                f"SELECT {DELIVERY_COLUMNS} FROM alert_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
                 " ORDER BY next_attempt_at, created_at, id LIMIT ?",
                 (now, limit),
             ).fetchall()
@@ -202,7 +158,7 @@ class SQLiteAlerts:
                 "UPDATE alert_deliveries SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
                 [(lease_until, row[0]) for row in rows],
             )
-            return [_delivery(row, attempts=row[4] + 1, next_attempt_at=lease_until) for row in rows]
+            return [delivery(row, attempts=row[4] + 1, next_attempt_at=lease_until) for row in rows]
 
         return self.transaction(claim)
 
@@ -253,7 +209,7 @@ class SQLiteAlerts:
                         (row[0],),
                     )
                 ]
-                records.append(_alert_record(row, deliveries))
+                records.append(alert_record(row, deliveries))
         return records
 
     def user_alerts(self, *, run_id: str | None = None, limit: int = 100) -> list[UserAlert]:
@@ -271,5 +227,5 @@ class SQLiteAlerts:
     def deliveries(self, status: str | None = None) -> list[Delivery]:
         """Every delivery (of one status), oldest first."""
         where, args = ("WHERE status = ?", (status,)) if status else ("", ())
-        rows = self._db.read(f"SELECT {_DELIVERY_COLUMNS} FROM alert_deliveries {where} ORDER BY created_at, id", args)
-        return [_delivery(row) for row in rows]
+        rows = self._db.read(f"SELECT {DELIVERY_COLUMNS} FROM alert_deliveries {where} ORDER BY created_at, id", args)
+        return [delivery(row) for row in rows]

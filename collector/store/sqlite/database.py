@@ -60,7 +60,7 @@ class Database:
     [(12,)]
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
         self.path = Path(path)
         self.in_memory = str(path) == ":memory:"
         if not self.in_memory:
@@ -72,7 +72,8 @@ class Database:
         self.conn.execute("PRAGMA busy_timeout=10000")
         self.conn.execute("PRAGMA cache_size=-65536")
         self.lock = threading.RLock()
-        self._migrate()
+        if migrate:
+            self.migrate()
 
     def __repr__(self) -> str:
         return f"<Database path={self.path} schema={self.schema_version}>"
@@ -106,14 +107,22 @@ class Database:
 
     @property
     def schema_version(self) -> int:
-        return int(self.read("SELECT max(version) FROM schema_version")[0][0])
+        """The last migration applied (0 on an empty database)."""
+        if not self.read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"):
+            return 0
+        return int(self.read("SELECT coalesce(max(version), 0) FROM schema_version")[0][0])
+
+    def pending_migrations(self) -> list[str]:
+        """Migrations this file has not had yet, in order."""
+        return _migrations()[self.schema_version :]
 
     def close(self) -> None:
         with self.lock:
             self.conn.close()
 
-    def _migrate(self) -> None:
-        """Apply the migrations this file has not seen, each in its own ``BEGIN IMMEDIATE``."""
+    def migrate(self) -> list[str]:
+        """Apply the migrations this file has not seen, each in its own ``BEGIN IMMEDIATE``; returns their names."""
+        applied = []
         self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         for version, name in enumerate(_migrations(), start=1):
             with self.transaction() as conn:  # another process may be migrating right now
@@ -121,3 +130,5 @@ class Database:
                 if version > current:
                     _apply_migration(conn, name)
                     conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+                    applied.append(name)
+        return applied

@@ -19,45 +19,17 @@ from typing import Any
 from emitter.events import VALUE_KINDS, Batch, Event, Kind
 
 from ..base import DeadLetter, WriteHook, WriteResult
+from ..format.chunks import Pending
+from ..format.claims import by_writer, claim
+from ..format.columns import Summary, add_segment
+from ..format.exact import to_columns
+from ..format.rollups import top_level
 from . import chunks
-from .columns import Summary, add_segment
 from .database import Database
-from .exact import to_columns
-from .rollups import top_level, update_rollups
+from .rollups import update_rollups
 from .run_events import RunEvents
 
 _RAW_LIMIT = 64 << 10  # bytes of a dead entry kept for inspection
-
-
-def _by_writer(batches: Sequence[Batch]) -> list[Batch]:
-    """One batch per writer, in first-seen order, events by seq without repeats.
-
-    A busy commit holds many small entries of the same writer; applying them together
-    costs one idempotency check and one run update instead of one per entry.
-    """
-    grouped: dict[str, list[Batch]] = {}
-    for batch in batches:
-        grouped.setdefault(batch.writer, []).append(batch)
-    merged = []
-    for group in grouped.values():
-        if len(group) == 1:
-            merged.append(group[0])
-            continue
-        events = sorted((e for b in group for e in b.events), key=lambda e: e.seq)
-        unique = [e for i, e in enumerate(events) if i == 0 or e.seq != events[i - 1].seq]
-        merged.append(Batch(group[0].run_id, group[0].writer, unique))
-    return merged
-
-
-def _seq_ranges(events: list[Event]) -> list[list[int]]:
-    """Seqs (ascending) as ``[lo, hi]`` runs."""
-    ranges: list[list[int]] = []
-    for event in events:
-        if ranges and event.seq == ranges[-1][1] + 1:
-            ranges[-1][1] = event.seq
-        else:
-            ranges.append([event.seq, event.seq])
-    return ranges
 
 
 class Ingest:
@@ -85,7 +57,7 @@ class Ingest:
             try:
                 with self._db.transaction():
                     self._forget_if_written_elsewhere()
-                    for batch in _by_writer(batches):
+                    for batch in by_writer(batches):
                         fresh = self._claim_seqs(batch, now, result)
                         if fresh:
                             self._apply(batch.run_id, fresh, now, result)
@@ -148,24 +120,13 @@ class Ingest:
             self._writer_id = int(cursor.lastrowid or 0)
         else:
             self._writer_id, committed, extra = row[0], row[1], json.loads(row[2])
-        if extra:
-            fresh = [e for e in batch.events if e.seq > committed and not any(lo <= e.seq <= hi for lo, hi in extra)]
-        else:
-            fresh = [e for e in batch.events if e.seq > committed]
+        fresh, new_committed, new_extra = claim(batch.events, committed, extra)
         result.duplicates += len(batch.events) - len(fresh)
         if fresh:
-            ranges = sorted([*extra, *_seq_ranges(fresh)])
-            merged: list[list[int]] = []
-            for lo, hi in ranges:
-                if merged and lo <= merged[-1][1] + 1:
-                    merged[-1][1] = max(merged[-1][1], hi)
-                else:
-                    merged.append([lo, hi])
-            while merged and merged[0][0] <= committed + 1:
-                committed = max(committed, merged.pop(0)[1])
+            committed = new_committed
             db.execute(
                 "UPDATE writers SET committed = ?, extra = ? WHERE writer = ?",
-                (committed, json.dumps(merged), batch.writer),
+                (committed, json.dumps(new_extra), batch.writer),
             )
         result.watermarks[batch.writer] = committed
         return fresh
@@ -175,7 +136,7 @@ class Ingest:
         self._runs.ensure(run_id, events, now)
         wid = self._writer_id
         self._series.setdefault(run_id, {})
-        pending: dict[tuple[int, int], chunks.Pending] = {}
+        pending: dict[tuple[int, int], Pending] = {}
         summary: dict[int, Summary] = {}
         last_step: int | None = None
         heartbeat = False
@@ -238,7 +199,7 @@ class Ingest:
             rows,
         )
 
-    def _rollup_levels(self, pending: dict[tuple[int, int], chunks.Pending]) -> dict[int, tuple[int, int]]:
+    def _rollup_levels(self, pending: dict[tuple[int, int], Pending]) -> dict[int, tuple[int, int]]:
         """Each series' coarsest kept rollup level before and after these points (see rollups.py)."""
         spans: dict[int, tuple[int, int]] = {}
         for (sid, _), points in pending.items():

@@ -13,7 +13,7 @@ from typing import Any
 
 from emitter.events import ENDED_STATUSES, Event, Kind
 
-from .artifact_events import ArtifactEvents
+from ..artifact_events import ArtifactEvents
 
 
 class RunEvents:
@@ -21,7 +21,7 @@ class RunEvents:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._artifacts = ArtifactEvents(conn)
+        self._artifacts = ArtifactEvents()
         self._known: set[str] = set()  # runs known to exist (this process created or saw them)
 
     def forget(self) -> None:
@@ -125,7 +125,7 @@ class RunEvents:
         elif kind == Kind.NOTE:
             db.execute("INSERT INTO notes (run_id, ts, text) VALUES (?, ?, ?)", (run_id, event.ts, p["text"]))
         elif kind == Kind.ARTIFACT:
-            self._artifacts.apply(run_id, event, now)
+            self._artifacts.apply(self._conn, run_id, event, now)
         elif kind == Kind.ALERT:
             db.execute(
                 "INSERT INTO user_alerts (run_id, ts, title, text, level) VALUES (?, ?, ?, ?, ?)",

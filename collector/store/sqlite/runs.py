@@ -1,7 +1,7 @@
 """Run reads of the SQLite store: lookups, the CLI's table, the API's pages and details.
 
-One mapper turns a ``runs`` row into a ``RunRecord``; the API's JSON shapes are built
-from records, so the CLI and the API can never disagree on what a run is.
+One mapper (``format/rows.py``) turns a ``runs`` row into a ``RunRecord``; the API's JSON
+shapes are built from records, so the CLI and the API can never disagree on what a run is.
 """
 
 from __future__ import annotations
@@ -10,51 +10,22 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from emitter.events import json_number
-
-from ..base import MetricSummary, RunRecord
-from ..search import Query, parse_filter, parse_sort
-from .artifacts import run_artifacts
-from .database import Database
-from .exact import from_columns
-
-MAX_LIST_KEYS = 32  # metrics and params per run in a page of runs (the detail has them all)
-
-_COLUMNS = (
-    "id, project, name, grp, tags, notes, status, created_at, updated_at, ended_at,"
-    " last_event_at, last_heartbeat_at, last_step, env, exit_info"
+from ..artifact_reads import run_artifacts
+from ..base import RunRecord
+from ..dialect import SQLITE
+from ..format.rows import (
+    RUN_COLUMNS,
+    add_page_summaries,
+    as_dict,
+    metric_details,
+    metric_summaries,
+    page_entry,
+    run_record,
+    writer_dicts,
 )
-_FIELDS = (
-    "id", "project", "name", "group", "tags", "notes", "status", "created_at", "updated_at", "ended_at",
-    "last_event_at", "last_heartbeat_at", "last_step", "env", "exit_info",
-)  # fmt: skip
-
-
-def _record(row: Sequence[Any]) -> RunRecord:
-    """The one mapping of a ``runs`` row (``_COLUMNS``) to a record."""
-    rid, project, name, group, tags, notes, status, created, updated, ended, last_event, last_hb, step, env, exit_ = row
-    return RunRecord(
-        id=rid,
-        project=project,
-        name=name,
-        group=group,
-        tags=json.loads(tags),
-        notes=notes,
-        status=status,
-        created_at=created,
-        updated_at=updated,
-        ended_at=ended,
-        last_event_at=last_event,
-        last_heartbeat_at=last_hb,
-        last_step=step,
-        env=json.loads(env),
-        exit_info=json.loads(exit_),
-    )
-
-
-def as_dict(run: RunRecord) -> dict[str, Any]:
-    """A run's metadata as the API shows it (params and metrics are added by the caller)."""
-    return {field: getattr(run, field) for field in _FIELDS}
+from ..search import Query, parse_filter, parse_sort
+from .artifacts import SQLiteArtifacts
+from .database import Database
 
 
 class SQLiteRuns:
@@ -76,25 +47,26 @@ class SQLiteRuns:
         run_id = self.resolve(ref)
         if run_id is None:
             return None
-        rows = self._db.read(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,))
-        return self._with_details(_record(rows[0])) if rows else None
+        rows = self._db.read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        return self._with_details(run_record(rows[0])) if rows else None
 
     def recent(self, *, project: str | None = None, limit: int = 50) -> list[RunRecord]:
         if project is None:
-            rows = self._db.read(f"SELECT {_COLUMNS} FROM runs ORDER BY created_at DESC LIMIT ?", (limit,))
+            rows = self._db.read(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC LIMIT ?", (limit,))
         else:
             rows = self._db.read(
-                f"SELECT {_COLUMNS} FROM runs WHERE project = ? ORDER BY created_at DESC LIMIT ?", (project, limit)
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE project = ? ORDER BY created_at DESC LIMIT ?", (project, limit)
             )
-        return [self._with_details(_record(row)) for row in rows]
+        return [self._with_details(run_record(row)) for row in rows]
 
     def _with_details(self, run: RunRecord) -> RunRecord:
         run.params = self.params(run.id)
-        for key, last, bits, step, low, high, count in self._db.read(
-            "SELECT key, last, last_bits, last_step, min, max, count FROM series WHERE run_id = ? ORDER BY key",
-            (run.id,),
-        ):
-            run.metrics[key] = MetricSummary(key, from_columns(last, bits), step, low, high, count)
+        run.metrics = metric_summaries(
+            self._db.read(
+                "SELECT key, last, last_bits, last_step, min, max, count FROM series WHERE run_id = ? ORDER BY key",
+                (run.id,),
+            )
+        )
         return run
 
     def params(self, run_id: str) -> dict[str, Any]:
@@ -104,67 +76,48 @@ class SQLiteRuns:
     def search(
         self, *, filter: str | None = None, sort: str | None = None, limit: int = 50, offset: int = 0
     ) -> tuple[list[dict[str, Any]], bool]:
-        where: Query = parse_filter(filter)
-        order: Query = parse_sort(sort)
-        sql = f"SELECT {_COLUMNS} FROM runs WHERE {where.sql} ORDER BY {order.sql} LIMIT ? OFFSET ?"
+        where: Query = parse_filter(filter, SQLITE)
+        order: Query = parse_sort(sort, SQLITE)
+        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE {where.sql} ORDER BY {order.sql} LIMIT ? OFFSET ?"
         rows = self._db.read(sql, [*where.args, *order.args, limit + 1, offset])
         more = len(rows) > limit
-        runs = [as_dict(_record(row)) for row in rows[:limit]]
-        for run in runs:
-            del run["env"]  # detail only: it can be large
-            run["metrics"], run["params"], run["metric_count"] = {}, {}, 0
+        runs = [page_entry(run_record(row)) for row in rows[:limit]]
         if runs:
-            self._add_page_summaries(runs)
+            ids = [run["id"] for run in runs]
+            marks = ",".join("?" * len(ids))
+            add_page_summaries(
+                runs,
+                self._db.read(
+                    f"SELECT run_id, key, last, last_bits, last_step FROM series WHERE run_id IN ({marks})"
+                    " ORDER BY run_id, key",
+                    ids,
+                ),
+                self._db.read(
+                    f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks}) ORDER BY run_id, key", ids
+                ),
+            )
         return runs, more
 
-    def _add_page_summaries(self, runs: list[dict[str, Any]]) -> None:
-        """The latest values and params of a page of runs, at most ``MAX_LIST_KEYS`` each."""
-        ids = [run["id"] for run in runs]
-        marks = ",".join("?" * len(ids))
-        by_id = {run["id"]: run for run in runs}
-        for run_id, key, last, bits, step in self._db.read(
-            f"SELECT run_id, key, last, last_bits, last_step FROM series WHERE run_id IN ({marks}) ORDER BY run_id, key",
-            ids,
-        ):
-            run = by_id[run_id]
-            run["metric_count"] += 1
-            if len(run["metrics"]) < MAX_LIST_KEYS:
-                run["metrics"][key] = {"last": json_number(from_columns(last, bits)), "step": step}
-        for run_id, key, value in self._db.read(
-            f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks}) ORDER BY run_id, key", ids
-        ):
-            if len(by_id[run_id]["params"]) < MAX_LIST_KEYS:
-                by_id[run_id]["params"][key] = json.loads(value)
-
     def detail(self, run_id: str) -> dict[str, Any] | None:
-        rows = self._db.read(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        rows = self._db.read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
         if not rows:
             return None
-        run = as_dict(_record(rows[0]))
+        run = as_dict(run_record(rows[0]))
         run["params"] = self.params(run_id)
-        run["metrics"] = {
-            key: {
-                "kind": kind,
-                "last": json_number(from_columns(last, bits)),
-                "step": step,
-                "min": json_number(low),
-                "max": json_number(high),
-                "count": count,
-            }
-            for key, kind, last, bits, step, low, high, count in self._db.read(
+        run["metrics"] = metric_details(
+            self._db.read(
                 "SELECT key, kind, last, last_bits, last_step, min, max, count FROM series WHERE run_id = ? ORDER BY key",
                 (run_id,),
             )
-        }
+        )
         run["notes_log"] = [{"ts": ts, "text": text} for ts, text in self.notes(run_id)]
-        run.update(run_artifacts(self._db, run_id))
-        run["writers"] = [
-            {"writer": w, "committed": c, "started_at": at, "env": json.loads(env)}
-            for w, c, at, env in self._db.read(
+        run.update(run_artifacts(SQLiteArtifacts(self._db), run_id))
+        run["writers"] = writer_dicts(
+            self._db.read(
                 "SELECT writer, committed, started_at, env FROM writers WHERE run_id = ? ORDER BY started_at",
                 (run_id,),
             )
-        ]
+        )
         return run
 
     def brief(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..base import DeadLetter
+from ..format.rows import SILENCE_FIELDS, silence_dict
 from .database import Database
-
-_SILENCE_FIELDS = (
-    "id", "rule", "run_id", "project", "starts_at", "ends_at", "comment", "created_by", "created_at", "expired_at",
-)  # fmt: skip
 
 
 class SQLiteSilences:
@@ -40,15 +37,10 @@ class SQLiteSilences:
     def list(self, now: float, *, include_ended: bool = False) -> list[dict[str, Any]]:
         where = "" if include_ended else "WHERE ends_at > ? AND expired_at IS NULL"
         rows = self._db.read(
-            f"SELECT {', '.join(_SILENCE_FIELDS)} FROM silences {where} ORDER BY id DESC",
+            f"SELECT {', '.join(SILENCE_FIELDS)} FROM silences {where} ORDER BY id DESC",
             () if include_ended else (now,),
         )
-        out = []
-        for row in rows:
-            item = dict(zip(_SILENCE_FIELDS, row, strict=True))
-            item["active"] = item["expired_at"] is None and item["starts_at"] <= now < item["ends_at"]
-            out.append(item)
-        return out
+        return [silence_dict(row, now) for row in rows]
 
     def expire(self, silence_id: int, now: float) -> bool:
         cursor = self._db.execute(

@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from ..base import ROLES, TokenInfo, hash_token
+from ..format.rows import TOKEN_FIELDS
 from .database import Database
 
 _USE_RECORDED_EVERY = 60.0  # seconds: a busy token does not write on every request
@@ -40,9 +41,8 @@ class SQLiteTokens:
         return TokenInfo(token_id, role, name)
 
     def list(self) -> list[dict[str, Any]]:
-        names = ("id", "name", "role", "prefix", "created_at", "last_used_at", "revoked_at")
-        rows = self._db.read(f"SELECT {', '.join(names)} FROM api_tokens ORDER BY id")
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        rows = self._db.read(f"SELECT {', '.join(TOKEN_FIELDS)} FROM api_tokens ORDER BY id")
+        return [dict(zip(TOKEN_FIELDS, row, strict=True)) for row in rows]
 
     def revoke(self, token_id: int, now: float) -> bool:
         cursor = self._db.execute(

@@ -1,4 +1,4 @@
-"""Points in packed chunks: exact values, order, ranges, and the upgrade from one row per point."""
+"""Points in packed chunks: exact values, order, ranges, and SQLite's upgrade from one row per point."""
 
 from __future__ import annotations
 
@@ -6,9 +6,16 @@ import math
 import sqlite3
 import struct
 from importlib import resources
+from typing import Any
 
-from collector.store.sqlite import SQLiteStore, chunks
+import pytest
+
+from collector.store.format import chunks
+from collector.store.sqlite import SQLiteStore
 from emitter.events import Batch, Event, Kind
+from tests.stores import chunk_reads, query
+
+pytestmark = pytest.mark.every_backend
 
 NAN_PAYLOAD = struct.unpack("<d", struct.pack("<q", 0x7FF8_0000_DEAD_BEEF))[0]
 
@@ -21,31 +28,29 @@ def metrics(run: str, writer: str, seq: int, step: int, **values: float) -> Even
     return Event(run, writer, seq, 1000.0 + seq, Kind.METRICS, {"step": step, "values": values})
 
 
-def write(store: SQLiteStore, *events: Event) -> None:
+def write(store: Any, *events: Event) -> None:
     store.write([Batch(events[0].run_id, events[0].writer, list(events))], [], now=2000.0)
 
 
-def test_values_keep_their_exact_bits_and_come_back_by_step_then_first_seen_writer_then_seq(tmp_path):
-    store = SQLiteStore(tmp_path / "runwatch.db")
+def test_values_keep_their_exact_bits_and_come_back_by_step_then_first_seen_writer_then_seq(store):
     write(store, metrics("r", "w2", 0, 5, x=1.0), metrics("r", "w2", 1, 2, x=NAN_PAYLOAD))
     write(store, metrics("r", "w1", 0, 5, x=-0.0), metrics("r", "w1", 1, 2000, x=math.inf))
     got = [(p.step, bits(p.value)) for p in store.series.points("r")]
     assert got == [(2, bits(NAN_PAYLOAD)), (5, bits(1.0)), (5, bits(-0.0)), (2000, bits(math.inf))]
     assert store.series.count_points("r") == 4
-    store.close()
 
 
-def test_a_range_read_spans_buckets_and_never_splits_one(tmp_path, monkeypatch):
+def test_a_range_read_spans_buckets_and_never_splits_one(store, monkeypatch):
     monkeypatch.setattr(chunks, "READ_CHUNKS", 3)  # force several reads over a series of many chunks
-    store = SQLiteStore(tmp_path / "runwatch.db")
     for seq, step in enumerate(range(0, 5000, 7)):  # one commit per point: one chunk each, ~146 per bucket
         write(store, metrics("r", "w", seq, step, x=float(step)))
-    sid = store.db.read("SELECT id FROM series WHERE run_id = 'r'")[0][0]
-    got = [step for step, _ts, _value in chunks.points(store.db.read, sid, 1000, 4100)]
+    sid = query(store, "SELECT id FROM series WHERE run_id = 'r'")[0][0]
+    read, sql = chunk_reads(store)
+    got = [step for step, _ts, _value in chunks.points(read, sql, sid, 1000, 4100)]
     assert got == list(range(1001, 4101, 7))
-    assert chunks.count_between(store.db.read, sid, 1000, 4100) == len(got)
-    assert chunks.step_bounds(store.db.read, sid) == (0, 4998)
-    store.close()
+    assert chunks.count_between(read, sql, sid, 1000, 4100) == len(got)
+    assert chunks.step_bounds(read, sql, sid) == (0, 4998)
+    assert [p.step for p in store.series.points("r")] == list(range(0, 5000, 7))
 
 
 def test_a_database_of_one_row_per_point_is_converted_losing_nothing(tmp_path):
@@ -88,9 +93,28 @@ def test_a_database_of_one_row_per_point_is_converted_losing_nothing(tmp_path):
     store.close()
 
 
-def test_events_logging_different_key_sets_keep_every_series_and_its_summary_exact(tmp_path):
+def test_summaries_and_rollups_keep_nan_payloads_and_negative_zero_exactly(store):
+    """Where a value is a column (a summary's last, a rollup bucket's last), its bits still come back as logged."""
+    from collector.store.format.exact import from_columns
+
+    write(
+        store, metrics("r", "w", 0, 1, x=1.0), metrics("r", "w", 1, 2, x=NAN_PAYLOAD), metrics("r", "w", 2, 3, y=-0.0)
+    )
+    summary = store.runs.get("r").metrics
+    assert bits(summary["x"].last) == bits(NAN_PAYLOAD)
+    assert bits(summary["y"].last) == bits(-0.0)
+    for key, expected in (("x", NAN_PAYLOAD), ("y", -0.0)):
+        rows = query(
+            store,
+            "SELECT r.last, r.last_bits FROM rollups r JOIN series s ON s.id = r.series WHERE s.key = ? AND r.level = 1",
+            (key,),
+        )
+        assert [bits(from_columns(last, last_bits)) for last, last_bits in rows] == [bits(expected)]
+    assert store.runs.detail("r")["metrics"]["y"]["last"] == 0.0 and math.copysign(1, summary["y"].last) == -1
+
+
+def test_events_logging_different_key_sets_keep_every_series_and_its_summary_exact(store):
     """Consecutive events with the same keys are stored as one segment; changing keys starts another."""
-    store = SQLiteStore(tmp_path / "runwatch.db")
     logged = [
         (0, {"a": 1.0, "b": math.nan}),
         (1, {"a": 3.0, "b": 2.0}),
@@ -126,4 +150,3 @@ def test_events_logging_different_key_sets_keep_every_series_and_its_summary_exa
         summary["b"].count,
     ) == (1, bits(-0.0), -0.0, 2.0, 3)
     assert summary["c"].last == math.inf and summary["c"].count == 1
-    store.close()

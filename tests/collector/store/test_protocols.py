@@ -1,22 +1,21 @@
-"""Every store Protocol in ``collector.store.base`` is implemented by the SQLite backend.
+"""Every store Protocol in ``collector.store.base`` is implemented by every backend (SQLite, PostgreSQL).
 
 The Protocols are found by walking the module, so a Protocol added later is checked
-without touching this file; a second backend adds itself to ``BACKENDS``.
+without touching this file; the backends are those of the ``store`` fixture
+(``tests/stores.py``: ``BACKENDS``).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from collector.store import base
-from collector.store.sqlite import SQLiteStore
 
-BACKENDS: dict[str, Callable[[Path], Any]] = {"sqlite": lambda tmp: SQLiteStore(tmp / "runwatch.db")}
+pytestmark = pytest.mark.every_backend
 
 
 def _protocols() -> dict[str, type[Any]]:
@@ -49,17 +48,14 @@ def _store_parts(store: Any) -> Iterator[tuple[str, Any, type[Any]]]:
     """(where, object, protocol): the store itself and each noun it exposes."""
     yield "store", store, base.Store
     for name, declared in _members(base.Store).items():
-        if isinstance(declared, property):
-            assert declared.fget is not None
+        if isinstance(declared, property) and declared.fget is not None:
             protocol = inspect.signature(declared.fget).return_annotation
             yield f"store.{name}", getattr(store, name), getattr(base, protocol)
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    store = BACKENDS[request.param](tmp_path)
-    yield store
-    store.close()
+@pytest.fixture
+def backend(store: Any) -> Any:
+    return store
 
 
 def test_the_protocols_are_found() -> None:

@@ -8,6 +8,8 @@ import pytest
 
 from collector.store.search import FilterError, parse_filter, parse_sort
 
+pytestmark = pytest.mark.every_backend
+
 
 @pytest.fixture
 def runs(fake_run: Any) -> dict[str, Any]:

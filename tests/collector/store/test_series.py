@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
-from collector.store.sqlite import SQLiteStore, rollups
+from collector.store import open_store
+from collector.store.format import rollups
 from emitter.events import json_number
 from tests.fake_run import FakeRun
+from tests.stores import query
+
+pytestmark = pytest.mark.every_backend
 
 SPECIAL = [float("nan"), float("inf"), float("-inf"), -0.0, 0.0]
 
@@ -87,12 +91,12 @@ def assert_matches_brute_force(got: dict[str, Any], points: list[tuple[int, floa
 
 
 def levels_kept(store: Any, run_id: str, metric: str = "m") -> list[int]:
-    with store.db.lock:
-        rows = store.db.conn.execute(
-            "SELECT DISTINCT level FROM rollups WHERE series = (SELECT id FROM series WHERE run_id = ? AND key = ?)"
-            " ORDER BY level",
-            (run_id, metric),
-        ).fetchall()
+    rows = query(
+        store,
+        "SELECT DISTINCT level FROM rollups WHERE series = (SELECT id FROM series WHERE run_id = ? AND key = ?)"
+        " ORDER BY level",
+        (run_id, metric),
+    )
     return [level for (level,) in rows]
 
 
@@ -138,22 +142,23 @@ def test_a_level_an_older_store_left_behind_is_rebuilt_when_it_starts_being_kept
     run = fake_run()
     run.log_many([(step, {"m": float(step)}) for step in range(100)])
     assert levels_kept(store, run.id) == [1, 2, 3]
-    with store.db.lock:  # what a store that updated every level left: a level-4 row, stale from here on
-        store.db.conn.execute(
-            "INSERT INTO rollups SELECT id, 4, 0, 1, 0, 5.0, 5.0, 5, 5.0, NULL FROM series WHERE run_id = ?", (run.id,)
-        )
+    # what a store that updated every level left: a level-4 row, stale from here on
+    query(
+        store,
+        "INSERT INTO rollups SELECT id, 4, 0, 1, 0, 5.0, 5.0, 5, 5.0, NULL FROM series WHERE run_id = ?",
+        (run.id,),
+    )
     run.log({"m": 500.0}, step=300)  # two level-3 buckets: level 4 is kept, built from level 3
-    with store.db.lock:
-        rows = store.db.conn.execute(
-            "SELECT bucket, count, nans, min, max, last_step, last FROM rollups WHERE level = 4"
-        ).fetchall()
+    rows = query(store, "SELECT bucket, count, nans, min, max, last_step, last FROM rollups WHERE level = 4")
     assert rows == [(0, 101, 0, 0.0, 500.0, 300, 500.0)]
 
 
-def test_a_reopened_store_takes_each_series_span_from_its_stored_points(fake_run: Any, store: Any) -> None:
+def test_a_reopened_store_takes_each_series_span_from_its_stored_points(
+    fake_run: Any, store: Any, settings: Any
+) -> None:
     run = fake_run()
     run.log_many([(step, {"m": 1.0}) for step in range(100)])
-    reopened = SQLiteStore(store.path)
+    reopened = open_store(settings)
     try:
         resumed = FakeRun(reopened, "cifar", run_id=run.id)
         resumed.log({"m": 2.0}, step=300)
@@ -168,8 +173,7 @@ def test_series_written_before_rollups_existed_fall_back_to_the_points(fake_run:
     run = fake_run()
     run.log_many([(step, {"m": float(step % 17)}) for step in range(20_000)])
     with_rollups = store.series.read(run.id, ["m"], max_points=100)["m"]
-    with store.db.lock:
-        store.db.conn.execute("DELETE FROM rollups")
+    query(store, "DELETE FROM rollups")
     without = store.series.read(run.id, ["m"], max_points=100)["m"]
     assert without["level"] == 0 and with_rollups["level"] > 0
     assert len(without["steps"]) <= 100 and without["steps"][-1] == 19_999
@@ -184,9 +188,10 @@ def test_the_coarsest_level_reads_few_rows_for_a_long_series(fake_run: Any, stor
     assert got["level"] >= 4 and len(got["steps"]) <= 100 and got["count"] == 50_000
 
 
-def test_two_stores_writing_one_file_keep_reads_on_the_rollups(fake_run: Any, store: Any) -> None:
-    """A store forgets the series spans it cached when another connection has committed since."""
-    other = SQLiteStore(store.path)
+def test_two_stores_writing_one_database_keep_reads_on_the_rollups(fake_run: Any, store: Any, settings: Any) -> None:
+    """A store never decides the levels kept on a span another store has widened since (SQLite: it forgets
+    the spans it cached when another connection committed; PostgreSQL: it reads them, locked, at each commit)."""
+    other = open_store(settings)
     try:
         run = fake_run()
         elsewhere = FakeRun(other, "cifar", run_id=run.id)

@@ -1,4 +1,4 @@
-"""Version 4: points move from one row each into packed chunks (see ``collector/store/chunks.py``).
+"""Version 4: points move from one row each into packed chunks (see ``collector/store/format/chunks.py``).
 
 A row per point capped ingest at SQLite's B-tree insert rate; a chunk row holds what one
 commit brought to one series inside one bucket of 1024 steps. Existing points are
@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 
+from collector.store.format.chunks import SHIFT, Pending
 from collector.store.sqlite import chunks
 
 _PACK = struct.Struct("<q")
@@ -39,14 +40,14 @@ def migrate(db: sqlite3.Connection) -> None:
     rows = db.execute(
         "SELECT series, step >> ?, writer_id, step, seq, ts, value, bits FROM points"
         " ORDER BY series, step >> ?, writer_id, seq",
-        (chunks.SHIFT, chunks.SHIFT),
+        (SHIFT, SHIFT),
     )
     group: tuple[int, int, int] | None = None
-    pending = chunks.Pending()
+    pending = Pending()
     for series, bucket, writer, step, seq, ts, value, bits in rows:
         if (series, bucket, writer) != group:
             _flush(db, group, pending)
-            group, pending = (series, bucket, writer), chunks.Pending()
+            group, pending = (series, bucket, writer), Pending()
         if bits is not None:
             value = _DOUBLE.unpack(_PACK.pack(bits))[0]
         elif value is None:
@@ -56,7 +57,7 @@ def migrate(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE points")
 
 
-def _flush(db: sqlite3.Connection, group: tuple[int, int, int] | None, pending: chunks.Pending) -> None:
+def _flush(db: sqlite3.Connection, group: tuple[int, int, int] | None, pending: Pending) -> None:
     if group is None or not pending.steps:
         return
     series, bucket, writer = group

@@ -94,3 +94,8 @@ def _fold_summary(
     if high > agg[3] or agg[3] != agg[3]:
         agg[3] = high
     agg[4] += n
+
+
+def merge_summary(summary: dict[int, Summary], sid: int, later: Summary) -> None:
+    """Fold the summary of series ``sid`` from a later batch into ``summary`` (one row update for both)."""
+    _fold_summary(summary, sid, later[0], later[1], later[2], later[3], later[4])

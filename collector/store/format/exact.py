@@ -1,7 +1,10 @@
-"""Exact float64 round trips through SQLite columns.
+"""Exact float64 round trips through REAL columns (SQLite, and PostgreSQL alike).
 
 SQLite turns a NaN into NULL and -0.0 into 0, so where a value is stored as REAL its
 exact bit pattern goes into a ``*_bits`` INTEGER column whenever it is one of those.
+PostgreSQL's float8 keeps -0.0 and NaN but not a NaN's payload (its text form is plain
+``NaN``), so the PostgreSQL store uses the same two columns: one encoding, one decoder,
+and a NaN written by either backend comes back with the bits it was logged with.
 """
 
 from __future__ import annotations
