@@ -21,7 +21,7 @@ from alerts import DeliveryStatus, parse_rules
 from alerts.outbox import Delivery
 from collector.alert_stream import decode_fields
 from collector.alerting import load_ruleset
-from collector.store.sqlite import SQLiteStore
+from collector.store import open_store
 from emitter.events import GROUP
 from tests.alerts.fake_slack import Reply
 from tests.helpers import CollectorProcess, RedisServer, ThreadedService, spawn_python, wait_for
@@ -217,7 +217,7 @@ rules: [{{name: loss-nan, metric: loss, condition: nonfinite}}]
         fake_slack.wait_for(1, status=200, timeout=30)
         # settled: the run's last event is stored, every entry read since the restart is
         # committed and acknowledged, and no delivery is pending: nothing is left to send again
-        store = SQLiteStore(settings.sqlite_path)
+        store = open_store(settings)  # the backend the collector process writes (SQLite or PostgreSQL)
         client = redis.Redis.from_url(settings.redis_url)
         wait_for(
             lambda: (
