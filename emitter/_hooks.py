@@ -8,8 +8,15 @@ child logs as a new writer of the same run and drains its own sender when it lea
 through atexit or, for multiprocessing children that leave through ``os._exit()``,
 through a multiprocessing finalizer.
 
+A Python signal handler runs in the main thread between two bytecodes of whatever it was
+doing, so the SIGTERM handler must never wait for a lock the interrupted code may hold: the
+emitter's own sections that hold one (a spill to the spool, a drain, ``finish()``) run under
+``sigterm_deferred()``, and a SIGTERM landing inside one is handled when the outermost ends.
+``log()`` itself holds no lock (``Sender.put`` is a deque append and a reentrant wake-up).
+
 This module holds the one piece of process-global state the emitter has: the run the
-module-level functions (``emitter.log`` and friends) act on.
+module-level functions (``emitter.log`` and friends) act on (and, with it, the state of
+the process hooks).
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ _current: Run | None = None
 _hooks_installed = False
 _previous_sigterm: Any = None
 _previous_excepthook = sys.excepthook
+_sections = threading.local()  # .depth: how deep this thread is in sigterm_deferred() sections
+_deferred_sigterm: tuple[int, FrameType | None] | None = None
 
 
 def current() -> Run | None:
@@ -57,6 +66,34 @@ def ending_for(exc_type: type[BaseException], exc: BaseException | None, tb: Tra
     """The status and traceback an exception ends a run with: Ctrl-C kills it, anything else fails it."""
     status = RunStatus.KILLED if issubclass(exc_type, KeyboardInterrupt) else RunStatus.FAILED
     return status.value, "".join(traceback.format_exception(exc_type, exc, tb))
+
+
+class _SigtermDeferred:
+    """The body of ``with sigterm_deferred():`` is never interrupted by the SIGTERM handler."""
+
+    def __enter__(self) -> None:
+        _sections.depth = getattr(_sections, "depth", 0) + 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _deferred_sigterm
+        _sections.depth -= 1
+        if _sections.depth or _deferred_sigterm is None or threading.current_thread() is not threading.main_thread():
+            return
+        signum, frame = _deferred_sigterm
+        _deferred_sigterm = None
+        _on_sigterm(signum, frame)
+
+
+_SIGTERM_DEFERRED = _SigtermDeferred()
+
+
+def sigterm_deferred() -> _SigtermDeferred:
+    """A section of the emitter's own that holds a lock the SIGTERM handler needs: the signal waits for its end.
+
+    Only the main thread's sections matter (Python runs signal handlers there); a lock another
+    thread holds is released while the handler waits for it.
+    """
+    return _SIGTERM_DEFERRED
 
 
 def _install_hooks() -> None:
@@ -98,9 +135,14 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    run = _current
-    if run is not None and not run.finished:
-        run.finish(RunStatus.KILLED.value, exit_code=128 + signum)
+    global _deferred_sigterm
+    if getattr(_sections, "depth", 0):
+        _deferred_sigterm = (signum, frame)  # the interrupted code holds a lock finishing needs
+        return
+    with _SIGTERM_DEFERRED:  # a second SIGTERM waits for this drain
+        run = _current
+        if run is not None and not run.finished:
+            run.finish(RunStatus.KILLED.value, exit_code=128 + signum)
     previous = _previous_sigterm
     if callable(previous):
         previous(signum, frame)

@@ -8,7 +8,6 @@ call. Transport problems never do.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import threading
 import time
@@ -96,7 +95,6 @@ class Run:
         self.finished = False
         self._max_keys = max_keys if max_keys is not None else _env_int("RUNWATCH_MAX_KEYS", MAX_KEYS_PER_RUN)
         self._keys: set[str] = set()
-        self._seq = itertools.count()
         self._next_step = 0
         self._owner_pid = os.getpid()
         self._finish_lock = threading.Lock()
@@ -209,7 +207,7 @@ class Run:
         status = ended_status(status)
         if os.getpid() != self._owner_pid:
             return  # a forked worker never ends the parent's run
-        with self._finish_lock:
+        with _hooks.sigterm_deferred(), self._finish_lock:  # a SIGTERM meanwhile waits for the drain
             if self.finished:
                 return
             self.finished = True
@@ -242,7 +240,6 @@ class Run:
         Called by the fork hook ``init()`` installs; training code never needs it.
         """
         self.writer = new_writer_id()
-        self._seq = itertools.count()
         self._sender.restart_in_child(self.writer)
 
     def close_writer(self) -> None:
@@ -257,7 +254,7 @@ class Run:
     def _emit(self, kind: str, payload: dict[str, Any]) -> None:
         if self.finished and kind != Kind.STATUS:
             raise RuntimeError(f"run {self.id} is finished; start a new one with emitter.init()")
-        self._sender.put([next(self._seq), time.time(), kind, payload])
+        self._sender.put([None, time.time(), kind, payload])  # the sender stamps the seq
 
     def _heartbeat(self) -> None:
         if not self.finished:  # spool figures feed the exporter's replay counters

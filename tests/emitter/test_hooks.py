@@ -1,12 +1,10 @@
-"""The process hooks: a run's end is recorded however the process ends (plain exit, exception, SIGTERM).
+"""The process hooks: a run's end is recorded however the process ends (plain exit, exception; SIGTERM: test_sigterm.py).
 
 And forked workers log to the same run as writers of their own, and what they log arrives, however they end."""
 
 from __future__ import annotations
 
-import signal
-
-from tests.helpers import run_python, spawn_python, wait_for
+from tests.helpers import run_python, wait_for
 
 
 def _stored_run(store, project):
@@ -30,22 +28,6 @@ def test_an_unhandled_exception_marks_the_run_failed_with_its_traceback(emitter_
     run = wait_for(lambda: _stored_run(store, "exit-error"), what="run ended")
     assert run.status == "failed"
     assert "RuntimeError: boom 42" in run.exit_info["traceback"]
-
-
-def test_sigterm_marks_the_run_killed_and_the_process_still_dies_by_the_signal(emitter_env, collector, store):
-    code = (
-        "import emitter, time\nrun = emitter.init('exit-term')\n"
-        "for step in range(100000):\n    run.log({'x': float(step)}, step=step)\n    time.sleep(0.001)\n"
-    )
-    process = spawn_python(code, emitter_env)
-    started = wait_for(lambda: store.runs.recent(project="exit-term"), what="run started")[0]
-    # a stored point means init() returned and its hooks are in place (the run is stored before they are)
-    wait_for(lambda: store.series.count_points(started.id) > 0, what="points logged")
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(30) == -signal.SIGTERM
-    run = wait_for(lambda: _stored_run(store, "exit-term"), what="run ended")
-    assert run.status == "killed"
-    assert store.series.count_points(run.id) == run.last_step + 1  # everything logged before the signal arrived
 
 
 def test_a_forked_child_logs_to_the_same_run_as_a_new_writer(emitter_env, collector, store):
