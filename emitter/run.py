@@ -67,7 +67,7 @@ class Run:
     ``log()`` only appends to an in-memory queue: it never waits on the network and
     never raises for a transport failure. An exception inside ``with`` marks the run
     ``failed`` with its traceback; SIGTERM marks it ``killed``; a normal exit without
-    ``finish()`` marks it ``finished``.
+    ``finish()`` marks it ``finished``; ``sys.exit(n)`` records ``n`` (0 finished, else failed).
     """
 
     def __init__(
@@ -202,9 +202,20 @@ class Run:
         """Wait until everything logged so far was handed to Redis; False on timeout."""
         return self._sender.flush(timeout)
 
-    def finish(self, status: str = "finished", *, exit_code: int | None = None, traceback: str | None = None) -> None:
-        """Mark the run ended and drain the sender (what Redis cannot take is spooled)."""
+    def finish(
+        self,
+        status: str = "finished",
+        *,
+        exit_code: int | None = None,
+        traceback: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Mark the run ended and drain the sender (what Redis cannot take is spooled).
+
+        ``message`` says why in words (``sys.exit("no data left")`` records it).
+        """
         status = ended_status(status)
+        message = optional_str("message", message)
         if os.getpid() != self._owner_pid:
             return  # a forked worker never ends the parent's run
         with _hooks.sigterm_deferred(), self._finish_lock:  # a SIGTERM meanwhile waits for the drain
@@ -216,6 +227,8 @@ class Run:
                 payload["exit_code"] = exit_code
             if traceback:
                 payload["traceback"] = traceback[-MAX_PAYLOAD_BYTES // 4 :]
+            if message:
+                payload["message"] = message[: MAX_PAYLOAD_BYTES // 4]
             self._emit(Kind.STATUS, payload)
             self._sender.close(timeout=_flush_timeout())
         _hooks.forget(self)
@@ -228,6 +241,9 @@ class Run:
     ) -> None:
         if exc is None:
             self.finish()
+        elif isinstance(exc, SystemExit):  # sys.exit(0) finishes the run; its code is recorded as it is
+            status, code, message = _hooks.exit_ending(exc.code)
+            self.finish(status, exit_code=code, message=message)
         else:
             status, text = _hooks.ending_for(type(exc), exc, tb)
             self.finish(status, traceback=text)
