@@ -4,10 +4,9 @@ The first ``init()`` installs them (never the import): atexit (a plain exit mark
 ``finished``; an exit code other than 0 marks it ``failed`` with that code), ``sys.excepthook``
 (an unhandled exception marks it ``failed``, or ``killed`` for Ctrl-C, with the traceback),
 SIGTERM chained to any previous handler (``killed``, then the process still dies by the
-signal), and the fork hooks: a forked
-child logs as a new writer of the same run and drains its own sender when it leaves,
-through atexit or, for multiprocessing children that leave through ``os._exit()``,
-through a multiprocessing finalizer.
+signal), and the fork hooks: a forked child logs as a new writer of the same run and drains
+its own sender when it leaves, through atexit or, for multiprocessing children that leave
+through ``os._exit()``, through a multiprocessing finalizer.
 
 The exit code: atexit runs after the interpreter has dropped the ``SystemExit`` that ended
 it, so ``sys.exit``, ``exit`` and ``quit`` are wrapped to remember the ``SystemExit`` they
