@@ -1,6 +1,9 @@
 """The background sender: in-memory queue → pipelined XADDs, disk spool when Redis is away.
 
-The training thread only appends to a bounded deque (``Sender.put``). One thread sends
+The training thread only appends to a bounded deque (``Sender.put``): no lock, no seq, so a
+signal handler or an exception landing anywhere in it leaves nothing half done. The thread
+stamps each writer's seqs when it takes the queue (under the lock that every swap of the
+queue holds, so seqs follow queue order and never have a gap). One thread sends
 whatever accumulated while the previous send was in flight, so an idle job gets low
 latency and a busy one gets big batches. Sent entries stay *unconfirmed* until the
 collector's committed-seq watermark for this writer passes them (``_unconfirmed.py``);
@@ -15,20 +18,22 @@ Lifecycle: ACTIVE → DRAINING (``close``) → CLOSED.
 from __future__ import annotations
 
 import encodings.idna  # noqa: F401 - imported lazily by getaddrinfo otherwise: a fork mid-import leaves the child without it
+import itertools
 import logging
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
-from operator import itemgetter
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ._hooks import sigterm_deferred
 from ._spool import Segment, Spool
 from ._unconfirmed import SentEntry, Unconfirmed, committed_seqs
 from .events import MAX_EVENTS_PER_ENTRY, Keys, encode_body, entry_fields, shard_for
@@ -85,8 +90,12 @@ class Sender:
         self._adopt_spool = adopt_spool
 
         self._queue: deque[list[Any]] = deque()
-        self._lock = threading.Lock()  # guards queue swaps and spool writes
-        self._wake = threading.Event()
+        self._lock = threading.Lock()  # guards queue swaps (and the seqs they stamp) and spool writes
+        self._seqs = itertools.count()
+        # Wakes the thread. Not a threading.Event: its set() takes a lock, and a SIGTERM handler that
+        # ends the run while the interrupted training thread holds it would wait for ever.
+        # SimpleQueue.put is reentrant (documented safe in signal handlers).
+        self._wakeups: SimpleQueue[None] = SimpleQueue()
         self._idle = False
         self._state = State.ACTIVE
         self._client: redis.Redis | None = None
@@ -119,12 +128,16 @@ class Sender:
         self._thread.start()
 
     def put(self, event: list[Any]) -> None:
-        """Queue one ``[seq, ts, kind, payload]`` event. Never blocks on the network."""
+        """Queue one ``[seq, ts, kind, payload]`` event. Never blocks on the network.
+
+        A seq of ``None`` becomes this writer's next seq when the event leaves the queue; an
+        event put with a seq keeps it (its caller orders them).
+        """
         queue = self._queue
         queue.append(event)
         if self._idle:
             self._idle = False
-            self._wake.set()
+            self._wakeups.put_nowait(None)
         if len(queue) > self._max_queue:
             self._spill_queue()
 
@@ -138,30 +151,34 @@ class Sender:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything queued so far was accepted by Redis; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._wake.set()
+        self._wakeups.put_nowait(None)
         while self.pending():
             if self._thread is None or not self._thread.is_alive():
                 return False
             if deadline is not None and time.monotonic() >= deadline:
                 return False
-            self._wake.set()
+            self._wakeups.put_nowait(None)
             time.sleep(0.002)
         return True
 
     def close(self, timeout: float = 30.0) -> None:
-        """Drain: send what is queued, wait briefly for confirmation, spool the rest."""
+        """Drain: send what is queued, wait briefly for confirmation, spool the rest.
+
+        A SIGTERM meanwhile waits for the drain (its handler would need the lock held here).
+        """
         if self._state is not State.ACTIVE:
             return
-        self._state = State.DRAINING
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                logger.warning("runwatch: sender did not drain in %.0fs; spooling the rest", timeout)
-        with self._lock:
-            self._persist_everything()
-        self._state = State.CLOSED
-        self._spool.unlock_all()
+        with sigterm_deferred():
+            self._state = State.DRAINING
+            self._wakeups.put_nowait(None)
+            if self._thread is not None:
+                self._thread.join(timeout)
+                if self._thread.is_alive():
+                    logger.warning("runwatch: sender did not drain in %.0fs; spooling the rest", timeout)
+            with self._lock:
+                self._persist_everything()
+            self._state = State.CLOSED
+            self._spool.unlock_all()
 
     def restart_in_child(self, writer: str) -> None:
         """In a forked child: send as ``writer`` (a new writer of the same run) on a thread of its own.
@@ -172,7 +189,8 @@ class Sender:
         self._spool.forget_locks()
         self._queue = deque()
         self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._seqs = itertools.count()
+        self._wakeups = SimpleQueue()
         self._thread = None
         self._client = None
         self._connected = False
@@ -228,10 +246,15 @@ class Sender:
         with self._lock:
             self._in_flight = len(self._queue)
             queue, self._queue = self._queue, deque()
-        batch = list(queue)
-        if len(batch) > 1 and any(batch[i][0] > batch[i + 1][0] for i in range(len(batch) - 1)):
-            batch.sort(key=itemgetter(0))  # two threads raced between seq and append
-        return batch
+            self._stamp(queue)
+        return list(queue)
+
+    def _stamp(self, events: Iterable[list[Any]]) -> None:
+        """Give events put without a seq this writer's next seqs, in queue order (caller holds ``_lock``)."""
+        seqs = self._seqs
+        for event in events:
+            if event[0] is None:
+                event[0] = next(seqs)
 
     def _sleep_until_work(self) -> None:
         now = time.monotonic()
@@ -240,9 +263,23 @@ class Sender:
             wait = min(wait, _CONFIRM_POLL)
         self._idle = True
         if not self._queue:
-            self._wake.wait(max(0.0, wait))
+            self._wait_for_wakeup(wait)
         self._idle = False
-        self._wake.clear()
+        self._forget_wakeups()
+
+    def _wait_for_wakeup(self, timeout: float) -> None:
+        try:
+            self._wakeups.get(timeout=max(0.0, timeout))
+        except Empty:
+            pass
+
+    def _forget_wakeups(self) -> None:
+        """Wake-ups that arrived while the thread was busy: it is about to look at the queue anyway."""
+        try:
+            while True:
+                self._wakeups.get_nowait()
+        except Empty:
+            pass
 
     def _maybe_heartbeat(self) -> None:
         if self._heartbeat is not None and self._state is State.ACTIVE and time.monotonic() >= self._next_heartbeat:
@@ -350,8 +387,8 @@ class Sender:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            self._wake.wait(min(remaining, _SPILL_POLL))
-            self._wake.clear()
+            self._wait_for_wakeup(min(remaining, _SPILL_POLL))
+            self._forget_wakeups()
             self._maybe_heartbeat()
             if self._queue:
                 self._spill_queue()
@@ -359,11 +396,13 @@ class Sender:
     # ------------------------------------------------------------- spooling
 
     def _spill_queue(self) -> None:
-        with self._lock:
+        # On the training thread (put() past the bound), a SIGTERM waits for the spill: its
+        # handler needs this lock, and the batch being written lives only in this frame.
+        with sigterm_deferred(), self._lock:
             queue, self._queue = self._queue, deque()
             if queue:
-                batch = sorted(queue, key=itemgetter(0))
-                self._spill(batch)
+                self._stamp(queue)
+                self._spill(list(queue))
 
     def _spill(self, batch: list[list[Any]]) -> None:
         """Write events to the spool (caller holds ``_lock``), one segment per entry-sized chunk."""
@@ -386,7 +425,8 @@ class Sender:
         """At close (lock held): queued and unconfirmed-in-memory events go to the spool."""
         if self._queue:
             queue, self._queue = self._queue, deque()
-            self._spill(sorted(queue, key=itemgetter(0)))
+            self._stamp(queue)
+            self._spill(list(queue))
         self._unconfirmed.move_all_to_spool()
 
     def _adopt_leftover_spools(self) -> None:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from ._http import ApiClient
 from ._sender import connect
 from ._spool import Segment, Spool
@@ -19,12 +21,18 @@ from .run import DEFAULT_REDIS_URL
 
 @dataclass
 class SyncReport:
-    """What ``sync_spool`` did: entries sent, confirmed committed, and left on disk."""
+    """What ``sync_spool`` did (or, passed to ``on_change``, has done so far).
+
+    ``total`` entries were found, ``sent`` of them sent, ``confirmed`` committed by the
+    collector (and deleted), ``remaining`` left on disk, of the runs in ``waiting_runs``.
+    """
 
     sent: int = 0
     confirmed: int = 0
     remaining: int = 0
     skipped_writers: list[str] = field(default_factory=list)
+    total: int = 0
+    waiting_runs: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -38,13 +46,18 @@ def sync_spool(
     prefix: str | None = None,
     timeout: float = 30.0,
     progress: Callable[[str], None] | None = None,
+    on_change: Callable[[SyncReport], None] | None = None,
 ) -> SyncReport:
     """Send every spooled entry of writers no live process holds, then wait for the collector.
 
     A segment is deleted only once the collector's committed-seq watermark covers it, so
-    running ``sync`` twice is safe: the collector ignores what it already stored.
+    running ``sync`` twice is safe: the collector ignores what it already stored. It waits
+    as long as confirmations keep coming (a busy collector is slow, not gone) and gives up
+    only after ``timeout`` seconds in which nothing more was confirmed. ``progress`` gets
+    messages; ``on_change`` gets the report whenever its counts move (for a progress bar).
     """
     say = progress or (lambda message: None)
+    changed = on_change or (lambda report: None)
     spool = Spool(Path(home or os.environ.get("RUNWATCH_HOME") or ".runwatch") / "spool")
     keys = Keys(prefix or os.environ.get("RUNWATCH_PREFIX") or DEFAULT_PREFIX)
     client = connect(redis_url or os.environ.get("RUNWATCH_REDIS_URL") or DEFAULT_REDIS_URL)
@@ -53,13 +66,17 @@ def sync_spool(
         client.ping()
         published = client.get(keys.shards)
         shards = int(published) if published else int(os.environ.get("RUNWATCH_SHARDS") or DEFAULT_SHARDS)
-        pending: list[Segment] = []
+        found: list[tuple[str, list[Segment]]] = []
         for writer in spool.writers():
             if not spool.try_lock(writer):
                 report.skipped_writers.append(writer)
                 say(f"skipping writer {writer}: a running process still owns it")
                 continue
-            segments = spool.segments(writer)
+            found.append((writer, spool.segments(writer)))
+        report.total = sum(len(segments) for _, segments in found)
+        changed(report)
+        pending: list[tuple[Segment, str]] = []  # sent, not yet confirmed: (segment, run id)
+        for writer, segments in found:
             committed = committed_seqs(client, keys, [writer])[writer]
             for segment in segments:
                 if segment.last_seq <= committed:
@@ -70,24 +87,13 @@ def sync_spool(
                 stream = keys.stream(shard_for(run_id, shards))
                 client.xadd(stream, entry_fields(run_id, body))
                 report.sent += 1
-                pending.append(segment)
+                pending.append((segment, run_id))
             say(f"writer {writer}: sent {len(segments)} spooled entries")
-        deadline = time.monotonic() + timeout
-        while pending and time.monotonic() < deadline:
-            still: list[Segment] = []
-            marks = committed_seqs(client, keys, sorted({s.writer for s in pending}))
-            for segment in pending:
-                if segment.last_seq <= marks[segment.writer]:
-                    segment.remove()
-                    report.confirmed += 1
-                else:
-                    still.append(segment)
-            if len(still) != len(pending):
-                say(f"confirmed {report.confirmed} entries, waiting for {len(still)}")
-            pending = still
-            if pending:
-                time.sleep(0.1)
+            report.remaining = len(pending)
+            changed(report)
+        pending = _await_confirmations(client, keys, pending, report, timeout, changed)
         report.remaining = len(pending)
+        report.waiting_runs = sorted({run_id for _, run_id in pending})
     finally:
         spool.unlock_all()
         client.close()
@@ -117,3 +123,34 @@ def sync_artifacts(
         int(os.environ.get("RUNWATCH_SHARDS") or DEFAULT_SHARDS),
     )
     return deliver_staged(root, ApiClient.from_env(url, token), link, timeout=timeout, progress=progress)
+
+
+def _await_confirmations(
+    client: redis.Redis,
+    keys: Keys,
+    pending: list[tuple[Segment, str]],
+    report: SyncReport,
+    timeout: float,
+    changed: Callable[[SyncReport], None],
+) -> list[tuple[Segment, str]]:
+    """Delete each segment once the watermark covers it; stop when none is left or none was for ``timeout``."""
+    last_progress = time.monotonic()
+    while pending:
+        marks = committed_seqs(client, keys, sorted({segment.writer for segment, _ in pending}))
+        still = []
+        for segment, run_id in pending:
+            if segment.last_seq <= marks[segment.writer]:
+                segment.remove()
+                report.confirmed += 1
+            else:
+                still.append((segment, run_id))
+        if len(still) != len(pending):
+            last_progress = time.monotonic()
+            report.remaining = len(still)
+            changed(report)
+        pending = still
+        if pending:
+            if time.monotonic() - last_progress >= timeout:
+                break
+            time.sleep(0.1)
+    return pending

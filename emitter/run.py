@@ -7,7 +7,6 @@ call. Transport problems never do.
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
@@ -22,6 +21,7 @@ from ._names import generate_name, new_run_id, new_writer_id
 from ._sender import Sender
 from ._spool import Spool
 from ._validate import (
+    DroppedValues,
     admit_key,
     alert_level,
     as_step,
@@ -30,6 +30,7 @@ from ._validate import (
     check_project,
     check_run_id,
     ended_status,
+    nested_name,
     optional_str,
     tag_list,
     to_float,
@@ -52,6 +53,10 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _flush_timeout() -> float:
     """How long ending a run (or leaving a forked child) waits for Redis before spooling the rest."""
     return _env_float("RUNWATCH_FLUSH_TIMEOUT", 30.0)
@@ -68,7 +73,7 @@ class Run:
     ``log()`` only appends to an in-memory queue: it never waits on the network and
     never raises for a transport failure. An exception inside ``with`` marks the run
     ``failed`` with its traceback; SIGTERM marks it ``killed``; a normal exit without
-    ``finish()`` marks it ``finished``.
+    ``finish()`` marks it ``finished``; ``sys.exit(n)`` records ``n`` (0 finished, else failed).
     """
 
     def __init__(
@@ -86,6 +91,7 @@ class Run:
         max_keys: int | None = None,
         heartbeat_interval: float | None = None,
         max_queue: int | None = None,
+        strict: bool | None = None,
     ) -> None:
         self.project = check_project(project)
         run_id = check_run_id(run_id)
@@ -96,7 +102,8 @@ class Run:
         self.finished = False
         self._max_keys = max_keys if max_keys is not None else _env_int("RUNWATCH_MAX_KEYS", MAX_KEYS_PER_RUN)
         self._keys: set[str] = set()
-        self._seq = itertools.count()
+        self._strict = strict if strict is not None else _env_flag("RUNWATCH_STRICT")
+        self._dropped = DroppedValues(self.name)
         self._next_step = 0
         self._owner_pid = os.getpid()
         self._finish_lock = threading.Lock()
@@ -147,8 +154,15 @@ class Run:
 
     # ----------------------------------------------------------------- logging
 
-    def log(self, values: Mapping[str, float], step: int | None = None) -> None:
-        """Record metric values at ``step`` (auto-incremented when omitted)."""
+    def log(self, values: Mapping[str, Any], step: int | None = None) -> None:
+        """Record metric values at ``step`` (auto-incremented when omitted).
+
+        Numbers, bools, NumPy/torch/JAX scalars and one-element arrays; nested mappings log as
+        ``outer/inner``. Anything else (text, None, arrays of several values, bad keys) is
+        dropped with one warning per key and counted in the run's params
+        (``runwatch/dropped_values``); ``RUNWATCH_STRICT=1`` (or ``strict=True``) raises instead.
+        A call of the wrong shape (not a mapping, a step that is not an integer) always raises.
+        """
         if step is None:
             step = self._next_step
         elif type(step) is not int:
@@ -161,15 +175,19 @@ class Run:
         except AttributeError:
             raise TypeError(f"log() takes a mapping of metric name to number, got {type(values).__name__}") from None
         for key, value in items:
-            if key not in known:
-                admit_key(known, key, self._max_keys, self.id)
-            if type(value) is float:
+            if type(value) is float and key in known:
                 clean[key] = value
             else:
-                clean[key] = to_float(key, value)
-        if not clean:
+                self._admit(clean, key, value, 0)
+        if clean:
+            self._emit(Kind.METRICS, {"step": step, "values": clean})
+        elif self._strict:
             raise ValueError("log() needs at least one metric value")
-        self._emit(Kind.METRICS, {"step": step, "values": clean})
+
+    @property
+    def dropped_values(self) -> dict[str, int]:
+        """Per key, how many values ``log()`` dropped (also in the run's params as ``runwatch/dropped_values``)."""
+        return dict(self._dropped.counts)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record hyperparameters (searchable as ``params.<name>``)."""
@@ -224,20 +242,34 @@ class Run:
         """Wait until everything logged so far was handed to Redis; False on timeout."""
         return self._sender.flush(timeout)
 
-    def finish(self, status: str = "finished", *, exit_code: int | None = None, traceback: str | None = None) -> None:
-        """Mark the run ended and drain the sender (what Redis cannot take is spooled)."""
+    def finish(
+        self,
+        status: str = "finished",
+        *,
+        exit_code: int | None = None,
+        traceback: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Mark the run ended and drain the sender (what Redis cannot take is spooled).
+
+        ``message`` says why in words (``sys.exit("no data left")`` records it).
+        """
         status = ended_status(status)
+        message = optional_str("message", message)
         if os.getpid() != self._owner_pid:
             return  # a forked worker never ends the parent's run
-        with self._finish_lock:
+        with _hooks.sigterm_deferred(), self._finish_lock:  # a SIGTERM meanwhile waits for the drain
             if self.finished:
                 return
+            self._report_dropped()  # the last counts of dropped values
             self.finished = True
             payload: dict[str, Any] = {"status": status}
             if exit_code is not None:
                 payload["exit_code"] = exit_code
             if traceback:
                 payload["traceback"] = traceback[-MAX_PAYLOAD_BYTES // 4 :]
+            if message:
+                payload["message"] = message[: MAX_PAYLOAD_BYTES // 4]
             self._emit(Kind.STATUS, payload)
             self._sender.close(timeout=_flush_timeout())
             self._artifacts.close(timeout=_flush_timeout())  # what cannot be uploaded now stays staged
@@ -251,6 +283,9 @@ class Run:
     ) -> None:
         if exc is None:
             self.finish()
+        elif isinstance(exc, SystemExit):  # sys.exit(0) finishes the run; its code is recorded as it is
+            status, code, message = _hooks.exit_ending(exc.code)
+            self.finish(status, exit_code=code, message=message)
         else:
             status, text = _hooks.ending_for(type(exc), exc, tb)
             self.finish(status, traceback=text)
@@ -263,7 +298,6 @@ class Run:
         Called by the fork hook ``init()`` installs; training code never needs it.
         """
         self.writer = new_writer_id()
-        self._seq = itertools.count()
         self._sender.restart_in_child(self.writer)
         self._artifacts = self._artifacts.after_fork()
 
@@ -281,10 +315,41 @@ class Run:
         if self.finished:
             raise RuntimeError(f"run {self.id} is finished; start a new one with emitter.init()")
 
+    def _admit(self, clean: dict[str, float], key: Any, value: Any, depth: int) -> None:
+        """``log()``'s slow path: a new key, a value to convert, a nested mapping, or a value to drop."""
+        if isinstance(value, Mapping):
+            for inner_key, inner in value.items():
+                try:
+                    name = nested_name(key, inner_key, depth)
+                except (TypeError, ValueError) as problem:
+                    self._drop(f"{key}/{inner_key!r}", problem)
+                    continue
+                self._admit(clean, name, inner, depth + 1)
+            return
+        try:
+            number = to_float(key, value)
+            if key not in self._keys:
+                admit_key(self._keys, key, self._max_keys, self.id)
+        except (TypeError, ValueError) as problem:
+            self._drop(key, problem)
+            return
+        clean[key] = number
+
+    def _drop(self, key: Any, problem: Exception) -> None:
+        if self._strict:
+            raise problem
+        if self._dropped.add(key, problem):
+            self._report_dropped()
+
+    def _report_dropped(self) -> None:
+        params = self._dropped.report()
+        if params is not None:
+            self._emit(Kind.PARAMS, {"params": params})
+
     def _emit(self, kind: str, payload: dict[str, Any]) -> None:
         if self.finished and kind != Kind.STATUS:
             raise RuntimeError(f"run {self.id} is finished; start a new one with emitter.init()")
-        self._sender.put([next(self._seq), time.time(), kind, payload])
+        self._sender.put([None, time.time(), kind, payload])  # the sender stamps the seq
 
     def _heartbeat(self) -> None:
         if not self.finished:  # spool figures feed the exporter's replay counters

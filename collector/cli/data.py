@@ -10,22 +10,36 @@ from typing import Any
 
 import click
 import redis
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from emitter import sync_artifacts, sync_spool
+from emitter import SyncReport, sync_artifacts, sync_spool
+from emitter.capture import redact_text
+from emitter.run import DEFAULT_REDIS_URL
 
 from ..deadletter import describe
 from ..export import FORMATS, export_chunks
+from ..settings import Settings
 from ..store.base import Point
 from .common import age, common_options, console, err_console, existing_store, find_run, settings_from, shown
 
 
 @click.command()
 @common_options
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the collector.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Give up after this many seconds in which the collector confirmed nothing more.",
+)
 @click.option("--url", help="The runwatch API staged artifacts go to [env RUNWATCH_URL; http://127.0.0.1:8765].")
 def sync(home: Path | None, redis_url: str | None, timeout: float, url: str | None) -> None:
-    """Deliver the spool and the staged artifacts that jobs left behind when Redis or the API was unreachable."""
+    """Deliver the spool and the staged artifacts that jobs left behind when Redis or the API was unreachable.
+
+    Waits for the collector to confirm each entry (a progress bar: confirmed of total) for
+    as long as confirmations keep coming; an entry is deleted only once confirmed.
+    """
     settings = settings_from(home=home, redis_url=redis_url)
     staged = sync_artifacts(
         settings.home,
@@ -43,29 +57,55 @@ def sync(home: Path | None, redis_url: str | None, timeout: float, url: str | No
         )
     for refusal in staged.failed:
         err_console.print(f"refused by the API (kept under spool/artifacts/failed): {shown(refusal)}")
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+    tasks: list[TaskID] = []
+
+    def show(report: SyncReport) -> None:  # the bar starts once Redis answered and the spool was read
+        if not tasks:
+            bar.start()
+            tasks.append(bar.add_task("confirmed by the collector", total=report.total))
+        bar.update(tasks[0], total=report.total, completed=report.confirmed)
+
     try:
         report = sync_spool(
             settings.home,
             redis_url=settings.redis_url,
             prefix=settings.prefix,
             timeout=timeout,
-            progress=lambda message: console.print(message),
+            progress=lambda message: bar.console.print(shown(message)),
+            on_change=show,
         )
     except redis.RedisError as exc:
         raise click.ClickException(f"cannot reach Redis: {exc}") from exc
+    finally:
+        bar.stop()
     console.print(
         f"sent {report.sent}, confirmed {report.confirmed}, still waiting {report.remaining}"
         + (f", skipped {len(report.skipped_writers)} live writers" if report.skipped_writers else "")
     )
     if report.remaining:
-        raise click.ClickException(
-            "the collector has not confirmed everything yet: is `runwatch serve` running? Re-run `runwatch sync`."
-        )
+        raise click.ClickException(_still_waiting(report, settings, timeout))
     if staged.remaining:
         raise click.ClickException(
             f"{staged.remaining} artifacts are still staged ({staged.error or 'not confirmed yet'}):"
             " is the API (--url, RUNWATCH_URL) up? Re-run `runwatch sync`."
         )
+
+
+def _still_waiting(report: SyncReport, settings: Settings, timeout: float) -> str:
+    """What was confirmed, what waits and where, and what to check."""
+    runs = report.waiting_runs
+    named = ", ".join(runs[:5]) + (f" and {len(runs) - 5} more" if len(runs) > 5 else "")
+    return (
+        f"the collector confirmed {report.confirmed} of {report.total} entries; {report.remaining} are still "
+        f"waiting (run{'s' if len(runs) != 1 else ''} {named}) and stay in {settings.home / 'spool'}: nothing "
+        f"more was confirmed in {timeout:g} s: is `runwatch serve` running? A collector (`runwatch serve` or "
+        f"`runwatch collect`) must read {redact_text(settings.redis_url or DEFAULT_REDIS_URL)} with "
+        f"RUNWATCH_PREFIX={settings.prefix}; `runwatch dead-letters` lists entries it could not store. Then "
+        "re-run `runwatch sync`: it sends again only what is not confirmed."
+    )
 
 
 @click.command()

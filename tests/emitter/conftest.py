@@ -18,6 +18,18 @@ from tests.helpers import free_port
 def offline_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[emitter.Run]:
     """A run whose Redis does not exist: everything it logs goes to the spool."""
     monkeypatch.setenv("RUNWATCH_FLUSH_TIMEOUT", "2")
+    monkeypatch.delenv("RUNWATCH_STRICT", raising=False)
+    run = emitter.init("unit", redis_url=f"redis://127.0.0.1:{free_port()}/0", home=tmp_path / "home")
+    yield run
+    if not run.finished:
+        run.finish()
+
+
+@pytest.fixture
+def strict_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[emitter.Run]:
+    """An offline run under RUNWATCH_STRICT=1: log() raises for what it would otherwise drop."""
+    monkeypatch.setenv("RUNWATCH_FLUSH_TIMEOUT", "2")
+    monkeypatch.setenv("RUNWATCH_STRICT", "1")
     run = emitter.init("unit", redis_url=f"redis://127.0.0.1:{free_port()}/0", home=tmp_path / "home")
     yield run
     if not run.finished:
