@@ -25,12 +25,12 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
-from emitter.events import GROUP, Batch, ContractError, decode_entry
+from emitter.events import GROUP, Batch, ContractError, decode_entry, shard_for
 
 from .backlog import Backlog, Decoded, Entry
 from .deadletter import dead_letter_fields, letter_for
 from .settings import Settings
-from .store.base import DeadLetter, Store, WriteResult
+from .store.base import DeadLetter, EntryRejected, Store, WriteResult
 from .trim import trim_floor
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class CommitReport:
 
 
 Listener = Callable[[CommitReport], None]
-_Ack = tuple[list[Entry], list[tuple[Entry, DeadLetter]], dict[str, int]]
+_Ack = tuple[list[Entry], list[tuple[Entry, DeadLetter]], dict[tuple[str, str], int]]
 
 
 class Consumer:
@@ -355,6 +355,11 @@ class Consumer:
             started = time.perf_counter()
             try:
                 result = await self._write([batch], [], now)
+            except EntryRejected as refused:  # refused for good: dead-lettered now, never retried
+                letter = letter_for(stream, entry_id, fields, refused.reason, now)
+                await self._write([], [letter], now)
+                await self._ack([], [(entry, letter)], {})
+                continue
             except Exception as exc:  # noqa: BLE001 - counted, then dead-lettered past the limit
                 self.failures += 1
                 attempts = await self._in_store(self.store.record_failure, stream, entry_id)
@@ -384,7 +389,10 @@ class Consumer:
         return await loop.run_in_executor(self._store_thread, fn, *args)
 
     async def _ack(
-        self, stored: Sequence[Entry], dead: Sequence[tuple[Entry, DeadLetter]], watermarks: dict[str, int]
+        self,
+        stored: Sequence[Entry],
+        dead: Sequence[tuple[Entry, DeadLetter]],
+        watermarks: dict[tuple[str, str], int],
     ) -> None:
         """Acknowledge after commit: dead letters XADDed and acked in one MULTI, then watermarks."""
         by_stream: dict[str, list[str]] = {}
@@ -399,8 +407,9 @@ class Consumer:
         for stream, ids in by_stream.items():
             pipe.xack(stream, GROUP, *ids)
         ttl = self.settings.watermark_ttl_seconds
-        for writer, committed in watermarks.items():
-            pipe.set(self.keys.committed(writer), committed, ex=ttl)
+        shards = self.settings.shards
+        for (run_id, writer), committed in watermarks.items():
+            pipe.set(self.keys.committed(shard_for(run_id, shards), run_id, writer), committed, ex=ttl)
         await pipe.execute()
         self.acked += sum(len(ids) for ids in by_stream.values())
         self.dead += len(dead)

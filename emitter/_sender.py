@@ -356,7 +356,7 @@ class Sender:
             return
         self._next_confirm_poll = now + _CONFIRM_POLL
         try:
-            committed = committed_seqs(self._client, self._keys, self._unconfirmed.writers())
+            committed = committed_seqs(self._client, self._keys, self._shards, self._unconfirmed.writers())
         except _TRANSPORT_ERRORS as exc:
             self._on_transport_error(exc)
             return

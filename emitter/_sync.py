@@ -77,7 +77,10 @@ def sync_spool(
         changed(report)
         pending: list[tuple[Segment, str]] = []  # sent, not yet confirmed: (segment, run id)
         for writer, segments in found:
-            committed = committed_seqs(client, keys, [writer])[writer]
+            if not segments:
+                continue
+            owner = segments[0].read()[0]  # a writer logs for one run
+            committed = committed_seqs(client, keys, shards, [(owner, writer)])[(owner, writer)]
             for segment in segments:
                 if segment.last_seq <= committed:
                     segment.remove()
@@ -91,7 +94,7 @@ def sync_spool(
             say(f"writer {writer}: sent {len(segments)} spooled entries")
             report.remaining = len(pending)
             changed(report)
-        pending = _await_confirmations(client, keys, pending, report, timeout, changed)
+        pending = _await_confirmations(client, keys, shards, pending, report, timeout, changed)
         report.remaining = len(pending)
         report.waiting_runs = sorted({run_id for _, run_id in pending})
     finally:
@@ -128,6 +131,7 @@ def sync_artifacts(
 def _await_confirmations(
     client: redis.Redis,
     keys: Keys,
+    shards: int,
     pending: list[tuple[Segment, str]],
     report: SyncReport,
     timeout: float,
@@ -136,10 +140,10 @@ def _await_confirmations(
     """Delete each segment once the watermark covers it; stop when none is left or none was for ``timeout``."""
     last_progress = time.monotonic()
     while pending:
-        marks = committed_seqs(client, keys, sorted({segment.writer for segment, _ in pending}))
+        marks = committed_seqs(client, keys, shards, sorted({(run_id, segment.writer) for segment, run_id in pending}))
         still = []
         for segment, run_id in pending:
-            if segment.last_seq <= marks[segment.writer]:
+            if segment.last_seq <= marks[(run_id, segment.writer)]:
                 segment.remove()
                 report.confirmed += 1
             else:

@@ -11,13 +11,13 @@ spool, so a collector that is down for long costs disk, not memory.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import redis
 
 from ._spool import Segment, Spool
-from .events import Keys
+from .events import Keys, shard_for
 
 
 @dataclass(slots=True)
@@ -38,10 +38,16 @@ class SentEntry:
         return self.segment.read()[1]
 
 
-def committed_seqs(client: redis.Redis, keys: Keys, writers: list[str]) -> dict[str, int]:
-    """Each writer's committed-seq watermark, -1 for a writer the collector has committed nothing of."""
-    marks = client.mget([keys.committed(writer) for writer in writers])
-    return {writer: int(mark) if mark is not None else -1 for writer, mark in zip(writers, marks, strict=True)}
+WriterKey = tuple[str, str]  # (run id, writer): what a watermark belongs to
+
+
+def committed_seqs(client: redis.Redis, keys: Keys, shards: int, writers: Iterable[WriterKey]) -> dict[WriterKey, int]:
+    """Each (run, writer)'s committed-seq watermark, -1 where the collector has committed nothing of it."""
+    pairs = list(writers)
+    if not pairs:
+        return {}
+    marks = client.mget([keys.committed(shard_for(run_id, shards), run_id, writer) for run_id, writer in pairs])
+    return {pair: int(mark) if mark is not None else -1 for pair, mark in zip(pairs, marks, strict=True)}
 
 
 class Unconfirmed:
@@ -49,7 +55,7 @@ class Unconfirmed:
 
     >>> pending = Unconfirmed(spool, max_bytes=64 << 20)
     >>> pending.add(SentEntry(run_id, writer, 0, 99, body))
-    >>> pending.confirm(committed_seqs(client, keys, pending.writers()))  # drops what is covered
+    >>> pending.confirm(committed_seqs(client, keys, shards, pending.writers()))  # drops what is covered
 
     Not thread-safe: the sender thread owns it (and holds the sender's lock around spool writes).
     """
@@ -97,14 +103,15 @@ class Unconfirmed:
                 self._bytes -= len(entry.body)
                 entry.body = None
 
-    def writers(self) -> list[str]:
-        return sorted({entry.writer for entry in self._entries})
+    def writers(self) -> list[WriterKey]:
+        """The (run, writer) of every entry awaiting its watermark."""
+        return sorted({(entry.run_id, entry.writer) for entry in self._entries})
 
-    def confirm(self, committed: Mapping[str, int]) -> None:
-        """Drop (and delete the spooled copy of) every entry its writer's watermark covers."""
+    def confirm(self, committed: Mapping[WriterKey, int]) -> None:
+        """Drop (and delete the spooled copy of) every entry its (run, writer) watermark covers."""
         kept: deque[SentEntry] = deque()
         for entry in self._entries:
-            if committed.get(entry.writer, -1) >= entry.last_seq:
+            if committed.get((entry.run_id, entry.writer), -1) >= entry.last_seq:
                 if entry.body is not None:
                     self._bytes -= len(entry.body)
                 if entry.segment is not None:

@@ -81,9 +81,11 @@ class EventLink:
             self.close()
             raise
 
-    def committed(self, writers: list[str]) -> dict[str, int]:
+    def committed(self, writers: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The watermark of each (run, writer)."""
         try:
-            return committed_seqs(self._connected(), self._keys, writers)
+            client = self._connected()
+            return committed_seqs(client, self._keys, self._shards, writers)
         except _REDIS_ERRORS:
             self.close()
             raise
@@ -294,12 +296,12 @@ class Uploader:
 
     def _poll_confirmations(self) -> bool:
         try:
-            marks = self._link.committed(sorted({item.pending.writer for item in self._awaiting}))
+            marks = self._link.committed(sorted({(i.pending.run_id, i.pending.writer) for i in self._awaiting}))
         except _REDIS_ERRORS:
             return False
         still = []
         for item in self._awaiting:
-            if marks[item.pending.writer] >= item.pending.seq:
+            if marks[(item.pending.run_id, item.pending.writer)] >= item.pending.seq:
                 item.staging.done(item.pending)
                 self.confirmed += 1
                 self._settle(item)
@@ -402,13 +404,13 @@ def _await_confirmations(
     deadline = time.monotonic() + timeout
     while sent:
         try:
-            marks = link.committed(sorted({p.writer for _, p in sent}))
+            marks = link.committed(sorted({(p.run_id, p.writer) for _, p in sent}))
         except _REDIS_ERRORS as exc:
             report.error = str(exc)
             return
         still = []
         for staging, pending in sent:
-            if marks[pending.writer] >= pending.seq:
+            if marks[(pending.run_id, pending.writer)] >= pending.seq:
                 staging.done(pending)
                 report.confirmed += 1
             else:

@@ -17,6 +17,7 @@ round-trip exactly (JSON cannot carry them).
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,11 @@ MAX_KEYS_PER_RUN = 10_000
 MAX_PAYLOAD_BYTES = 1 << 20  # config, notes, alert text
 MAX_ENTRY_BYTES = 16 << 20  # a stream entry the collector accepts at all
 MAX_EVENTS_PER_ENTRY = 2_000
+#: How far past what a writer has committed its next seq may be: a gap comes only from entries
+#: the collector dead-lettered (at most MAX_EVENTS_PER_ENTRY each), so a jump past this is a
+#: forged or broken entry, refused before it can move the writer's watermark.
+MAX_SEQ_GAP = 1_000_000
+MAX_WRITER_LENGTH = 64
 
 
 class Kind(StrEnum):
@@ -69,6 +75,7 @@ ENDED_STATUSES = frozenset({RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILL
 #: Kinds whose payload is ``{"step": int, "values": {name: float}}``: stored, charted and exported as series.
 VALUE_KINDS = frozenset({Kind.METRICS, Kind.SYSTEM})
 _KINDS = frozenset(k.value for k in Kind)
+_WRITER = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class Event(NamedTuple):
@@ -143,9 +150,15 @@ class Keys:
         """Where the collector publishes its shard count for emitters to read."""
         return f"{self.prefix}:shards"
 
-    def committed(self, writer: str) -> str:
-        """The committed-seq watermark of one writer, published by the collector."""
-        return f"{self.prefix}:committed:{writer}"
+    def committed(self, shard: int, run_id: str, writer: str) -> str:
+        """The committed-seq watermark of one writer of one run, published by the collector.
+
+        Keyed by (run, writer), never by writer alone: an entry can move only the watermark of
+        the run it names. It carries its run's shard hash tag, so it lives in the slot of the
+        stream it acknowledges (one Cluster slot per acknowledgement). A writer id has no ``:``
+        (the contract checks it), so ``<writer>:<run id>`` splits one way only.
+        """
+        return f"{self.prefix}:{{{shard}}}:committed:{writer}:{run_id}"
 
 
 def parse_stream_id(entry_id: str | bytes) -> tuple[int, int]:
@@ -232,12 +245,14 @@ def decode_entry(fields: Mapping[bytes, bytes]) -> Batch:
     if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], str)):
         raise ContractError("body is not [writer, events]")
     writer, raw_events = decoded
-    if not writer:
-        raise ContractError("empty writer")
+    if not writer or len(writer) > MAX_WRITER_LENGTH or not _WRITER.fullmatch(writer):
+        raise ContractError(f"writer must be 1 to {MAX_WRITER_LENGTH} of A-Z a-z 0-9 _ . -, got {writer[:80]!r}")
     if not run_id or len(run_id) > MAX_KEY_LENGTH:
         raise ContractError("run id is empty or too long")
     if not isinstance(raw_events, list) or not raw_events:
         raise ContractError("events is not a non-empty list")
+    if len(raw_events) > MAX_EVENTS_PER_ENTRY:
+        raise ContractError(f"{len(raw_events)} events in one entry; the limit is {MAX_EVENTS_PER_ENTRY}")
     events: list[Event] = []
     previous = -1
     for index, raw in enumerate(raw_events):

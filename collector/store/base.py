@@ -38,6 +38,18 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class EntryRejected(ValueError):
+    """A batch the store refuses for good (a seq jump past ``MAX_SEQ_GAP``, a run past its key limit).
+
+    Raised by ``Store.write``; the consumer dead-letters the entry with ``reason`` at once
+    instead of retrying it, and commits the others.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 # ------------------------------------------------------------------ records
 
 
@@ -61,7 +73,7 @@ class WriteResult:
     applied: list[Event] = field(default_factory=list)  # new events, in arrival order
     duplicates: int = 0
     points: int = 0
-    watermarks: dict[str, int] = field(default_factory=dict)  # writer → contiguous committed seq
+    watermarks: dict[tuple[str, str], int] = field(default_factory=dict)  # (run, writer) → contiguous committed seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,7 +533,7 @@ class Store(Protocol):
         """Forget the failure counts of ``(stream, entry_id)`` pairs once they are handled."""
         ...
 
-    def watermark(self, writer: str) -> int:
+    def watermark(self, run_id: str, writer: str) -> int:
         """Highest seq such that every seq of this writer up to it is committed (-1: none)."""
         ...
 

@@ -39,6 +39,18 @@ MALFORMED: dict[str, tuple[dict[FieldT, EncodableT], str]] = {
         "unknown kind 'bogus'",
     ),
     "huge payload": ({"v": CONTRACT_VERSION, "run": "r-bad", "b": b"\x00" * (17 << 20)}, "exceeds the 16777216 byte"),
+    "too many events in one entry": (
+        {
+            "v": CONTRACT_VERSION,
+            "run": "r-bad",
+            "b": msgpack.packb(["w", [[i, 1.0, "heartbeat", {}] for i in range(2_001)]]),
+        },
+        "2001 events in one entry; the limit is 2000",
+    ),
+    "a writer id that could be confused with another's": (
+        {"v": CONTRACT_VERSION, "run": "r-bad", "b": _valid_body("w:r-victim", 0)},
+        "writer must be 1 to 64 of",
+    ),
 }
 
 

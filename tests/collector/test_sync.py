@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from collector.cli import main
 from emitter._spool import Spool
-from emitter.events import DEFAULT_SHARDS, Keys, encode_body
+from emitter.events import DEFAULT_SHARDS, Keys, encode_body, shard_for
 from tests.helpers import RedisServer, ThreadedCollector, run_python, wait_for
 
 JOB = """
@@ -162,7 +162,7 @@ def _slow_collector(server: RedisServer, prefix: str, home: Path, confirm: int, 
             return
         for seq in range(confirm):
             time.sleep(0.4)  # the pace of a slow collector; the test's --timeout is 2 s
-            client.set(keys.committed(WRITER), seq)
+            client.set(keys.committed(shard_for("run-slow", DEFAULT_SHARDS), "run-slow", WRITER), seq)
             if not until(lambda: not list((home / "spool").glob(f"{WRITER}.{seq:012d}-*.seg"))):
                 return  # sync gave up
         client.close()

@@ -73,10 +73,10 @@ def test_unconfirmed_entries_past_the_memory_budget_wait_on_disk_until_the_water
     entries: Any = client.xrange(keys.stream(0))
     assert [decode_entry(fields).first_seq for _id, fields in entries] == [0, 1, 2, 3, 4]
 
-    client.set(keys.committed("w1"), 2)  # the collector committed seqs 0..2
+    client.set(keys.committed(0, "run-1", "w1"), 2)  # the collector committed seqs 0..2 (one shard: shard 0)
     wait_for(lambda: sender.unconfirmed() == 2, what="seqs 0..2 confirmed")
     assert [s.first_seq for s in spool.segments("w1")] == [3, 4]
-    client.set(keys.committed("w1"), 4)
+    client.set(keys.committed(0, "run-1", "w1"), 4)
     wait_for(lambda: sender.unconfirmed() == 0, what="everything confirmed")
     assert spool.segments() == []
     sender.close(timeout=10)

@@ -8,7 +8,7 @@ import fakeredis
 
 from emitter._spool import Spool
 from emitter._unconfirmed import SentEntry, Unconfirmed, committed_seqs
-from emitter.events import Keys
+from emitter.events import Keys, shard_for
 
 
 def _entry(writer: str, first: int, last: int, size: int = 100) -> SentEntry:
@@ -46,11 +46,13 @@ def test_confirming_drops_what_each_writers_watermark_covers_and_deletes_its_spo
     for entry in [_entry("a", 0, 9), _entry("a", 10, 19), _entry("b", 0, 4), _entry("c", 0, 0)]:
         pending.add(entry)
     pending.move_oldest_to_spool()  # a:0-9 now lives on disk
-    assert pending.writers() == ["a", "b", "c"]
-    pending.confirm({"a": 9, "b": 3, "c": -1})
+    assert pending.writers() == [("run-1", "a"), ("run-1", "b"), ("run-1", "c")]
+    pending.confirm(
+        {("run-1", "a"): 9, ("run-1", "b"): 3, ("run-1", "c"): -1, ("run-2", "c"): 0}
+    )  # run-2's c is not ours
     assert [(e.writer, e.first_seq) for e in pending] == [("a", 10), ("b", 0), ("c", 0)]
     assert spool.segments() == []  # the confirmed spooled copy is gone
-    pending.confirm({"a": 19, "b": 4})  # a writer without a watermark keeps everything
+    pending.confirm({("run-1", "a"): 19, ("run-1", "b"): 4})  # a writer without a watermark keeps everything
     assert [(e.writer, e.first_seq) for e in pending] == [("c", 0)]
 
 
@@ -77,9 +79,17 @@ def test_clear_forgets_without_spooling(tmp_path: Path) -> None:
     assert spool.segments() == []
 
 
-def test_committed_seqs_reads_each_writers_watermark_and_minus_one_for_none() -> None:
+def test_committed_seqs_reads_each_run_and_writers_watermark_and_minus_one_for_none() -> None:
     client = fakeredis.FakeRedis()
     keys = Keys("rwtest")
-    client.set(keys.committed("a"), 41)
-    client.set(keys.committed("c"), 0)
-    assert committed_seqs(client, keys, ["a", "b", "c"]) == {"a": 41, "b": -1, "c": 0}
+    shards = 4
+    client.set(keys.committed(shard_for("r1", shards), "r1", "a"), 41)
+    client.set(keys.committed(shard_for("r1", shards), "r1", "c"), 0)
+    client.set(keys.committed(shard_for("r2", shards), "r2", "b"), 7)  # another run's writer b: not r1's
+    pairs = [("r1", "a"), ("r1", "b"), ("r1", "c"), ("r2", "b")]
+    assert committed_seqs(client, keys, shards, pairs) == {
+        ("r1", "a"): 41,
+        ("r1", "b"): -1,
+        ("r1", "c"): 0,
+        ("r2", "b"): 7,
+    }

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from emitter.events import Batch, Event
+from emitter.events import MAX_KEYS_PER_RUN, MAX_SEQ_GAP, Batch, Event
+
+from ..base import EntryRejected
 
 
 def by_writer(batches: Sequence[Batch]) -> list[Batch]:
-    """One batch per writer, in first-seen order, events by seq without repeats.
+    """One batch per (run, writer), in first-seen order, events by seq without repeats.
 
     A busy commit holds many small entries of the same writer; applying them together
-    costs one idempotency check and one run update instead of one per entry.
+    costs one idempotency check and one run update instead of one per entry. Never
+    grouped by writer alone: an entry can only ever touch the run it names.
     """
-    grouped: dict[str, list[Batch]] = {}
+    grouped: dict[tuple[str, str], list[Batch]] = {}
     for batch in batches:
-        grouped.setdefault(batch.writer, []).append(batch)
+        grouped.setdefault((batch.run_id, batch.writer), []).append(batch)
     merged = []
     for group in grouped.values():
         if len(group) == 1:
@@ -47,8 +50,15 @@ def claim(events: Sequence[Event], committed: int, extra: list[list[int]]) -> tu
     """``(fresh events, committed, extra)`` once a writer's ``events`` (by seq) are applied.
 
     ``fresh`` are the events not stored before; when there are none, ``committed`` and
-    ``extra`` come back as given (nothing to write).
+    ``extra`` come back as given (nothing to write). Raises ``EntryRejected`` for events
+    that jump more than ``MAX_SEQ_GAP`` past everything the writer has committed.
     """
+    frontier = max([committed, *(hi for _, hi in extra)])
+    if events and events[-1].seq > frontier + MAX_SEQ_GAP:
+        raise EntryRejected(
+            f"seq {events[-1].seq} jumps more than {MAX_SEQ_GAP:,} past what writer {events[-1].writer!r}"
+            f" committed ({frontier})"
+        )
     if extra:
         fresh = [e for e in events if e.seq > committed and not any(lo <= e.seq <= hi for lo, hi in extra)]
     else:
@@ -65,3 +75,12 @@ def claim(events: Sequence[Event], committed: int, extra: list[list[int]]) -> tu
     while merged and merged[0][0] <= committed + 1:
         committed = max(committed, merged.pop(0)[1])
     return fresh, committed, merged
+
+
+def check_key_limit(run_id: str, key: str, keys_stored: int) -> None:
+    """Refuse a new metric key past the contract's per-run limit (the emitter enforces it too; this is for
+    entries that did not come from it): the entry is dead-lettered, the run keeps what it has."""
+    if keys_stored >= MAX_KEYS_PER_RUN:
+        raise EntryRejected(
+            f"run {run_id!r} already has {keys_stored:,} metric keys, the limit ({MAX_KEYS_PER_RUN:,}); {key[:60]!r} refused"
+        )

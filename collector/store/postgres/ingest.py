@@ -31,7 +31,7 @@ from emitter.events import VALUE_KINDS, Batch, Event, Kind
 from ..base import DeadLetter, WriteHook, WriteResult
 from ..format import rollups
 from ..format.chunks import Pending, chunk_rows
-from ..format.claims import by_writer, claim
+from ..format.claims import by_writer, check_key_limit, claim
 from ..format.columns import Summary, add_segment, merge_summary
 from ..format.exact import to_columns
 from .database import Connection, Database
@@ -42,7 +42,11 @@ logger = logging.getLogger(__name__)
 _RAW_LIMIT = 64 << 10  # bytes of a dead entry kept for inspection
 
 _LOCK_RUNS = "SELECT id FROM runs WHERE id = ANY(%b::text[]) ORDER BY id FOR UPDATE"
-_WRITERS = "SELECT writer, id, committed, extra FROM writers WHERE writer = ANY(%b::text[]) ORDER BY writer FOR UPDATE"
+_WRITERS = (
+    "SELECT w.run_id, w.writer, w.id, w.committed, w.extra FROM writers w"
+    " JOIN unnest(%s::text[], %s::text[]) AS k (run_id, writer) ON w.run_id = k.run_id AND w.writer = k.writer"
+    " ORDER BY w.run_id, w.writer FOR UPDATE OF w"
+)
 _CHUNKS = (
     "INSERT INTO point_chunks (series, bucket, writer_id, first_seq, n, data)"
     " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::int[], %b::bytea[])"
@@ -171,10 +175,10 @@ class Ingest:
                 if merged:  # rows locked in one order (writers, runs, series, rollups, each sorted): no deadlock
                     conn.execute(_LOCK_RUNS, (sorted({batch.run_id for batch in merged}),))
                 for batch in merged:
-                    writer_id, committed, extra = writers[batch.writer]
+                    writer_id, committed, extra = writers[(batch.run_id, batch.writer)]
                     fresh, committed, extra = claim(batch.events, committed, extra)
                     result.duplicates += len(batch.events) - len(fresh)
-                    result.watermarks[batch.writer] = committed
+                    result.watermarks[(batch.run_id, batch.writer)] = committed
                     if fresh:
                         commit.writers.append((writer_id, committed, json.dumps(extra)))
                         self._apply(conn, batch.run_id, writer_id, fresh, now, commit, result)
@@ -203,17 +207,22 @@ class Ingest:
     def clear_failures(self, entries: Sequence[tuple[str, str]]) -> None:
         self._db.executemany("DELETE FROM entry_failures WHERE stream = %s AND entry_id = %s", entries)
 
-    def watermark(self, writer: str) -> int:
-        rows = self._db.read("SELECT committed FROM writers WHERE writer = %s", (writer,))
+    def watermark(self, run_id: str, writer: str) -> int:
+        rows = self._db.read("SELECT committed FROM writers WHERE run_id = %s AND writer = %s", (run_id, writer))
         return int(rows[0][0]) if rows else -1
 
     # ------------------------------------------------------------------ steps of a commit
 
-    def _writers(self, conn: Connection, batches: list[Batch], now: float) -> dict[str, tuple[int, int, list[Any]]]:
-        """Each writer's ``(id, committed, extra)``, locked; a writer seen for the first time is created."""
-        names = [batch.writer for batch in batches]
-        found = {w: (i, c, json.loads(e)) for w, i, c, e in conn.execute(_WRITERS, (names,)).fetchall()}
-        new = [batch for batch in batches if batch.writer not in found]
+    def _writers(
+        self, conn: Connection, batches: list[Batch], now: float
+    ) -> dict[tuple[str, str], tuple[int, int, list[Any]]]:
+        """Each (run, writer)'s ``(id, committed, extra)``, locked; one seen for the first time is created."""
+        keys = sorted({(batch.run_id, batch.writer) for batch in batches})
+        found = {
+            (r, w): (i, c, json.loads(e))
+            for r, w, i, c, e in conn.execute(_WRITERS, ([k[0] for k in keys], [k[1] for k in keys])).fetchall()
+        }
+        new = [batch for batch in batches if (batch.run_id, batch.writer) not in found]
         if new:
             rows = []
             for batch in new:
@@ -223,11 +232,11 @@ class Ingest:
                 rows.append((batch.writer, batch.run_id, now, json.dumps(env, default=str)))
             conn.cursor().executemany(
                 "INSERT INTO writers (writer, run_id, committed, extra, started_at, env)"
-                " VALUES (%s, %s, -1, '[]', %s, %s) ON CONFLICT (writer) DO NOTHING",
+                " VALUES (%s, %s, -1, '[]', %s, %s) ON CONFLICT (run_id, writer) DO NOTHING",
                 rows,
             )
-            again = conn.execute(_WRITERS, ([batch.writer for batch in new],)).fetchall()
-            found.update({w: (i, c, json.loads(e)) for w, i, c, e in again})
+            again = conn.execute(_WRITERS, ([b.run_id for b in new], [b.writer for b in new])).fetchall()
+            found.update({(r, w): (i, c, json.loads(e)) for r, w, i, c, e in again})
         return found
 
     def _apply(
@@ -285,6 +294,7 @@ class Ingest:
                     if key not in known:
                         missing.setdefault((points.run_id, key), kind)  # the first kind logged names the series
         if missing:
+            self._check_key_limits(conn, missing)
             new_runs, new_keys = [run for run, _ in missing], [key for _, key in missing]
             conn.execute(
                 "INSERT INTO series (run_id, key, kind) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[])"
@@ -299,6 +309,22 @@ class Ingest:
             for sid, run_id, key in rows:
                 self._series[run_id][key] = sid
         return self._series
+
+    def _check_key_limits(self, conn: Connection, missing: dict[tuple[str, str], str]) -> None:
+        """A run may not pass the contract's key limit (see ``format.claims.check_key_limit``)."""
+        new_per_run: dict[str, list[str]] = {}
+        for run_id, key in missing:
+            new_per_run.setdefault(run_id, []).append(key)
+        counts = dict(
+            conn.execute(
+                "SELECT run_id, count(*) FROM series WHERE run_id = ANY(%s::text[]) GROUP BY run_id",
+                (sorted(new_per_run),),
+            ).fetchall()
+        )
+        for run_id, keys in new_per_run.items():
+            stored = int(counts.get(run_id, 0))
+            for offset, key in enumerate(keys):
+                check_key_limit(run_id, key, stored + offset)
 
     def _store_points(self, conn: Connection, writers: list[_WriterPoints]) -> None:
         """Chunks, rollups and summaries of every writer's points, in arrival order, set-wise.

@@ -94,8 +94,8 @@ class SQLiteStore:
     def clear_failures(self, entries: Sequence[tuple[str, str]]) -> None:
         self._ingest.clear_failures(entries)
 
-    def watermark(self, writer: str) -> int:
-        return self._ingest.watermark(writer)
+    def watermark(self, run_id: str, writer: str) -> int:
+        return self._ingest.watermark(run_id, writer)
 
     # ------------------------------------------------------------------ housekeeping
 

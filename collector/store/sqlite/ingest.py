@@ -20,7 +20,7 @@ from emitter.events import VALUE_KINDS, Batch, Event, Kind
 
 from ..base import DeadLetter, WriteHook, WriteResult
 from ..format.chunks import Pending
-from ..format.claims import by_writer, claim
+from ..format.claims import by_writer, check_key_limit, claim
 from ..format.columns import Summary, add_segment
 from ..format.exact import to_columns
 from ..format.rollups import top_level
@@ -92,8 +92,8 @@ class Ingest:
     def clear_failures(self, entries: Sequence[tuple[str, str]]) -> None:
         self._db.executemany("DELETE FROM entry_failures WHERE stream = ? AND entry_id = ?", entries)
 
-    def watermark(self, writer: str) -> int:
-        rows = self._db.read("SELECT committed FROM writers WHERE writer = ?", (writer,))
+    def watermark(self, run_id: str, writer: str) -> int:
+        rows = self._db.read("SELECT committed FROM writers WHERE run_id = ? AND writer = ?", (run_id, writer))
         return int(rows[0][0]) if rows else -1
 
     def _forget_if_written_elsewhere(self) -> None:
@@ -109,7 +109,9 @@ class Ingest:
     def _claim_seqs(self, batch: Batch, now: float, result: WriteResult) -> list[Event]:
         """Keep only events this writer has not committed before, and record them as committed."""
         db = self._conn
-        row = db.execute("SELECT id, committed, extra FROM writers WHERE writer = ?", (batch.writer,)).fetchone()
+        row = db.execute(
+            "SELECT id, committed, extra FROM writers WHERE run_id = ? AND writer = ?", (batch.run_id, batch.writer)
+        ).fetchone()
         if row is None:
             committed, extra = -1, []
             env: dict[str, Any] = next((e.payload.get("env", {}) for e in batch.events if e.kind == Kind.RUN_START), {})
@@ -125,10 +127,10 @@ class Ingest:
         if fresh:
             committed = new_committed
             db.execute(
-                "UPDATE writers SET committed = ?, extra = ? WHERE writer = ?",
-                (committed, json.dumps(new_extra), batch.writer),
+                "UPDATE writers SET committed = ?, extra = ? WHERE id = ?",
+                (committed, json.dumps(new_extra), self._writer_id),
             )
-        result.watermarks[batch.writer] = committed
+        result.watermarks[(batch.run_id, batch.writer)] = committed
         return fresh
 
     def _apply(self, run_id: str, events: list[Event], now: float, result: WriteResult) -> None:
@@ -225,6 +227,8 @@ class Ingest:
         db = self._conn
         row = db.execute("SELECT id FROM series WHERE run_id = ? AND key = ?", (run_id, key)).fetchone()
         if row is None:
+            keys = db.execute("SELECT count(*) FROM series WHERE run_id = ?", (run_id,)).fetchone()[0]
+            check_key_limit(run_id, key, keys)
             sid = db.execute("INSERT INTO series (run_id, key, kind) VALUES (?, ?, ?)", (run_id, key, kind)).lastrowid
             assert sid is not None
         else:

@@ -150,3 +150,18 @@ def test_events_logging_different_key_sets_keep_every_series_and_its_summary_exa
         summary["b"].count,
     ) == (1, bits(-0.0), -0.0, 2.0, 3)
     assert summary["c"].last == math.inf and summary["c"].count == 1
+
+
+def test_a_claim_refuses_a_seq_jump_past_the_gap_and_accepts_one_up_to_it() -> None:
+    from collector.store.base import EntryRejected
+    from collector.store.format.claims import claim
+    from emitter.events import MAX_SEQ_GAP, Event
+
+    def event(seq: int) -> Event:
+        return Event("r", "w", seq, 1.0, "heartbeat", {})
+
+    fresh, committed, extra = claim([event(10 + MAX_SEQ_GAP)], 10, [])
+    assert [e.seq for e in fresh] == [10 + MAX_SEQ_GAP] and committed == 10 and extra == [[10 + MAX_SEQ_GAP] * 2]
+    with pytest.raises(EntryRejected, match="jumps more than"):
+        claim([event(11 + MAX_SEQ_GAP)], 10, [])
+    assert claim([event(30 + MAX_SEQ_GAP)], 10, [[25, 30]])[1] == 10  # measured from the highest committed range

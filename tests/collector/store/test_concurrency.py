@@ -97,7 +97,7 @@ def test_collectors_writing_the_same_entries_at_once_store_each_point_once(store
             collector.close()
     assert sum(written) == 300, "every point was applied by exactly one of them"
     assert [p.step for p in store.series.points("r")] == list(range(1, 301))
-    assert store.watermark("w") == 300
+    assert store.watermark("r", "w") == 300
     run = store.runs.get("racy")
     assert run is not None and run.params == {"lr": 0.1} and run.metrics["x"].count == 300
     got = store.series.read("r", ["x"], max_points=10)["x"]
