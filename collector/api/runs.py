@@ -30,6 +30,7 @@ router = APIRouter()
 viewer = [Depends(require("viewer"))]
 writer = [Depends(require("writer"))]
 MAX_COMPARE = 20
+MAX_OFFSET = 10_000_000  # runs skipped by a cursor: past it, narrow the filter
 
 
 def _store(request: Request) -> Store:
@@ -60,11 +61,13 @@ def _decode_cursor(cursor: str | None) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         offset = json.loads(base64.urlsafe_b64decode(padded))["o"]
-        if not isinstance(offset, int) or offset < 0:
+        if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
             raise ValueError
         return offset
     except Exception:  # noqa: BLE001 - any malformed cursor is the caller's mistake
-        raise HTTPException(400, "malformed cursor: pass back the next_cursor of a previous page") from None
+        raise HTTPException(
+            400, f"malformed cursor (or one past {MAX_OFFSET:,} runs): pass back the next_cursor of a previous page"
+        ) from None
 
 
 def _filter_error(exc: FilterError, what: str) -> HTTPException:

@@ -18,6 +18,11 @@ Grammar (keywords are case-insensitive)::
     field      := column | params.KEY | metrics.KEY | tags.TAG | env.KEY
     literal    := number | 'string' | "string" | word | true | false | null
 
+Bounded, so no filter can make the engine work without end: at most ``MAX_FILTER``
+characters, ``MAX_DEPTH`` levels of parentheses and nots, ``MAX_CONDITIONS`` conditions,
+``MAX_IN_VALUES`` values in one ``in``; a sort at most ``MAX_SORT_TERMS`` terms. Past one,
+a ``FilterError`` names it (the API's 400).
+
 A bare ``tags.X`` means "has tag X"; a bare ``params.X`` / ``metrics.X`` means "has it".
 ``metrics.X`` compares the latest value. ``like`` is case-sensitive (``%`` and ``_``
 wildcards), ``ilike`` is not. Values never reach the SQL text: every literal and key is
@@ -52,7 +57,12 @@ COLUMNS = {
 NAMESPACES = ("params", "metrics", "tags", "env")
 _OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null", "true", "false"}
-MAX_FILTER = 4000
+MAX_FILTER = 4000  # characters of a filter
+MAX_DEPTH = 32  # nested parentheses and nots
+MAX_CONDITIONS = 64  # conditions in a filter: each is a subquery or two for the engine
+MAX_IN_VALUES = 100  # values of one `in (...)`
+MAX_SORT_TERMS = 8
+MAX_SORT = 1000  # characters of a sort
 
 
 class FilterError(ValueError):
@@ -142,6 +152,8 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.args: list[Any] = []
+        self.depth = 0
+        self.conditions = 0
 
     # helpers
     @property
@@ -190,14 +202,28 @@ class _Parser:
         return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
 
     def _not(self) -> str:
-        if self._is_kw("not"):
-            self.i += 1
-            return f"(NOT {self._not()})"
-        if self.tok.kind == "punct" and self.tok.text == "(":
-            self.i += 1
-            inner = self._or()
-            self._expect_punct(")")
-            return inner
+        nested = self._is_kw("not") or (self.tok.kind == "punct" and self.tok.text == "(")
+        if nested:
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise FilterError(
+                    f"nested more than {MAX_DEPTH} levels deep (parentheses and nots)", self.tok.pos, self.text
+                )
+        try:
+            if self._is_kw("not"):
+                self.i += 1
+                return f"(NOT {self._not()})"
+            if self.tok.kind == "punct" and self.tok.text == "(":
+                self.i += 1
+                inner = self._or()
+                self._expect_punct(")")
+                return inner
+        finally:
+            if nested:
+                self.depth -= 1
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise FilterError(f"more than {MAX_CONDITIONS} conditions", self.tok.pos, self.text)
         return self._condition()
 
     def _field(self) -> tuple[str, str | None, Token]:
@@ -272,6 +298,8 @@ class _Parser:
             values = [self._literal()]
             while self.tok.kind == "punct" and self.tok.text == ",":
                 self.i += 1
+                if len(values) == MAX_IN_VALUES:
+                    raise FilterError(f"more than {MAX_IN_VALUES} values in one 'in (...)'", self.tok.pos, self.text)
                 values.append(self._literal())
             self._expect_punct(")")
             sql = "(" + " OR ".join(self._compare(ns, key, ftok, "=", v) for v in values) + ")"
@@ -352,6 +380,10 @@ def parse_sort(text: str | None, dialect: Dialect = SQLITE) -> Query:
     breaks ties so pages are stable.
     """
     text = (text or SORT_DEFAULT).strip() or SORT_DEFAULT
+    if len(text) > MAX_SORT:
+        raise FilterError(f"sort longer than {MAX_SORT} characters", MAX_SORT, text)
+    if text.count(",") >= MAX_SORT_TERMS:
+        raise FilterError(f"more than {MAX_SORT_TERMS} sort terms", 0, text)
     parts: list[str] = []
     args: list[Any] = []
 
