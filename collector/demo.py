@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from .redact import redact_url
 from .settings import Settings
 
 if TYPE_CHECKING:  # the jobs import this module too: they need none of the service's dependencies
@@ -104,7 +105,7 @@ def run_demo(settings: Settings, *, duration: float, console: Console) -> None:
     with _sigterm_interrupts():
         try:
             url = service.resolve_redis()
-            console.print(f"[bold]runwatch demo[/]: redis {url}, data in {settings.home}")
+            console.print(f"[bold]runwatch demo[/]: redis {redact_url(url)}, data in {settings.home}")
             console.print(f"dashboard: http://{settings.host}:{settings.port}   (Ctrl-C to stop)")
             runner.start()
             jobs = _launch(url, settings)

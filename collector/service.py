@@ -100,7 +100,7 @@ class Service:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def resolve_redis(self) -> str:
-        """The configured Redis, else the embedded one (reusing a Redis already on :6379)."""
+        """The configured Redis, else runwatch's own embedded one (see ``embedded_redis``)."""
         if self.settings.redis_url:
             self.redis_url = self.settings.redis_url
         else:

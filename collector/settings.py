@@ -23,10 +23,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNWATCH_", extra="ignore")
 
     home: Path = Field(Path(".runwatch"), description="Data directory: SQLite database, embedded Redis, spool.")
-    redis_url: str | None = Field(None, description="Redis to use; unset: an embedded one (or one on :6379).")
+    redis_url: str | None = Field(None, description="Redis to use; unset: runwatch's own embedded one.")
     prefix: str = Field(DEFAULT_PREFIX, description="Prefix of every Redis key runwatch uses.")
     shards: int = Field(DEFAULT_SHARDS, ge=1, le=1024, description="Number of event streams.")
-    embedded_redis_port: int = Field(6379, ge=0, le=65535, description="Port of the embedded Redis.")
+    embedded_redis_port: int = Field(
+        6391, ge=0, le=65535, description="Port of the embedded Redis (runwatch's own; loopback, with a password)."
+    )
     database_url: str | None = Field(
         None,
         description="sqlite:///path.db (default: $RUNWATCH_HOME/runwatch.db) or postgresql://user:password@host:5432/db.",

@@ -11,12 +11,12 @@ from pathlib import Path
 import redis
 
 from ._http import ApiClient
+from ._redis_url import resolve_redis_url
 from ._sender import connect
 from ._spool import Segment, Spool
 from ._unconfirmed import committed_seqs
 from ._uploader import EventLink, SyncArtifactsReport, deliver_staged
 from .events import DEFAULT_PREFIX, DEFAULT_SHARDS, Keys, entry_fields, shard_for
-from .run import DEFAULT_REDIS_URL
 
 
 @dataclass
@@ -60,7 +60,7 @@ def sync_spool(
     changed = on_change or (lambda report: None)
     spool = Spool(Path(home or os.environ.get("RUNWATCH_HOME") or ".runwatch") / "spool")
     keys = Keys(prefix or os.environ.get("RUNWATCH_PREFIX") or DEFAULT_PREFIX)
-    client = connect(redis_url or os.environ.get("RUNWATCH_REDIS_URL") or DEFAULT_REDIS_URL)
+    client = connect(resolve_redis_url(redis_url, home))
     report = SyncReport()
     try:
         client.ping()
@@ -121,7 +121,7 @@ def sync_artifacts(
     root = Path(home or os.environ.get("RUNWATCH_HOME") or ".runwatch") / "spool" / "artifacts"
     keys = Keys(prefix or os.environ.get("RUNWATCH_PREFIX") or DEFAULT_PREFIX)
     link = EventLink(
-        redis_url or os.environ.get("RUNWATCH_REDIS_URL") or DEFAULT_REDIS_URL,
+        resolve_redis_url(redis_url, home),
         keys,
         int(os.environ.get("RUNWATCH_SHARDS") or DEFAULT_SHARDS),
     )

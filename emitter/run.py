@@ -18,6 +18,7 @@ from typing import Any
 from . import _hooks
 from ._artifacts import ArtifactHandle, Artifacts
 from ._names import generate_name, new_run_id, new_writer_id
+from ._redis_url import DEFAULT_REDIS_URL, resolve_redis_url
 from ._sender import Sender
 from ._spool import Spool
 from ._validate import (
@@ -39,8 +40,6 @@ from .capture import capture_environment
 from .events import DEFAULT_PREFIX, DEFAULT_SHARDS, MAX_KEYS_PER_RUN, MAX_PAYLOAD_BYTES, Keys, Kind, RunStatus
 
 __all__ = ["DEFAULT_REDIS_URL", "Run", "generate_name", "new_run_id"]
-
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _env_float(name: str, default: float) -> float:
@@ -108,7 +107,7 @@ class Run:
         self._owner_pid = os.getpid()
         self._finish_lock = threading.Lock()
         self.home = Path(home or os.environ.get("RUNWATCH_HOME") or ".runwatch")
-        self.redis_url = redis_url or os.environ.get("RUNWATCH_REDIS_URL") or DEFAULT_REDIS_URL
+        self.redis_url = resolve_redis_url(redis_url, self.home)
         keys = Keys(os.environ.get("RUNWATCH_PREFIX") or DEFAULT_PREFIX)
         start_payload = {
             "project": project,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from ..artifacts import BlobStore, open_blob_store
 from ..redact import redact_text
@@ -24,6 +25,17 @@ from .live import LiveHub
 from .web import SecurityHeaders, mount_dashboard
 
 logger = logging.getLogger(__name__)
+
+
+class RunwatchApp(FastAPI):
+    """FastAPI with the security headers outside everything, Starlette's own 500 answer included.
+
+    ``add_middleware`` can only place a middleware inside ``ServerErrorMiddleware``, so a 500 for
+    an unhandled exception would go out without them.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(
@@ -45,7 +57,7 @@ def create_app(
     runs the server awaits ``app.state.live.close()`` on shutdown.
     """
     auth.check_bind(settings)
-    app = FastAPI(title="runwatch", version="0.1.0", docs_url="/docs", openapi_url="/api/v1/openapi.json")
+    app = RunwatchApp(title="runwatch", version="0.1.0", docs_url="/docs", openapi_url="/api/v1/openapi.json")
     _add_operations(
         app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics, clock=clock
     )
@@ -78,7 +90,7 @@ def create_metrics_app(
     still probes it. Same bind and auth rules as the full app.
     """
     auth.check_bind(settings)
-    app = FastAPI(title="runwatch collector", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
+    app = RunwatchApp(title="runwatch collector", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     _add_operations(app, settings, redis=redis, store=store, registry=registry, render_metrics=render_metrics)
     _add_guards(app, settings)
     return app
@@ -91,11 +103,10 @@ def _unavailable(dependency: str, exc: Exception) -> str:
 
 
 def _add_guards(app: FastAPI, settings: Settings) -> None:
-    """Middleware, outermost first: security headers on every answer, the Host/Origin checks, then
-    authentication and the size cap before any request body is read."""
+    """Middleware, outermost first (inside ``RunwatchApp``'s security headers): the Host/Origin checks,
+    then authentication and the size cap before any request body is read."""
     app.add_middleware(BodyGuard, settings=settings, limits=BodyLimits.from_settings(settings))
     app.add_middleware(HostGuard, policy=HostPolicy.from_settings(settings))
-    app.add_middleware(SecurityHeaders)  # added last: outermost, so refusals carry the headers too
 
 
 def _add_operations(

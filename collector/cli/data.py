@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from emitter import SyncReport, sync_artifacts, sync_spool
+from emitter._redis_url import resolve_redis_url
 from emitter.capture import redact_text
-from emitter.run import DEFAULT_REDIS_URL
 
 from ..deadletter import describe
 from ..export import FORMATS, export_chunks
@@ -102,7 +102,7 @@ def _still_waiting(report: SyncReport, settings: Settings, timeout: float) -> st
         f"the collector confirmed {report.confirmed} of {report.total} entries; {report.remaining} are still "
         f"waiting (run{'s' if len(runs) != 1 else ''} {named}) and stay in {settings.home / 'spool'}: nothing "
         f"more was confirmed in {timeout:g} s: is `runwatch serve` running? A collector (`runwatch serve` or "
-        f"`runwatch collect`) must read {redact_text(settings.redis_url or DEFAULT_REDIS_URL)} with "
+        f"`runwatch collect`) must read {redact_text(resolve_redis_url(settings.redis_url, settings.home))} with "
         f"RUNWATCH_PREFIX={settings.prefix}; `runwatch dead-letters` lists entries it could not store. Then "
         "re-run `runwatch sync`: it sends again only what is not confirmed."
     )

@@ -10,6 +10,7 @@ import click
 import redis
 from rich.table import Table
 
+from emitter._redis_url import resolve_redis_url
 from emitter.events import VALUE_KINDS, ContractError, Keys, decode_entry, shard_for
 
 from .common import (
@@ -109,7 +110,7 @@ def tail(home: Path | None, redis_url: str | None, run_ref: str, prefix: str | N
     if store_exists(settings):
         run_id = existing_store(settings).runs.resolve(run_ref) or run_ref
 
-    client = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+    client = redis.Redis.from_url(resolve_redis_url(settings.redis_url, settings.home))
     published = client.get(settings.keys.shards)
     shards = int(published) if published else settings.shards
     stream = Keys(settings.prefix).stream(shard_for(run_id, shards))

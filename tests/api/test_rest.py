@@ -222,3 +222,20 @@ def test_nan_is_never_null_in_the_runs_list(client: Any, fake_run: Any) -> None:
     run.log({"loss": math.nan}, step=1)
     listed = client.get("/api/v1/runs").json()["runs"][0]
     assert listed["metrics"]["loss"]["last"] == "NaN"
+
+
+def test_security_headers_are_on_every_answer_a_crash_included(make_app: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    app = make_app()
+
+    def crash() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/api/v1/crash", crash)
+    http = TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1")
+    for path, status in (("/api/v1/crash", 500), ("/api/v1/runs/nope", 404), ("/nope", 404)):
+        response = http.get(path)
+        assert response.status_code == status
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+        assert response.headers["x-content-type-options"] == "nosniff", path

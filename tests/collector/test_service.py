@@ -14,6 +14,7 @@ import redis
 
 import emitter
 from collector.embedded_redis import EmbeddedRedis, find_server_binary
+from collector.errors import EmbeddedRedisError
 from tests.helpers import ROOT, free_port, skip_unless, wait_for
 from tests.prom import parse, value
 
@@ -50,10 +51,55 @@ def test_the_embedded_redis_is_restarted_when_it_dies(tmp_path):
         server.stop()
 
 
-def test_an_already_running_redis_on_the_port_is_used_not_replaced(tmp_path, redis_server):
+def test_the_embedded_redis_has_a_password_of_its_own_kept_in_the_home_only_its_owner_reads(tmp_path):
+    skip_unless(find_server_binary(), NO_SERVER)
+    server = EmbeddedRedis(tmp_path / "redis", port=free_port())
+    url = server.start()
+    try:
+        with pytest.raises(redis.AuthenticationError):  # no password, no access (redis-py: NOAUTH)
+            redis.Redis(port=server.port).ping()
+        assert redis.Redis.from_url(url).ping()
+        password = (tmp_path / "redis" / "password").read_text().strip()
+        assert password in url and (tmp_path / "redis.url").read_text().strip() == url
+        for private in (tmp_path / "redis" / "password", tmp_path / "redis.url", tmp_path / "redis" / "redis.conf"):
+            assert private.stat().st_mode & 0o777 == 0o600, private
+        assert server.process is not None
+        assert password not in Path(f"/proc/{server.process.pid}/cmdline").read_text()  # not shown to ps
+    finally:
+        server.stop()
+    again = EmbeddedRedis(tmp_path / "redis", port=server.port)
+    assert again.password == password  # the same password across restarts: running jobs keep their URL
+
+
+def test_a_foreign_redis_on_the_port_is_refused_with_what_to_do(tmp_path, redis_server):
     server = EmbeddedRedis(tmp_path / "redis", port=redis_server.port)
-    assert server.start() == redis_server.url
-    assert server.external and server.process is None
+    with pytest.raises(EmbeddedRedisError, match="another Redis already answers .* RUNWATCH_EMBEDDED_REDIS_PORT"):
+        server.start()
+    assert server.process is None and not (tmp_path / "redis.url").exists()
+
+
+def test_our_own_redis_left_running_is_reused_not_replaced(tmp_path):
+    skip_unless(find_server_binary(), NO_SERVER)
+    first = EmbeddedRedis(tmp_path / "redis", port=free_port())
+    url = first.start()
+    try:
+        second = EmbeddedRedis(tmp_path / "redis", port=first.port)
+        assert second.start() == url
+        assert second.external and second.process is None
+    finally:
+        first.stop()
+
+
+def test_an_emitter_finds_the_embedded_redis_of_its_home(tmp_path, monkeypatch):
+    from emitter._redis_url import DEFAULT_REDIS_URL, resolve_redis_url
+
+    monkeypatch.delenv("RUNWATCH_REDIS_URL", raising=False)
+    assert resolve_redis_url(None, tmp_path) == DEFAULT_REDIS_URL
+    (tmp_path / "redis.url").write_text("redis://:pw@127.0.0.1:6391/0\n")
+    assert resolve_redis_url(None, tmp_path) == "redis://:pw@127.0.0.1:6391/0"
+    monkeypatch.setenv("RUNWATCH_REDIS_URL", "redis://elsewhere:6379/0")
+    assert resolve_redis_url(None, tmp_path) == "redis://elsewhere:6379/0"
+    assert resolve_redis_url("redis://given:1/0", tmp_path) == "redis://given:1/0"
 
 
 def test_runwatch_serve_persists_runs_and_answers_health_checks(tmp_path, emitter_env, prefix, home):
@@ -220,7 +266,9 @@ def test_sigterm_stops_the_demo_its_endless_run_and_the_embedded_redis_it_starte
     )
     redis_pid = 0
     try:
-        client = redis.Redis(port=int(env["RUNWATCH_EMBEDDED_REDIS_PORT"]), socket_connect_timeout=1)
+        url_file = tmp_path / "demo-home" / "redis.url"  # where the demo publishes its Redis (with its password)
+        wait_for(url_file.exists, what="the embedded Redis' URL")
+        client = redis.Redis.from_url(url_file.read_text().strip(), socket_connect_timeout=1)
         redis_pid = wait_for(lambda: _pings(client) and client.info("server")["process_id"], what="the embedded Redis")
         client.close()
 
