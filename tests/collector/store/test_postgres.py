@@ -32,7 +32,7 @@ def test_a_store_whose_connections_the_server_dropped_writes_and_reads_without_a
     assert drop_connections(settings.database_url) >= 1
     point = Event("r", "w", 1, 2.0, Kind.METRICS, {"step": 1, "values": {"x": 1.5}})
     result = store.write([Batch("r", "w", [point])], [], time.time())  # on a dead pooled connection, then a new one
-    assert result.points == 1 and result.watermarks == {"w": 1}
+    assert result.points == 1 and result.watermarks == {("r", "w"): 1}
     assert drop_connections(settings.database_url) >= 1
     assert [p.value for p in store.series.points("r")] == [1.5]  # a read, too, is asked again on a new connection
     store.ping()
