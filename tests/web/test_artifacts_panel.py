@@ -42,7 +42,10 @@ def test_the_panel_lists_files_with_sizes_downloads_each_version_and_links_linea
 ) -> None:
     producer = fake_run("cifar", name="trainer")
     store_version(
-        dashboard.url, producer, "dataset", {"train/a.bin": DATA, "train/b.txt": b"hello\n", "README.md": b"# data\n"},
+        dashboard.url,
+        producer,
+        "dataset",
+        {"train/a.bin": DATA, "train/b.txt": b"hello\n", "README.md": b"# data\n"},
         type="dataset",
     )
     store_version(dashboard.url, producer, "model", {"model.bin": MODEL_1}, type="model", aliases=["best"])
@@ -157,7 +160,9 @@ def test_signed_in_with_a_viewer_token_images_previews_and_downloads_carry_the_s
     run = fake_run("secure", name="private-run")
     store_version(dashboard.url, run, "plot", {"plot_7.png": png(48, 36)}, type="image", metadata={"step": 7})
     store_version(dashboard.url, run, "config", {"config.json": b'{"lr":0.1}'})
-    app = create_app(settings.model_copy(update={"auth": True}), redis=aioredis.from_url(settings.redis_url), store=store)
+    app = create_app(
+        settings.model_copy(update={"auth": True}), redis=aioredis.from_url(settings.redis_url), store=store
+    )
     with ServerThread(app) as secured:
         _, token = store.tokens.create("viewer", "viewer-token", time.time())
         page.goto(f"{secured.url}/#/run/{run.id}")
