@@ -1,4 +1,5 @@
-/* runwatch dashboard, the entry module: runs table, run page with live charts, groups (studies, sweeps), compare, alerts and silences.
+/* runwatch dashboard, the entry module: runs table, run page with live charts, images and artifacts, groups (studies, sweeps),
+ * compare, alerts and silences, artifact search.
  *
  * Native ES modules, no build step: index.html loads vendor/uPlot.iife.min.js (a classic deferred
  * script, the global window.uPlot) and then this module, which imports the rest from js/:
@@ -18,6 +19,9 @@
  *                      scale.js (numeric, log and categorical axes, the missing slot), svg.js (elements, colours)
  *   js/group/          a group's runs: load.js (every page of them), model.js (objective, direction, params,
  *                      ranking, best), table.js (the ranked table)
+ *   js/artifacts/      a run's artifacts: panel.js (the tree of files, downloads, lineage, rejections; reloads after live
+ *                      events), images.js (logged images per key, a step slider), preview.js (text, JSON, CSV, inline
+ *                      images, read with a Range request), csv.js (a small CSV reader), model.js (paths, grouping, kinds)
  *   js/testhooks.js    window.RUNWATCH_TEST, the only hook the browser tests use
  *   js/router.js       hash routes (and the real paths /runs/<id> alert links use) → js/pages/*.js
  *

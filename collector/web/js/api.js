@@ -26,6 +26,28 @@ export async function api(path, options = {}) {
   throw err;
 }
 
+/** The first bytes of a download (API + path), asked for with a Range header: { status, bytes (Uint8Array), total,
+ * disposition, type }. total is the whole file's size (from Content-Range, or the body's length on a 200).
+ * Throws AuthNeeded on 401 and an Error with the API's reason on any other failure. */
+export async function fetchRange(path, first, last) {
+  const response = await fetch(API + path, { credentials: "same-origin", headers: { Range: `bytes=${first}-${last}` } });
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    const err = new (response.status === 401 ? AuthNeeded : Error)(reason(data.detail) || response.statusText);
+    err.status = response.status;
+    throw err;
+  }
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const range = /\/(\d+)$/.exec(response.headers.get("content-range") || "");
+  return {
+    status: response.status,
+    bytes,
+    total: range ? Number(range[1]) : bytes.length,
+    disposition: response.headers.get("content-disposition") || "",
+    type: response.headers.get("content-type") || "",
+  };
+}
+
 /** The API's why: a string, {error: ...}, or FastAPI's list of validation errors ("duration: Field required"). */
 export function reason(detail) {
   if (typeof detail === "string") return detail;

@@ -1,4 +1,4 @@
-/* Values as the dashboard writes them: numbers, ages and moments. Pure functions, no DOM. */
+/* Values as the dashboard writes them: numbers, ages, moments and sizes. Pure functions, no DOM. */
 
 /** A metric value: integers as they are, others to 5 significant digits, very small or large ones in e-notation. */
 export function fmt(v) {
@@ -46,4 +46,15 @@ export function tick(v) {
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-4 || a >= 1e15)) return v.toExponential(2).replace("e+", "e");
   return (+v.toPrecision(6)).toLocaleString("en-US", { maximumFractionDigits: 6 });
+}
+
+/** A size in bytes as a person reads it: "0 B", "512 B", "1.5 KiB", "12.3 MiB", "2.0 GiB" (binary units, as `ls -h`). */
+export function size(n) {
+  if (n === null || n === undefined || !Number.isFinite(n)) return "–";
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }

@@ -6,6 +6,7 @@
  *   #/group/<name>?project=  the runs sharing a group (a study, a sweep), ranked by an objective
  *   #/compare?runs=a,b       compare runs
  *   #/alerts?state=&severity=&run=   alerts (filtered) and silences
+ *   #/artifacts?name=&project=       artifact versions across runs
  *
  * Links from outside the dashboard use real paths, which the server answers with this same page:
  * /runs/<url-quoted id> (the link in every delivered alert) and /runs. The router rewrites such a
@@ -15,6 +16,7 @@
 import { AuthNeeded } from "./api.js";
 import { errorBox, setView } from "./dom.js";
 import { alertsPage } from "./pages/alerts.js";
+import { artifactsPage } from "./pages/artifacts.js";
 import { comparePage } from "./pages/compare.js";
 import { groupPage } from "./pages/group.js";
 import { showLogin } from "./pages/login.js";
@@ -33,6 +35,7 @@ function openPage(visit, path) {
   if (path.startsWith("/group/")) return groupPage(visit, decodeURIComponent(path.slice(7)));
   if (path === "/compare") return comparePage(visit);
   if (path === "/alerts") return alertsPage(visit);
+  if (path === "/artifacts") return artifactsPage(visit);
   return runsPage(visit);
 }
 

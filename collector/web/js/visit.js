@@ -1,4 +1,4 @@
-/* One visit of a page: what it started (a live connection, charts, timers), so that leaving it stops all of it.
+/* One visit of a page: what it started (a live connection, charts, timers, delayed reloads), so that leaving it stops all of it.
  *
  * The router makes a Visit for each route and calls leave() before the next; a page never keeps
  * a connection or a timer in module state. What a page starts after its visit was left (a slow
@@ -15,6 +15,7 @@ export class Visit {
     this.connection = null;
     this.charts = [];
     this.timers = [];
+    this.timeouts = new Set();
   }
 
   /** Open this visit's live connection (one per visit; a second replaces the first). */
@@ -40,6 +41,14 @@ export class Visit {
     return timer;
   }
 
+  /** setTimeout(fn, ms), cancelled if the visit ends first; returns the timer id (0: none, the visit is over). */
+  after(ms, fn) {
+    if (this.left) return 0;
+    const timer = setTimeout(() => { this.timeouts.delete(timer); fn(); }, ms);
+    this.timeouts.add(timer);
+    return timer;
+  }
+
   leave() {
     this.left = true;
     if (this.connection) this.connection.close();
@@ -48,5 +57,7 @@ export class Visit {
     this.charts = [];
     this.timers.forEach((t) => clearInterval(t));
     this.timers = [];
+    this.timeouts.forEach((t) => clearTimeout(t));
+    this.timeouts.clear();
   }
 }

@@ -1,16 +1,19 @@
 /* One run (#/run/<id or name>, or the real path /runs/<id> that alert links use): header, metric charts, system metrics,
- * params, environment, notes, alerts, exit info; kept current by the live connection.
+ * images, artifacts, params, environment, notes, alerts, exit info; kept current by the live connection.
  *
  * The charts (charts/lazy.js) are placeholders until they scroll into view, so a run with a thousand metric
  * keys opens at once; the toolbar above them (charts/view.js) sets log scale, smoothing and the x axis for all.
  * System metrics (kind "system": CPU, memory, GPU… as the emitter samples them) have their own grid in a section
  * of their own, collapsed until opened (its charts load only then), so they never crowd the training metrics.
  * A run in a group links to the group's page (pages/group.js).
+ * Logged images (one card per key, a step slider) and the artifacts panel (files, downloads, previews, lineage)
+ * come from artifacts/panel.js; an artifact event in a live frame makes it reload the run's listing.
  * Alerts read as rows (alertrows.js): rule-alert episodes with their repeats folded, and alerts raised by the run.
  */
 
 import { API, api, isSystemMetric } from "../api.js";
 import { EpisodeTable, userAlertRow, userAlertTable } from "../alertrows.js";
+import { RunArtifacts } from "../artifacts/panel.js";
 import { LazyCharts } from "../charts/lazy.js";
 import { ChartView } from "../charts/view.js";
 import { groupLink, h, refreshTimes, setView, statusBadge, timeAgo } from "../dom.js";
@@ -57,6 +60,7 @@ export async function runPage(visit, ref) {
   const notesList = h("ul", { id: "notes" }, (run.notes_log || []).map((n) => h("li", { text: n.text })));
   const tagsBox = h("div", { id: "tags" }, run.tags.map((t) => h("span", { class: "tag", text: t })));
   const alerts = alertsPanel(run);
+  const artifacts = new RunArtifacts(visit, run);
 
   setView(
     h("div", { class: "panel" },
@@ -71,6 +75,8 @@ export async function runPage(visit, ref) {
       h("div", { class: "row" }, h("h2", { text: "Metrics" }), h("span", { class: "muted", text: `${Object.keys(counts).length - systemKeys.size} keys` }), keyFilter, view.toolbar()),
       charts.element),
     systemSection,
+    artifacts.images.element,
+    artifacts.panel,
     h("div", { class: "grid2" },
       h("div", { class: "panel" }, h("h2", { text: "Params" }), kvTable("params", Object.entries(run.params))),
       h("div", { class: "panel" }, h("h2", { text: "Environment" }), h("pre", { text: JSON.stringify(run.env, null, 2) }))),
@@ -98,6 +104,7 @@ export async function runPage(visit, ref) {
       else if (ev.kind === "tags") (ev.tags || []).forEach((t) => tagsBox.append(h("span", { class: "tag", text: t })));
       else if (ev.kind === "alert") alerts.user(ev);
       else if (ev.kind === "rule_alert") alerts.rule(ev);
+      else if (ev.kind === "artifact") artifacts.changed();
     }
   });
 }
