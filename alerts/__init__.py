@@ -20,7 +20,8 @@ from alerts.errors import AlertsError, NotifyError, RuleError
 from alerts.memory_outbox import MemoryOutbox
 from alerts.notifiers import AlertMessage, MemoryNotifier, Notifier, build_notifier, build_notifiers
 from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, OutboxStore, deliveries_for
-from alerts.rules import Rule, RuleKind, RuleSet, load_rules, parse_rules
+from alerts.rules import Rule, RuleKind, RuleSet
+from alerts.rules_file import load_rules, parse_rules
 from alerts.silences import Silence, silencing
 from alerts.state import AlertState
 

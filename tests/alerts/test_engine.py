@@ -14,7 +14,8 @@ import pytest
 
 from alerts.engine import RunInfo, Transition, evaluate, evaluate_timers, lost_status_event
 from alerts.notifiers.base import AlertMessage
-from alerts.rules import RuleSet, parse_rules
+from alerts.rules import RuleSet
+from alerts.rules_file import parse_rules
 from alerts.state import AlertState, Slot
 from emitter.events import Event, Kind
 from tests.alerts.events import RUN, heartbeat, metric, points, run_start, status, user_alert

@@ -17,7 +17,7 @@ from alerts.errors import NotifyError
 from alerts.memory_outbox import MemoryOutbox
 from alerts.notifiers.memory import MemoryNotifier
 from alerts.outbox import Backoff, Delivery, DeliveryStatus, DeliveryWorker, deliveries_for
-from alerts.rules import parse_rules
+from alerts.rules_file import parse_rules
 from alerts.state import AlertState
 from tests.alerts.events import RUN, metric
 from tests.helpers import eventually

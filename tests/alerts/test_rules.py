@@ -9,7 +9,8 @@ import pytest
 
 from alerts.channels import ConsoleChannel, EmailChannel, SlackChannel, WebhookChannel
 from alerts.errors import RuleError
-from alerts.rules import RuleKind, load_rules, parse_duration, parse_rules
+from alerts.rules import RuleKind, parse_duration
+from alerts.rules_file import load_rules, parse_rules
 
 EXAMPLE = """\
 channels:

@@ -18,7 +18,7 @@ from alerts.memory_outbox import MemoryOutbox
 from alerts.notifiers import AlertMessage, build_notifiers
 from alerts.notifiers.slack import SlackNotifier
 from alerts.outbox import Backoff, DeliveryStatus, DeliveryWorker, deliveries_for
-from alerts.rules import parse_rules
+from alerts.rules_file import parse_rules
 from alerts.state import AlertState
 from tests.alerts.events import metric
 from tests.alerts.fake_slack import WEBHOOK_PATH, FakeSlack, RecordingServer, Reply

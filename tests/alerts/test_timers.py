@@ -11,7 +11,8 @@ import itertools
 import pytest
 
 from alerts.engine import Liveness, RunInfo, Transition, evaluate, evaluate_timers
-from alerts.rules import RuleSet, parse_rules
+from alerts.rules import RuleSet
+from alerts.rules_file import parse_rules
 from alerts.state import AlertState
 from tests.alerts.events import RUN, heartbeat, metric
 

@@ -225,7 +225,10 @@ def test_nan_is_never_null_in_the_runs_list(client: Any, fake_run: Any) -> None:
 
 
 def test_security_headers_are_on_every_answer_a_crash_included(make_app: Any) -> None:
-    from fastapi.testclient import TestClient
+    # httpx's own ASGI transport, not starlette.testclient: the latter now warns about httpx.
+    import asyncio
+
+    import httpx
 
     app = make_app()
 
@@ -233,9 +236,19 @@ def test_security_headers_are_on_every_answer_a_crash_included(make_app: Any) ->
         raise RuntimeError("a bug")
 
     app.add_api_route("/api/v1/crash", crash)
-    http = TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1")
-    for path, status in (("/api/v1/crash", 500), ("/api/v1/runs/nope", 404), ("/nope", 404)):
-        response = http.get(path)
-        assert response.status_code == status
-        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
-        assert response.headers["x-content-type-options"] == "nosniff", path
+
+    async def answers() -> list[tuple[str, int, httpx.Headers]]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            paths = ("/api/v1/crash", "/api/v1/runs/nope", "/nope")
+            return [(p, (r := await http.get(p)).status_code, r.headers) for p in paths]
+
+    got = asyncio.run(answers())
+    assert [(path, status) for path, status, _ in got] == [
+        ("/api/v1/crash", 500),
+        ("/api/v1/runs/nope", 404),
+        ("/nope", 404),
+    ]
+    for path, _, headers in got:
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-content-type-options"] == "nosniff", path
