@@ -137,7 +137,9 @@ def _html(report: DigestReport) -> str:
 
     parts = [
         f"<h2>{e(one_line(report.title))}</h2>",
-        f"<p>{e(_period(report))}" + (f"<br>Scope: <code>{e(one_line(report.scope))}</code>" if report.scope else "") + "</p>",
+        f"<p>{e(_period(report))}"
+        + (f"<br>Scope: <code>{e(one_line(report.scope))}</code>" if report.scope else "")
+        + "</p>",
         f"<h3>New best runs ({e(report.metric)}, {e(report.mode)})</h3>",
         table(report.best, report.more_best),
     ]
@@ -148,6 +150,8 @@ def _html(report: DigestReport) -> str:
             f"<tr><td><code>{e(one_line(k))}</code></td><td>{e(_param(a))}</td><td>{e(_param(b))}</td></tr>"
             for k, a, b in report.params_diff
         )
-        parts.append(f"<h3>Params changed</h3><table><tr><th>Param</th><th>Previous</th><th>Best</th></tr>{rows}</table>")
+        parts.append(
+            f"<h3>Params changed</h3><table><tr><th>Param</th><th>Previous</th><th>Best</th></tr>{rows}</table>"
+        )
     parts += ["<h3>Failed or lost</h3>", table(report.ended_badly, report.more_ended_badly)]
     return "<!doctype html><html><body style='font-family:sans-serif'>" + "".join(parts) + "</body></html>"

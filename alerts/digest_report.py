@@ -154,7 +154,12 @@ def build_report(digest: Digest, runs: RunSearch, period: Period, public_url: st
 
 
 def digest_deliveries(
-    report: DigestReport, channels: Sequence[str], now: float, *, attempts: int = 0, next_attempt_at: float | None = None
+    report: DigestReport,
+    channels: Sequence[str],
+    now: float,
+    *,
+    attempts: int = 0,
+    next_attempt_at: float | None = None,
 ) -> list[Delivery]:
     """One delivery per channel, its id fixed by (digest, period): inserting it again is a no-op."""
     from alerts.outbox import Delivery  # the outbox's notifiers render digests: imported at call time

@@ -187,7 +187,9 @@ def _digest_problems(data: dict[Any, Any], found: _Found, known: list[str], chec
     for i, digest in found.digests:
         for j, channel in enumerate(digest.notify or []):
             if channel not in known:
-                problems.append((("digests", i, "notify", j), f"unknown channel {channel!r} (configured: {', '.join(known)})"))
+                problems.append(
+                    (("digests", i, "notify", j), f"unknown channel {channel!r} (configured: {', '.join(known)})")
+                )
         why = check(digest.scope) if check is not None and digest.scope else None
         if why is not None:
             problems.append((("digests", i, "scope"), why))

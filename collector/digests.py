@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+
 from alerts import Delivery, RuleSet
 from alerts.digest import Digest, Period
 from alerts.digest_report import DigestReport, RunSearch, build_report, digest_deliveries
@@ -101,7 +102,9 @@ class DigestScheduler:
             report = self.report(digest, period)
         except FilterError as exc:
             self._handled[digest.name] = period.key
-            logger.error("digest %s: its scope is not a runs filter (%s); period %s not sent", digest.name, exc, period.key)
+            logger.error(
+                "digest %s: its scope is not a runs filter (%s); period %s not sent", digest.name, exc, period.key
+            )
             return []
         channels = self.ruleset.notify_for_digest(digest)
         if self.dispatch is None:
