@@ -175,7 +175,7 @@ def test_the_dvc_files_a_real_dvc_wrote() -> None:
     state = dvc_state(REAL_REPO)
     assert state is not None, "tests/emitter/dvc_repo is a DVC repository"
     readme = (REAL_REPO / "README.md").read_text()
-    expected = {line.split()[1]: line.split()[2] for line in readme.splitlines() if line.startswith("- tracked ")}
+    expected = {line.split()[2]: line.split()[3] for line in readme.splitlines() if line.startswith("- tracked ")}
     assert expected and state["files"] == expected
     assert state["remote"] == "/tmp/runwatch-dvc-remote"
     assert "warnings" not in state

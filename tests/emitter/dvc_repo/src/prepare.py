@@ -1,0 +1,2 @@
+import shutil, sys
+shutil.copy("data/train.csv", "data/prepared.csv")
