@@ -23,6 +23,7 @@ import configparser
 import hashlib
 import logging
 import os
+import posixpath
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -115,16 +116,15 @@ def dvc_state(start: Path, *, max_visited: int = MAX_VISITED) -> dict[str, Any] 
         return None
     warnings: list[str] = []
     files: dict[str, str] = {}
-    lock = root / "dvc.lock"
-    if lock.is_file():
-        for keys, entry in _items_of(lock, root, warnings):
+    top = str(root)
+    if os.path.isfile(os.path.join(top, "dvc.lock")):
+        for keys, entry in _items_of(os.path.join(top, "dvc.lock"), "dvc.lock", warnings, fast=False):
             if len(keys) >= 3 and keys[0] == "stages" and keys[-1] in ("outs", "deps"):
-                _track(files, entry, Path(), f"dvc.lock stage {keys[1]!r}", warnings)
-    for dvc_file in _dvc_files(root, max_visited, warnings):
-        rel_dir = dvc_file.parent.relative_to(root)
-        label = dvc_file.relative_to(root).as_posix()
-        outs = [entry for keys, entry in _items_of(dvc_file, root, warnings) if keys[:1] == ("outs",)]
-        if not outs and label not in (w.split(":")[0] for w in warnings):
+                _track(files, entry, "", f"dvc.lock stage {keys[1]!r}", warnings)
+    for rel_dir, name in _dvc_files(top, max_visited, warnings):
+        label = f"{rel_dir}{name}"
+        outs = [entry for keys, entry in _items_of(os.path.join(top, label), label, warnings) if keys[:1] == ("outs",)]
+        if not outs and not (warnings and warnings[-1].startswith(f"{label}: ")):
             warnings.append(f"{label}: no outs")
         for entry in outs:
             _track(files, entry, rel_dir, label, warnings)
@@ -132,7 +132,7 @@ def dvc_state(start: Path, *, max_visited: int = MAX_VISITED) -> dict[str, Any] 
             warnings.append(f"more than {MAX_TRACKED} tracked paths: the rest is not recorded")
             break
     remotes, default = _remotes(root, warnings)
-    state: dict[str, Any] = {"root": str(root), "files": files}
+    state: dict[str, Any] = {"root": top, "files": files}
     if default is not None or remotes:
         state["remote"] = remotes.get(default or "", None)
         state["remotes"] = remotes
@@ -151,20 +151,46 @@ def _dvc_root(start: Path) -> Path | None:
     return here if (here / "dvc.lock").is_file() else None
 
 
-def _items_of(path: Path, root: Path, warnings: list[str]) -> list[tuple[tuple[str, ...], dict[str, str]]]:
-    label = path.relative_to(root).as_posix()
+_FAST_LINE = re.compile(r"^(?:- |  )([A-Za-z_][\w.]*): (\S[^\n]*)$", re.MULTILINE)
+
+
+def _fast_outs(text: str) -> list[tuple[tuple[str, ...], dict[str, str]]] | None:
+    """The usual ``dvc add`` file (``outs:`` then flat items) without the general reader; None otherwise."""
+    if not text.startswith("outs:\n- ") or "\t" in text:
+        return None
+    body = text[6:]
+    lines = body.count("\n") + (not body.endswith("\n"))
+    found = _FAST_LINE.findall(body)
+    if len(found) != lines or any(v[:1] in "'\"{[|>&*!" for _, v in found):
+        return None
+    items: list[tuple[tuple[str, ...], dict[str, str]]] = []
+    for match in _FAST_LINE.finditer(body):
+        if match.group(0).startswith("- "):
+            items.append((("outs",), {}))
+        items[-1][1][match.group(1)] = match.group(2)
+    return items
+
+
+def _items_of(
+    path: str, label: str, warnings: list[str], *, fast: bool = True
+) -> list[tuple[tuple[str, ...], dict[str, str]]]:
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_DVC_FILE + 1)
+        fd = os.open(path, os.O_RDONLY)  # no buffered file object: thousands of small files
+        try:
+            raw = os.read(fd, MAX_DVC_FILE + 1)
+        finally:
+            os.close(fd)
         if len(raw) > MAX_DVC_FILE:
             raise ValueError(f"larger than {MAX_DVC_FILE} bytes")
-        return parse_dvc_yaml(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        quick = _fast_outs(text) if fast else None
+        return quick if quick is not None else parse_dvc_yaml(text)
     except (OSError, UnicodeError, ValueError) as exc:
         warnings.append(f"{label}: cannot read it ({exc})")
         return []
 
 
-def _track(files: dict[str, str], entry: Mapping[str, str], rel_dir: Path, label: str, warnings: list[str]) -> None:
+def _track(files: dict[str, str], entry: Mapping[str, str], rel_dir: str, label: str, warnings: list[str]) -> None:
     path, md5 = entry.get("path"), entry.get("md5") or entry.get("checksum")
     if not path:
         warnings.append(f"{label}: an entry without path")
@@ -172,17 +198,20 @@ def _track(files: dict[str, str], entry: Mapping[str, str], rel_dir: Path, label
         if entry.get("repo.url") is None:  # an import's dependency has its rev, not an md5
             warnings.append(f"{label}: no md5 for {path!r}")
     else:
-        files[(rel_dir / path).as_posix()] = md5
+        files[posixpath.normpath(rel_dir + path)] = md5
 
 
-def _dvc_files(root: Path, max_visited: int, warnings: list[str]) -> Iterator[Path]:
-    """Every ``*.dvc`` file under ``root``, never entering what a ``.dvc`` file next to it tracks."""
+def _dvc_files(top: str, max_visited: int, warnings: list[str]) -> Iterator[tuple[str, str]]:
+    """(folder relative to ``top`` ending in ``/`` or empty, name) of every ``*.dvc`` file.
+
+    Never enters what a ``.dvc`` file next to it tracks (a data folder can hold millions of files).
+    """
     visited = 0
-    folders = [root]
+    folders = [""]
     while folders:
-        folder = folders.pop()
+        rel = folders.pop()
         try:
-            entries = list(os.scandir(folder))
+            entries = list(os.scandir(os.path.join(top, rel) if rel else top))
         except OSError:
             continue
         visited += len(entries)
@@ -192,12 +221,13 @@ def _dvc_files(root: Path, max_visited: int, warnings: list[str]) -> Iterator[Pa
         tracked: set[str] = set()
         subfolders = []
         for entry in entries:
-            if entry.name.endswith(".dvc") and entry.is_file(follow_symlinks=False):
-                tracked.add(entry.name[:-4])
-                yield Path(entry.path)
-            elif entry.is_dir(follow_symlinks=False) and entry.name not in _SKIP_DIRS:
-                subfolders.append(entry)
-        folders.extend(Path(e.path) for e in subfolders if e.name not in tracked)
+            name = entry.name
+            if name.endswith(".dvc") and entry.is_file(follow_symlinks=False):
+                tracked.add(name[:-4])
+                yield rel, name
+            elif name not in _SKIP_DIRS and entry.is_dir(follow_symlinks=False):
+                subfolders.append(name)
+        folders.extend(f"{rel}{name}/" for name in subfolders if name not in tracked)
 
 
 def _remotes(root: Path, warnings: list[str]) -> tuple[dict[str, str], str | None]:
@@ -398,5 +428,5 @@ class Provenance:
             self.result = self.collect()
             if self.result:
                 self._emit({PARAM: self.result})
-        except Exception:  # never into the training job: said once, and the run goes on without it
-            logger.warning("runwatch: could not record the data versions", exc_info=True)
+        except Exception as exc:  # never into the training job: said once, and the run goes on without it
+            logger.warning("runwatch: could not record the data versions: %s", exc)
