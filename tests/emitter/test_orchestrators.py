@@ -205,3 +205,35 @@ def test_init_in_a_tree_with_a_malformed_dvc_file_still_starts(emitter_env, coll
     data = store.runs.get(run.id).params["runwatch/data"]
     assert data["warnings"][0].startswith("data/broken.dvc: cannot read it")
     assert "data/data.xml" in data["dvc"]["files"]
+
+
+LUIGI = """
+import luigi, emitter
+
+class TrainModel(luigi.Task):
+    lr = luigi.FloatParameter()
+
+    def run(self):
+        run = emitter.init('luigi-job', config={'lr': self.lr})
+        run.log({'loss': 0.5})
+        run.finish()
+
+    def complete(self):
+        return False
+
+assert luigi.build([TrainModel(lr=0.01)], local_scheduler=True, workers=1, log_level='ERROR')
+"""
+
+
+def test_a_run_started_inside_a_luigi_task_names_the_task(emitter_env, collector, store) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LUIGI], env=child_env(emitter_env, {}), cwd=str(ROOT), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    run = wait_for(
+        lambda: next((r for r in store.runs.recent(project="luigi-job") if r.status == "finished"), None),
+        what="run ended",
+    )
+    assert "luigi" in run.tags and "luigi:family:TrainModel" in run.tags
+    [task] = [t for t in run.tags if t.startswith("luigi:task:")]
+    assert task.startswith("luigi:task:TrainModel_0_01_")  # Luigi's task id: family, params, hash
