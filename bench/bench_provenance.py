@@ -45,10 +45,20 @@ def make_repo(root: Path, dvc_files: int, stages: int) -> None:
     for s in range(stages):
         lines += [f"  stage{s}:", f"    cmd: python step.py {s}", "    deps:"]
         for d in range(2):
-            lines += [f"    - path: in/{s}/{d}.csv", "      hash: md5", f"      md5: {s * 10 + d:032x}", "      size: 10"]
+            lines += [
+                f"    - path: in/{s}/{d}.csv",
+                "      hash: md5",
+                f"      md5: {s * 10 + d:032x}",
+                "      size: 10",
+            ]
         lines.append("    outs:")
         for d in range(2):
-            lines += [f"    - path: out/{s}/{d}.csv", "      hash: md5", f"      md5: {s * 10 + d + 5:032x}", "      size: 9"]
+            lines += [
+                f"    - path: out/{s}/{d}.csv",
+                "      hash: md5",
+                f"      md5: {s * 10 + d + 5:032x}",
+                "      size: 9",
+            ]
     (root / "dvc.lock").write_text("\n".join(lines) + "\n")
 
 
@@ -136,7 +146,9 @@ def main() -> None:
         try:
             repo = base / "repo"
             make_repo(repo, args.dvc_files, args.stages)
-            print(f"repository: {args.dvc_files} .dvc files, dvc.lock of {args.stages} stages ({args.stages * 4} entries)")
+            print(
+                f"repository: {args.dvc_files} .dvc files, dvc.lock of {args.stages} stages ({args.stages * 4} entries)"
+            )
             figures = startup(repo, args.repeat)
             sync = sync_cost_ms(repo, 20)
             print("collection alone (main thread):")
@@ -147,10 +159,14 @@ def main() -> None:
     med = statistics.median
     f = {k: med(v) for k, v in figures.items()}
     print(f"init() without provenance (baseline)      median {f['base_init']:7.2f} ms")
-    print(f"init() with provenance                    median {f['init']:7.2f} ms   ({f['init'] - f['base_init']:+.2f} ms)")
+    print(
+        f"init() with provenance                    median {f['init']:7.2f} ms   ({f['init'] - f['base_init']:+.2f} ms)"
+    )
     print(f"  of which provenance's own work at init  {sync:7.3f} ms median (orchestrator tags, thread start)")
     print(f"{LOGS} log() after init, baseline         median {f['base_logs']:7.2f} ms")
-    print(f"{LOGS} log() after init, while collecting median {f['logs']:7.2f} ms   ({f['logs'] - f['base_logs']:+.2f} ms)")
+    print(
+        f"{LOGS} log() after init, while collecting median {f['logs']:7.2f} ms   ({f['logs'] - f['base_logs']:+.2f} ms)"
+    )
     print(f"init() → finish(), baseline               median {f['base_end']:7.2f} ms")
     print(f"init() → finish(), data versions recorded median {f['end']:7.2f} ms   ({f['end'] - f['base_end']:+.2f} ms)")
     print(f"collection on its own (main thread)       median {med(c):7.2f} ms")

@@ -83,6 +83,8 @@ class AlertMessage:
     @property
     def headline(self) -> str:
         """``[FIRING critical] loss-nan: loss is NaN`` — the one line every channel starts with."""
+        if self.kind == "digest":
+            return self.title  # ``Digest nightly: new best val/acc 0.93 (resnet-12)``
         state = "RESOLVED" if self.state == "resolved" else "REPEAT" if self.repeat else "FIRING"
         return f"[{state} {self.severity}] {self.rule}: {self.title}"
 

@@ -242,3 +242,31 @@ def test_a_period_without_news_still_reads_well() -> None:
     message = message_of(r)
     assert message.link == "http://rw.example"  # no best run: the dashboard
     digest_blocks(message)
+
+
+def test_a_webhook_receives_the_whole_report(http_server) -> None:
+    from alerts.channels import WebhookChannel
+    from alerts.notifiers.webhook import WebhookNotifier
+
+    channel = WebhookChannel(type="webhook", url=http_server.url + "/hook", allow_private_targets=True)
+    notifier = WebhookNotifier("hooks", channel)
+    try:
+        notifier.send(message_of(report()))
+    finally:
+        notifier.close()
+    [request] = http_server.wait_for(1)
+    alert = request.json()["alert"]
+    assert alert["kind"] == "digest" and alert["id"].startswith("nightly|r2|2026-12-01T08:00:00+00:00")
+    assert [r["id"] for r in alert["digest"]["best"]] == ["r2", "r3"]
+    assert alert["digest"]["params_diff"] == [["lr", 0.01, 0.003], ["warmup", None, 500]]
+    assert DigestReport.from_dict(alert["digest"]) == report()
+
+
+def test_the_console_shows_the_digest_title() -> None:
+    import io
+
+    from alerts.notifiers.console import ConsoleNotifier
+
+    out = io.StringIO()
+    ConsoleNotifier(out=out).send(message_of(report()))
+    assert out.getvalue().startswith("Digest nightly: new best val/acc 0.93 (resnet-<2>), 1 failed or lost")

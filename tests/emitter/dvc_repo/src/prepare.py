@@ -1,2 +1,3 @@
-import shutil, sys
+import shutil
+
 shutil.copy("data/train.csv", "data/prepared.csv")
