@@ -428,5 +428,5 @@ class Provenance:
             self.result = self.collect()
             if self.result:
                 self._emit({PARAM: self.result})
-        except Exception as exc:  # never into the training job: said once, and the run goes on without it
+        except Exception as exc:  # noqa: BLE001 - never into the training job: said once, the run goes on
             logger.warning("runwatch: could not record the data versions: %s", exc)
