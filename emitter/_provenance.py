@@ -25,6 +25,7 @@ import logging
 import os
 import posixpath
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -392,13 +393,17 @@ class Provenance:
         _strings(data, self._candidates)
         self._emit = emit
         self._cwd = Path.cwd()
+        script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else None
+        self._script_dir = Path(script).resolve().parent if script and os.path.isfile(script) else None
+        self._enabled = os.environ.get("RUNWATCH_DATA_VERSIONS", "1").strip().lower() not in ("0", "false", "no", "off")
         self.result: dict[str, Any] | None = None
         self._thread = threading.Thread(target=self._run, name="runwatch-provenance", daemon=True)
 
     @classmethod
     def start(cls, config: Mapping[str, Any], data: Any, emit: Callable[[dict[str, Any]], None]) -> Provenance:
         provenance = cls(config, data, emit)
-        provenance._thread.start()
+        if provenance._enabled:  # RUNWATCH_DATA_VERSIONS=0 turns it off
+            provenance._thread.start()
         return provenance
 
     def wait(self, timeout: float) -> bool:
@@ -411,6 +416,8 @@ class Provenance:
         warnings: list[str] = []
         result: dict[str, Any] = {}
         dvc = dvc_state(self._cwd)
+        if dvc is None and self._script_dir is not None:  # started from elsewhere: the script's repository
+            dvc = dvc_state(self._script_dir)
         if dvc is not None:
             warnings += dvc.pop("warnings", [])
             result["dvc"] = dvc

@@ -294,3 +294,23 @@ def test_a_dataset_with_a_malformed_sidecar_is_still_recorded(tmp_path: Path, ca
 )
 def test_runwatch_artifact_references(uri: str, ref: object) -> None:
     assert artifact_ref(uri) == ref
+
+
+def test_a_script_started_from_another_folder_records_its_own_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repo(tmp_path / "repo")
+    (root / "train.py").write_text("print('training')\n")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".git").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr("sys.argv", [str(root / "train.py"), "--lr", "0.1"])
+    result = collected({})[PARAM]
+    assert isinstance(result, dict)
+    assert result["dvc"]["root"] == str(root.resolve())
+
+
+def test_data_versions_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(make_repo(tmp_path / "repo"))
+    monkeypatch.setenv("RUNWATCH_DATA_VERSIONS", "0")
+    assert collected({}) == {}
