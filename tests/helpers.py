@@ -323,10 +323,12 @@ def assert_run_stored_exactly(store: Any, run_id: str, proc: int, steps: int, ke
 class ThreadedService:
     """The whole service (consumer, alerting, delivery, stall detector) in a thread, no HTTP."""
 
-    def __init__(self, settings: Any, ruleset: Any = None) -> None:
+    def __init__(self, settings: Any, ruleset: Any = None, clock: Any = None) -> None:
         from collector.service import Service
 
         self.service = Service(settings, with_api=False, ruleset=ruleset)
+        if clock is not None:
+            self.service.clock = clock
         self.service.redis_url = settings.redis_url
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self.service.run(),), daemon=True)
@@ -363,6 +365,14 @@ class ThreadedService:
         consumer, alerting = self.service.consumer, self.service.alerting
         assert consumer is not None and alerting is not None, "start() first"
         step = consumer.run_in_store(alerting.tick, None, consumer.available_since)
+        return asyncio.run_coroutine_threadsafe(step, self._loop).result(timeout)
+
+    def digest_check(self, timeout: float = 30.0) -> list[Any]:
+        """One digest-scheduler step now, on the store's thread; returns the deliveries it inserted."""
+        digests = wait_for(lambda: self.service.digests, what="digest scheduler up")
+        consumer = self.service.consumer
+        assert consumer is not None, "start() first"
+        step = consumer.run_in_store(digests.tick)
         return asyncio.run_coroutine_threadsafe(step, self._loop).result(timeout)
 
     def stop(self) -> None:

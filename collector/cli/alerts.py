@@ -35,6 +35,11 @@ def rules_check(path: Path, home: Path | None) -> None:
     for rule in ruleset.rules:
         notify = ", ".join(ruleset.notify_for(rule))
         console.print(escape(f"  {rule.name:<24} {rule.kind.value:<16} notify: {notify}"))
+    for digest in ruleset.digests:
+        notify = ", ".join(ruleset.notify_for_digest(digest))
+        console.print(
+            escape(f"  {digest.name:<24} {'digest':<16} notify: {notify} ({digest.schedule}, {digest.timezone})")
+        )
     _check_metric_names(ruleset, home)
 
 
