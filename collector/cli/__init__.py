@@ -6,7 +6,8 @@
 - ``data.py``: ``sync``, ``export``, ``dead-letters`` (data in and out);
 - ``artifacts.py``: ``artifacts``, ``download`` (stored files, models, images);
 - ``alerts.py``: ``rules check``, ``alerts``, ``silence`` (alerting);
-- ``tokens.py``: ``token`` (API access).
+- ``tokens.py``: ``token`` (API access);
+- ``gate.py``: ``gate`` (CI/CD: pass or fail on a run's metrics).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import click
 from .alerts import alerts, rules, silence
 from .artifacts import artifacts, download
 from .data import dead_letters, export, sync
+from .gate import gate
 from .migrate import migrate
 from .runs import runs, show, tail
 from .serve import collect, demo, serve
@@ -44,5 +46,5 @@ def main(verbose: int) -> None:
 
 
 COMMANDS = (serve, collect, demo, migrate, runs, show, tail, sync, export, dead_letters, artifacts, download)
-for command in (*COMMANDS, rules, alerts, silence, token):
+for command in (*COMMANDS, rules, alerts, silence, token, gate):
     main.add_command(command)
