@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from ..alias_moves import move_alias
 from ..artifact_events import Sql
 from ..artifact_reads import ArtifactReads
+from ..records import AliasMove
 from .database import Database
+from .run_events import lock_artifact_name
 
 
 class PostgresArtifacts(ArtifactReads):
@@ -20,3 +23,9 @@ class PostgresArtifacts(ArtifactReads):
             (sha256, size, now),
         )
         return changed > 0
+
+    def move_alias(self, project: str, name: str, alias: str, version: int, *, by: str, now: float) -> AliasMove | None:
+        with self._db.transaction() as conn:
+            return move_alias(
+                conn, Sql("%s"), project, name, alias, version, by=by, now=now, serialise=lock_artifact_name
+            )

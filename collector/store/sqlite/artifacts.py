@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from ..alias_moves import move_alias
+from ..artifact_events import Sql
 from ..artifact_reads import ArtifactReads
+from ..records import AliasMove
 from .database import Database
 
 
@@ -18,3 +21,7 @@ class SQLiteArtifacts(ArtifactReads):
             "INSERT INTO blobs (sha256, size, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (sha256, size, now)
         )
         return cursor.rowcount > 0
+
+    def move_alias(self, project: str, name: str, alias: str, version: int, *, by: str, now: float) -> AliasMove | None:
+        with self._db.transaction() as conn:
+            return move_alias(conn, Sql(), project, name, alias, version, by=by, now=now)
