@@ -22,7 +22,11 @@ def cli(home: Any, *args: str) -> Any:
 
 
 def test_entries_come_back_newest_first_and_filtered(store):
-    for at, who, action in [(1.0, "alice", "token.create"), (2.0, "bob", "silence.create"), (3.0, "alice", "token.revoke")]:
+    for at, who, action in [
+        (1.0, "alice", "token.create"),
+        (2.0, "bob", "silence.create"),
+        (3.0, "alice", "token.revoke"),
+    ]:
         store.audit.append(AuditEntry(at, who, "cli", action, "t", {"n": at}))
     assert [e.at for e in store.audit.list()] == [3.0, 2.0, 1.0]
     assert [e.action for e in store.audit.list(who="alice")] == ["token.revoke", "token.create"]
@@ -115,10 +119,15 @@ def test_runwatch_audit_prints_a_table_json_lines_and_filters(store, home):
     table = cli(home, "audit")
     assert table.exit_code == 0 and "alias.move" in table.output and "10.0.0.7" in table.output
     lines = [json.loads(line) for line in cli(home, "audit", "--json").output.splitlines()]
-    assert [(e["who"], e["action"], e["detail"]) for e in lines] == [("bob", "alias.move", {"to": 3}), ("alice", "token.create", {"role": "viewer"})]
+    assert [(e["who"], e["action"], e["detail"]) for e in lines] == [
+        ("bob", "alias.move", {"to": 3}),
+        ("alice", "token.create", {"role": "viewer"}),
+    ]
     only_bob = [json.loads(line)["who"] for line in cli(home, "audit", "--json", "--who", "bob").output.splitlines()]
     assert only_bob == ["bob"]
-    tokens = [json.loads(line)["action"] for line in cli(home, "audit", "--json", "--action", "token").output.splitlines()]
+    tokens = [
+        json.loads(line)["action"] for line in cli(home, "audit", "--json", "--action", "token").output.splitlines()
+    ]
     assert tokens == ["token.create"]
     assert cli(home, "audit", "--since", "1h").output.strip() == "no audit entries"  # both are from 1970
     assert "alias.move" in cli(home, "audit", "--since", "1970-01-01T00:00:01+00:00").output
