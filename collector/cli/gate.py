@@ -4,11 +4,13 @@
     runwatch gate RUN --require "metrics.val/acc >= 0.9" --require "metrics.loss < 0.3"
     runwatch gate RUN --require "metrics.val/acc >= 0.9" --against BASELINE --max-regression 1%
     runwatch gate --best-of "project = 'cifar' and tags.candidate" --require "metrics.val/acc >= 0.9"
-    runwatch gate RUN --wait --timeout 2h --require "status = finished" --require "metrics.loss < 0.3"
+    runwatch gate RUN --wait --timeout 7200 --require "status = finished" --require "metrics.loss < 0.3"
+    runwatch gate RUN --url https://runwatch.internal --require "metrics.val/acc >= 0.9"   # token: RUNWATCH_TOKEN
 
 Like ``runwatch runs``/``show`` it reads the store the settings name (``--home``,
-``RUNWATCH_DATABASE_URL``): a CI job reaches a team's PostgreSQL with the same variable.
-The decision itself is ``collector/gate.py``.
+``RUNWATCH_DATABASE_URL``); with ``--url`` it asks a runwatch API instead (a viewer token in
+``--token`` or ``RUNWATCH_TOKEN``), which is what a CI runner usually can reach. Where runs come
+from is ``gate_runs.py``; the decision itself is ``collector/gate.py``.
 """
 
 from __future__ import annotations
@@ -23,20 +25,14 @@ from rich.table import Table
 from emitter.events import ENDED_STATUSES
 
 from ..gate import Mode, Verdict, evaluate, parse_allowance, ranking, verdict_json
-from ..store import Store
 from ..store.records import RunRecord
 from ..store.search import Comparison, FilterError, parse_comparison
 from .common import common_options, console, err_console, existing_store, number, settings_from, shown
+from .gate_runs import ApiRuns, GateError, RunSource, StoreRuns
 
 POLL_SECONDS = 1.0  # how often --wait looks at the run
 PROGRESS_EVERY = 30.0  # seconds between --wait's progress lines
 DONE = frozenset({*ENDED_STATUSES, "lost"})  # lost: the collector's verdict on a run that went silent
-
-
-class GateError(click.ClickException):
-    """A usage or lookup problem: exit code 2, so a CI log tells it from a failed requirement (1)."""
-
-    exit_code = 2
 
 
 @click.command()
@@ -57,6 +53,8 @@ class GateError(click.ClickException):
 @click.option("--mode", type=click.Choice(["max", "min"]), help="--best-of: is higher or lower better [from its >, <].")
 @click.option("--wait", is_flag=True, help="Wait until the run (every --best-of run) has ended.")
 @click.option("--timeout", type=float, default=3600.0, show_default=True, help="Seconds --wait waits (then exit 2).")
+@click.option("--url", help="Read runs from this runwatch API instead of the local store (e.g. from CI).")
+@click.option("--token", envvar="RUNWATCH_TOKEN", help="With --url: a viewer token [env RUNWATCH_TOKEN].")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def gate(
     home: Path | None,
@@ -70,6 +68,8 @@ def gate(
     mode: Mode | None,
     wait: bool,
     timeout: float,
+    url: str | None,
+    token: str | None,
     as_json: bool,
 ) -> None:
     """Check RUN against requirements: exit 0 when every one holds, 1 when one fails, 2 on a usage or lookup error.
@@ -87,21 +87,31 @@ def gate(
         allowance = parse_allowance(max_regression)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-regression") from None
-    store = existing_store(settings_from(home=home, redis_url=redis_url))
+    ranked = _ranking(parsed, metric, mode) if best_of is not None else None
+    source = _source(url, token, home, redis_url)
     if best_of is not None:
+        assert ranked is not None
         if wait:
-            _wait_for_filter(store, best_of, timeout, quiet=as_json)
-        run = _best(store, best_of, parsed, metric, mode)
+            _wait_for_filter(source, best_of, timeout, quiet=as_json)
+        run = _best(source, best_of, *ranked)
     else:
         assert run_ref is not None
-        run = _wait_for_run(store, run_ref, timeout, quiet=as_json) if wait else _run(store, run_ref)
-    baseline = _run(store, baseline_ref) if baseline_ref else None
+        run = _wait_for_run(source, run_ref, timeout, quiet=as_json) if wait else source.run(run_ref)
+    baseline = source.run(baseline_ref) if baseline_ref else None
     verdict = evaluate(run, parsed, baseline=baseline, allowance=allowance)
     if as_json:
         click.echo(json.dumps(verdict_json(verdict), indent=2))
     else:
         _print(verdict)
     click.get_current_context().exit(0 if verdict.passed else 1)
+
+
+def _source(url: str | None, token: str | None, home: Path | None, redis_url: str | None) -> RunSource:
+    if url is None:
+        return StoreRuns(existing_store(settings_from(home=home, redis_url=redis_url)))
+    api = ApiRuns(url, token)
+    click.get_current_context().call_on_close(api.close)
+    return api
 
 
 def _requirement(text: str) -> Comparison:
@@ -111,21 +121,19 @@ def _requirement(text: str) -> Comparison:
         raise click.BadParameter(f"{text!r}: {exc}", param_hint="--require") from None
 
 
-def _run(store: Store, ref: str) -> RunRecord:
-    run = store.runs.get(ref)
-    if run is None:
-        named = len(store.runs.named(ref))
-        why = f"{named} runs are named {ref!r}: give the id" if named > 1 else f"no run with id or name {ref!r}"
-        raise GateError(why)
-    return run
+def _ranking(requirements: list[Comparison], metric: str | None, mode: Mode | None) -> tuple[str, Mode]:
+    try:
+        return ranking(requirements, metric, mode)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
-def _wait_for_run(store: Store, ref: str, timeout: float, *, quiet: bool) -> RunRecord:
+def _wait_for_run(source: RunSource, ref: str, timeout: float, *, quiet: bool) -> RunRecord:
     """The run once it has ended (finished, failed, killed or lost); a GateError past ``timeout``."""
     started = time.monotonic()
     said = -PROGRESS_EVERY
     while True:
-        run = _run(store, ref)
+        run = source.run(ref)
         if run.status in DONE:
             return run
         waited = time.monotonic() - started
@@ -138,15 +146,12 @@ def _wait_for_run(store: Store, ref: str, timeout: float, *, quiet: bool) -> Run
         time.sleep(POLL_SECONDS)
 
 
-def _wait_for_filter(store: Store, best_of: str, timeout: float, *, quiet: bool) -> None:
+def _wait_for_filter(source: RunSource, best_of: str, timeout: float, *, quiet: bool) -> None:
     """Until no run matching ``best_of`` is still running."""
     started = time.monotonic()
     said = -PROGRESS_EVERY
     while True:
-        try:
-            running, _ = store.runs.search(filter=f"({best_of}) and status = running", limit=1000)
-        except FilterError as exc:
-            raise GateError(f"--best-of: {exc}") from None
+        running = source.search(f"({best_of}) and status = running", limit=1000)
         if not running:
             return
         waited = time.monotonic() - started
@@ -158,20 +163,11 @@ def _wait_for_filter(store: Store, best_of: str, timeout: float, *, quiet: bool)
         time.sleep(POLL_SECONDS)
 
 
-def _best(
-    store: Store, best_of: str, requirements: list[Comparison], metric: str | None, mode: Mode | None
-) -> RunRecord:
-    try:
-        key, direction = ranking(requirements, metric, mode)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    try:
-        found, _ = store.runs.search(filter=best_of, sort=f"metrics.{key} {'desc' if direction == 'max' else 'asc'}")
-    except FilterError as exc:
-        raise GateError(f"--best-of: {exc}") from None
+def _best(source: RunSource, best_of: str, key: str, direction: Mode) -> RunRecord:
+    found = source.search(best_of, sort=f"metrics.{key} {'desc' if direction == 'max' else 'asc'}")
     if not found:
         raise GateError(f"no run matches the --best-of filter {best_of!r}")
-    return _run(store, str(found[0]["id"]))
+    return source.run(found[0])
 
 
 def _value(value: object) -> str:

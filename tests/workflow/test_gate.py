@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from collector.cli import main
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.every_backend
 
@@ -196,3 +197,46 @@ def test_wait_gives_up_after_the_timeout_with_exit_2(fake_run, home):
     fake_run("cifar", name="forever").log({"val/acc": 0.91}, step=1)
     result = gate(home, "forever", "--wait", "--timeout", "0", "--require", "metrics.val/acc >= 0.9")
     assert result.exit_code == 2 and "still running after 0s" in result.output
+
+
+@pytest.fixture
+def remote(serve, store, good):
+    """The API served with auth on, and a viewer token: what a CI runner holds instead of the database."""
+    return {"url": serve(auth=True).url, "token": store.tokens.create("viewer", "ci", 0.0)[1]}
+
+
+def test_a_remote_gate_reads_the_run_from_the_api_with_a_viewer_token(fake_run, remote, tmp_path):
+    diverged = fake_run("cifar", name="diverged")
+    diverged.log({"loss": float("nan")}, step=1)
+    nowhere = tmp_path / "no-local-store"
+    args = ["--url", remote["url"], "--token", remote["token"], "--require", "metrics.val/acc >= 0.9"]
+    assert gate(nowhere, "good", *args).exit_code == 0
+    assert gate(nowhere, "good", *args[:-1], "metrics.val/acc >= 0.95").exit_code == 1
+    nan = gate(nowhere, "diverged", *args[:4], "--require", "metrics.loss < 1", "--json")
+    assert nan.exit_code == 1 and json.loads(nan.output)["checks"][0]["value"] == "NaN"
+    best = gate(nowhere, "--best-of", "tags.candidate", *args, "--json")
+    assert best.exit_code == 0 and json.loads(best.output)["run"]["name"] == "good"
+
+
+def test_a_remote_gate_with_a_bad_token_or_filter_is_a_lookup_error(remote, home):
+    bad_token = gate(home, "good", "--url", remote["url"], "--token", "rw_wrong", "--require", "metrics.loss < 1")
+    assert bad_token.exit_code == 2 and "answered 401" in bad_token.output
+    missing = gate(home, "nope", "--url", remote["url"], "--token", remote["token"], "--require", "metrics.loss < 1")
+    assert missing.exit_code == 2 and "no run with id or name 'nope'" in missing.output
+    bad_filter = gate(
+        home,
+        "--best-of",
+        "project =",
+        "--url",
+        remote["url"],
+        "--token",
+        remote["token"],
+        "--require",
+        "metrics.loss < 1",
+    )
+    assert bad_filter.exit_code == 2 and "--best-of" in bad_filter.output and "expected a value" in bad_filter.output
+
+
+def test_an_api_that_does_not_answer_is_a_lookup_error(home):
+    result = gate(home, "good", "--url", f"http://127.0.0.1:{free_port()}", "--require", "metrics.loss < 1")
+    assert result.exit_code == 2 and "did not answer" in result.output
