@@ -17,7 +17,7 @@ from rich.table import Table
 
 from ..audit import CLI, cli_user
 from ..promotion import PromotionError, promote, resolve_project
-from .common import any_store, clock, console, existing_store, home_option, settings_from, shown
+from .common import clock, console, existing_store, home_option, settings_from, shown
 
 
 @click.group()
@@ -61,7 +61,7 @@ def promote_command(home: Path | None, ref: str, alias: str, project: str | None
 @click.option("--limit", type=int, default=50, show_default=True)
 def history(home: Path | None, name: str, alias: str | None, project: str | None, limit: int) -> None:
     """Every time an alias of NAME was set or moved, newest first."""
-    store = any_store(settings_from(home=home))
+    store = existing_store(settings_from(home=home))
     try:
         project = resolve_project(store, name, project)
     except PromotionError as exc:

@@ -240,3 +240,13 @@ def test_a_remote_gate_with_a_bad_token_or_filter_is_a_lookup_error(remote, home
 def test_an_api_that_does_not_answer_is_a_lookup_error(home):
     result = gate(home, "good", "--url", f"http://127.0.0.1:{free_port()}", "--require", "metrics.loss < 1")
     assert result.exit_code == 2 and "did not answer" in result.output
+
+
+def test_best_of_never_picks_a_nan_run_over_a_real_one(fake_run, good, home):
+    diverged = fake_run("cifar", name="diverged", tags=["candidate"])
+    diverged.log({"val/acc": float("nan")}, step=1)
+    for mode in ("max", "min"):
+        result = gate(
+            home, "--best-of", "tags.candidate", "--mode", mode, "--require", "metrics.val/acc >= 0.5", "--json"
+        )
+        assert json.loads(result.output)["run"]["name"] == "good", mode
