@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket
 from ..errors import ConfigError
 from ..settings import Settings
 from ..store.base import ROLES, Store
+from .auditing import record
 
 COOKIE = "runwatch_token"
 CSRF_HEADER = "x-requested-with"
@@ -208,8 +209,6 @@ def create_token(
     body: TokenIn, request: Request, who: Annotated[Principal, Depends(require("admin"))]
 ) -> dict[str, Any]:
     """A new token; the response is the only place it is ever shown."""
-    from .audit import record  # audit.py builds on this module
-
     token_id, token = request.app.state.store.tokens.create(body.role, body.name, request.app.state.clock())
     record(request, who, "token.create", f"token {token_id}", {"role": body.role, "name": body.name})
     return {"id": token_id, "role": body.role, "name": body.name, "token": token}
@@ -220,8 +219,6 @@ def revoke_token(
     token_id: int, request: Request, who: Annotated[Principal, Depends(require("admin"))]
 ) -> dict[str, Any]:
     """Revoke a token: its requests are refused from now on and its open websockets close with 4401."""
-    from .audit import record
-
     if not request.app.state.store.tokens.revoke(token_id, request.app.state.clock()):
         raise HTTPException(404, "no such active token")
     record(request, who, "token.revoke", f"token {token_id}")

@@ -15,7 +15,7 @@ from emitter.artifact_paths import clean_name
 
 from ..promotion import PromotionError, promote, resolve_project
 from ..store.base import AliasMove, Store
-from .audit import actor, source
+from .auditing import actor, source
 from .auth import Principal, require
 
 router = APIRouter(tags=["artifacts"])

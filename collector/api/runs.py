@@ -23,7 +23,7 @@ from ..deadletter import describe
 from ..export import csv_chunks
 from ..store.base import AlertRecord, Store, UserAlert
 from ..store.search import FilterError
-from .audit import record_async
+from .auditing import record_async
 from .auth import Principal, require
 from .compare import compare_runs
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
-from .audit import record
+from .auditing import record
 from .auth import Principal, require
 
 router = APIRouter(tags=["silences"])
