@@ -75,9 +75,10 @@ def move_alias(
 def alias_history(
     read: Read, sql: Sql, project: str, name: str, alias: str | None = None, limit: int = 100
 ) -> list[AliasMove]:
-    """Moves of ``(project, name)``'s aliases (of one alias), newest first."""
+    """Moves of ``(project, name)``'s aliases (of one alias), newest first: in the order they were made (ids), not by
+    their clocks, so each move starts where the one before it ended."""
     where, args = "m.project = ? AND m.name = ?", [project, name]
     if alias is not None:
         where, args = f"{where} AND m.alias = ?", [*args, alias]
-    rows = read(sql(f"{_HISTORY} WHERE {where} ORDER BY m.at DESC, m.id DESC LIMIT ?"), [*args, limit])
+    rows = read(sql(f"{_HISTORY} WHERE {where} ORDER BY m.id DESC LIMIT ?"), [*args, limit])
     return [AliasMove(*row) for row in rows]

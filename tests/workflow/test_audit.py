@@ -149,3 +149,17 @@ def test_notes_added_over_rest_reach_the_run_and_the_audit_log(store, api, colle
     run_id = store.runs.resolve("r1")
     wait_for(lambda: any(text == "checked" for _, text in store.runs.notes(run_id)), what="the note stored")
     assert [e.action for e in store.audit.list()] == ["run.note"]
+
+
+def test_without_auth_the_caller_is_open_and_a_nameless_token_is_named_by_id(store, serve, fake_run):
+    fake_run("cifar", name="r1")
+    open_url = serve().url
+    assert httpx.post(f"{open_url}/api/v1/runs/r1/tags", json={"tags": ["x"]}, timeout=30).status_code == 202
+    token_id, secret = store.tokens.create("writer", "", 0.0)
+    secured = serve(auth=True).url
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert (
+        httpx.post(f"{secured}/api/v1/runs/r1/tags", json={"tags": ["y"]}, headers=headers, timeout=30).status_code
+        == 202
+    )
+    assert [e.who for e in reversed(store.audit.list())] == ["open", f"token {token_id}"]

@@ -145,3 +145,24 @@ def test_malformed_promotions_get_clear_errors_and_change_nothing(store, secured
     assert message in response.text
     assert store.audit.list() == []
     assert [m.alias for m in store.artifacts.alias_history("cifar", "resnet")] == ["best"]
+
+
+def test_concurrent_promotions_of_one_alias_leave_an_unbroken_history(store, model):
+    import threading
+
+    def promote_many(worker: int) -> None:
+        for i in range(10):
+            store.artifacts.move_alias(
+                "cifar", "resnet", "production", 1 + (worker + i) % 3, by=f"w{worker}", now=float(i)
+            )
+
+    threads = [threading.Thread(target=promote_many, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    moves = list(reversed(store.artifacts.alias_history("cifar", "resnet", "production", limit=1000)))
+    assert moves[0].from_version is None
+    for before, after in zip(moves, moves[1:], strict=False):
+        assert after.from_version == before.to_version != after.to_version  # each move starts where the last ended
+    assert store.artifacts.get("cifar", "resnet", "production").version == moves[-1].to_version
