@@ -7,7 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from collector.cli import main
 from emitter.capture import capture_environment
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -64,3 +66,13 @@ def test_outside_a_repository_or_without_git_nothing_fails(tmp_path, monkeypatch
     assert capture_environment()["git"] is None
     monkeypatch.setenv("PATH", str(tmp_path / "no-binaries"))
     assert capture_environment()["git"] is None
+
+
+def test_runwatch_show_names_the_diff_of_a_dirty_run(fake_run, home):
+    fake_run(
+        "cifar",
+        name="dirty",
+        env={"git": {"commit": "a" * 40, "dirty": True, "diff_hash": "9f86d081884c7d65" + "0" * 48}},
+    )
+    output = CliRunner().invoke(main, ["show", "dirty", "--home", str(home)]).output
+    assert "git aaaaaaaaaa (dirty, diff 9f86d081884c…)" in output
