@@ -3,8 +3,10 @@
 Every change made through the API or the CLI is appended to ``store.audit`` once it is
 made: who (a token's name; the local OS user for the CLI), when, what (``action`` and
 ``target``, with a JSON ``detail``), from where (the client address, or ``cli``). Read it
-with ``GET /api/v1/audit`` (admin) or ``runwatch audit``. The entry is appended after the
-change commits: a process killed between the two loses the entry, never the change.
+with ``GET /api/v1/audit`` (admin) or ``runwatch audit``. An alias move and its entry commit in
+one transaction (``ArtifactStore.move_alias(source=...)``); the other changes append their
+entry right after they commit, so a process killed between the two loses that entry, never
+the change.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 One path for the CLI (``runwatch model promote NAME:v3 --alias production``) and the REST API
 (``POST /api/v1/artifacts/{name}/aliases``): resolve the project and the version, check the
-type and the alias, move it (``ArtifactStore.move_alias``: the alias history), and append the
-move to the audit log. Aliases set by an ``artifact`` event (``log_artifact(aliases=...)``)
+type and the alias, move it (``ArtifactStore.move_alias``: the alias history, and the audit
+log's entry in the same transaction). Aliases set by an ``artifact`` event (``log_artifact(aliases=...)``)
 share the same table and history.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from emitter.artifact_paths import clean_alias, clean_name
 
-from .store.base import AliasMove, AuditEntry, Store
+from .store.base import AliasMove, Store
 
 __all__ = ["PROMOTABLE_TYPES", "Promotion", "PromotionError", "promote", "resolve_project"]
 
@@ -74,11 +74,7 @@ def promote(
             400, f"{name!r} is of type {version.type!r}: only artifacts of type 'model' get stages (aliases)"
         )
     at = time.time() if now is None else now
-    move = store.artifacts.move_alias(project, name, alias, version.version, by=who, now=at)
+    move = store.artifacts.move_alias(project, name, alias, version.version, by=who, now=at, source=source)
     if move is None:  # the version vanished between the two reads: nothing deletes versions, but say so
         raise PromotionError(404, f"no version {ref!r} of {name!r} in project {project!r}")
-    changed = move.from_version != move.to_version
-    if changed:
-        detail = {"project": project, "name": name, "alias": alias, "from": move.from_version, "to": move.to_version}
-        store.audit.append(AuditEntry(at, who, source, "alias.move", f"{project}/{name}:{alias}", detail))
-    return Promotion(move, changed)
+    return Promotion(move, move.from_version != move.to_version)

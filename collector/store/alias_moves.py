@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .artifact_events import Connection, Sql
-from .records import AliasMove
+from .records import AliasMove, AuditEntry
 
 Read = Callable[[str, Sequence[Any]], list[Any]]
 
@@ -82,3 +82,10 @@ def alias_history(
         where, args = f"{where} AND m.alias = ?", [*args, alias]
     rows = read(sql(f"{_HISTORY} WHERE {where} ORDER BY m.id DESC LIMIT ?"), [*args, limit])
     return [AliasMove(*row) for row in rows]
+
+
+def audit_entry(move: AliasMove, source: str) -> AuditEntry:
+    """The audit log's record of a promotion."""
+    detail = {"project": move.project, "name": move.name, "alias": move.alias, "from": move.from_version}
+    target = f"{move.project}/{move.name}:{move.alias}"
+    return AuditEntry(move.at, move.by or "", source, "alias.move", target, {**detail, "to": move.to_version})

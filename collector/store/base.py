@@ -304,11 +304,15 @@ class ArtifactStore(Protocol):
         """JSON-ready: what the run produced (with consumers) and consumed (with producers)."""
         ...
 
-    def move_alias(self, project: str, name: str, alias: str, version: int, *, by: str, now: float) -> AliasMove | None:
+    def move_alias(
+        self, project: str, name: str, alias: str, version: int, *, by: str, now: float, source: str | None = None
+    ) -> AliasMove | None:
         """Point ``alias`` of ``(project, name)`` at ``version`` (a promotion), recorded in its history.
 
-        None when there is no such version; a move whose ``from_version`` equals ``to_version``
-        changed nothing and is not recorded. The alias must pass ``clean_alias`` (the caller checks).
+        With ``source`` (a client address, ``cli``), its ``alias.move`` audit entry is appended in
+        the same transaction: a move is never committed without it. None when there is no such
+        version; a move whose ``from_version`` equals ``to_version`` changed nothing and is not
+        recorded. The alias must pass ``clean_alias`` (the caller checks).
         """
         ...
 

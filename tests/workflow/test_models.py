@@ -166,3 +166,35 @@ def test_concurrent_promotions_of_one_alias_leave_an_unbroken_history(store, mod
     for before, after in zip(moves, moves[1:], strict=False):
         assert after.from_version == before.to_version != after.to_version  # each move starts where the last ended
     assert store.artifacts.get("cifar", "resnet", "production").version == moves[-1].to_version
+
+
+REFUSE_AUDIT = {
+    "sqlite": (
+        ["CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log refused'); END"],
+        ["DROP TRIGGER refuse_audit"],
+    ),
+    "postgres": (
+        [
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'audit log refused'; END $$",
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+        ],
+        ["DROP TRIGGER refuse_audit ON audit_log", "DROP FUNCTION refuse_audit()"],
+    ),
+}
+
+
+def test_a_promotion_whose_audit_entry_cannot_be_written_is_not_made(store, store_backend, model, home):
+    create, drop = REFUSE_AUDIT[store_backend]
+    for statement in create:
+        store.db.execute(statement)
+    try:
+        with pytest.raises(Exception, match="audit log refused"):
+            store.artifacts.move_alias("cifar", "resnet", "production", 2, by="alice", now=1.0, source="cli")
+    finally:
+        for statement in drop:
+            store.db.execute(statement)
+    assert store.artifacts.get("cifar", "resnet", "production") is None  # the move rolled back with its entry
+    assert [m.alias for m in store.artifacts.alias_history("cifar", "resnet")] == ["best"]
+    store.artifacts.move_alias("cifar", "resnet", "production", 2, by="alice", now=2.0, source="cli")
+    assert [(e.who, e.action) for e in store.audit.list()] == [("alice", "alias.move")]
