@@ -11,6 +11,7 @@ from rich.table import Table
 
 from alerts import RuleSet
 
+from ..audit import record_cli
 from .common import age, any_store, clock, common_options, console, existing_store, find_run, home_option, settings_from
 from .serve import load_ruleset_or_exit
 
@@ -182,6 +183,9 @@ def add_silence(
             created_by="cli",
             now=now,
         )
+        matchers = {k: v for k, v in (("rule", rule), ("run_id", run_id), ("project", project)) if v is not None}
+        detail = {**matchers, "ends_at": now + seconds, "comment": comment}
+        record_cli(store, "silence.create", f"silence {silence_id}", detail)
     finally:
         store.close()
     click.echo(f"silence {silence_id} until {clock(now + seconds)}")
@@ -218,6 +222,7 @@ def end_silence(home: Path | None, silence_id: int) -> None:
     try:
         if not store.silences.expire(silence_id, time.time()):
             raise click.ClickException(f"no silence {silence_id} that is still on")
+        record_cli(store, "silence.end", f"silence {silence_id}")
     finally:
         store.close()
     click.echo(f"silence {silence_id} ended")

@@ -76,7 +76,7 @@ def show(home: Path | None, redis_url: str | None, run_ref: str, as_json: bool) 
     git = run.env.get("git") or {}
     console.print(
         f"host {shown(run.env.get('hostname', '-'))}  python {shown(run.env.get('python', '-'))}  "
-        f"git {shown(str(git.get('commit', '-'))[:10])}{' (dirty)' if git.get('dirty') else ''}"
+        f"git {shown(str(git.get('commit', '-'))[:10])}{_dirty(git)}"
     )
     params = Table(title="params")
     params.add_column("name")
@@ -140,6 +140,14 @@ def tail(home: Path | None, redis_url: str | None, run_ref: str, prefix: str | N
                             console.print(f"[bold]{event.kind}[/] {shown(payload)}")
     except KeyboardInterrupt:
         pass
+
+
+def _dirty(git: dict[str, object]) -> str:
+    """`` (dirty, diff 9f86d081…)``: which uncommitted changes, by ``git diff HEAD``'s sha256."""
+    if not git.get("dirty"):
+        return ""
+    digest = git.get("diff_hash")
+    return f" (dirty, diff {shown(str(digest)[:12])}…)" if digest else " (dirty)"
 
 
 def _stream_end(client: redis.Redis, stream: str) -> str | bytes:
