@@ -34,13 +34,21 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ._hooks import sigterm_deferred
+from ._redis_connect import connect as redis_connect
 from ._spool import Segment, Spool
 from ._unconfirmed import SentEntry, Unconfirmed, committed_seqs
 from .events import MAX_EVENTS_PER_ENTRY, Keys, encode_body, entry_fields, shard_for
 
 logger = logging.getLogger(__name__)
 
-_TRANSPORT_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ResponseError, OSError)
+_TRANSPORT_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.BusyLoadingError,
+    redis.ResponseError,
+    redis.exceptions.RedisClusterException,  # a cluster unreachable or re-sharding
+    OSError,
+)
 _CONFIRM_POLL = 0.2
 _SPILL_POLL = 0.1
 
@@ -52,8 +60,11 @@ class State(Enum):
 
 
 def connect(url: str) -> redis.Redis:
-    """A client that fails fast and never retries behind our back (we replay ourselves)."""
-    return redis.Redis.from_url(
+    """A client that fails fast and never retries behind our back (we replay ourselves).
+
+    TLS, ACL credentials and cluster mode come from the URL and ``RUNWATCH_REDIS_*`` (``_redis_connect``).
+    """
+    return redis_connect(
         url, socket_connect_timeout=2.0, socket_timeout=10.0, retry=Retry(NoBackoff(), 0), health_check_interval=0
     )
 
