@@ -40,6 +40,7 @@ __all__ = [
 COLLECTOR_ACL_COMMANDS = (
     "ping",
     "cluster|slots",
+    "command",
     "get",
     "set",
     "xadd",
@@ -59,7 +60,7 @@ COLLECTOR_ACL_COMMANDS = (
     "exec",
 )
 #: What a training job's emitter (and ``runwatch sync``) sends: it writes streams and reads watermarks.
-EMITTER_ACL_COMMANDS = ("ping", "cluster|slots", "get", "mget", "xadd")
+EMITTER_ACL_COMMANDS = ("ping", "cluster|slots", "command", "get", "mget", "xadd")
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 

@@ -322,10 +322,10 @@ def assert_run_stored_exactly(store: Any, run_id: str, proc: int, steps: int, ke
 class ThreadedService:
     """The whole service (consumer, alerting, delivery, stall detector) in a thread, no HTTP."""
 
-    def __init__(self, settings: Any, ruleset: Any = None) -> None:
+    def __init__(self, settings: Any, ruleset: Any = None, *, with_api: bool = False) -> None:
         from collector.service import Service
 
-        self.service = Service(settings, with_api=False, ruleset=ruleset)
+        self.service = Service(settings, with_api=with_api, ruleset=ruleset)
         self.service.redis_url = settings.redis_url
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self.service.run(),), daemon=True)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import socket
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,12 +165,26 @@ def acl_redis(directory: Path, users: list[str], admin_password: str) -> Configu
     return ConfiguredRedis(directory, lines, port, f"redis://:{admin_password}@127.0.0.1:{port}/0", {})
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too."""
+    while True:
+        port = free_port()
+        if port > 55535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 class RedisCluster3:
     """Three masters on 127.0.0.1 ports, slots spread by ``redis-cli --cluster create``."""
 
-    def __init__(self, directory: Path, password: str | None = None) -> None:
+    def __init__(self, directory: Path, password: str | None = None, users: Sequence[str] = ()) -> None:
         cli = need_binary("redis-cli", package="redis-tools")
-        self.ports = [free_port() for _ in range(3)]
+        self.ports = [_cluster_port() for _ in range(3)]
         auth = [f"requirepass {password}", f"masterauth {password}"] if password else []
         self.nodes: list[ConfiguredRedis] = []
         userinfo = f":{password}@" if password else ""
@@ -180,6 +196,7 @@ class RedisCluster3:
                     f"cluster-config-file nodes-{port}.conf",
                     "cluster-node-timeout 5000",
                     *auth,
+                    *users,
                 ]
                 url = f"redis://{userinfo}127.0.0.1:{port}/0"
                 self.nodes.append(ConfiguredRedis(directory / str(port), lines, port, url, {}))
