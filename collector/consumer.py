@@ -229,9 +229,14 @@ class Consumer:
             streams = {stream: start for stream in self.streams}
             block = None if self._backlog else self.settings.block_ms
             if self._cluster:
-                reply = await xreadgroup_per_stream(
-                    self.redis, self.name, streams, count=self._read_count(), block=block
-                )
+                try:
+                    reply = await xreadgroup_per_stream(
+                        self.redis, self.name, streams, count=self._read_count(), block=block
+                    )
+                except BaseException:
+                    # the shards that did answer moved entries to our pending list: re-read it next
+                    self._backlog = True
+                    raise
                 response = cast(_GroupReply, reply)
             else:
                 response = cast(

@@ -111,6 +111,7 @@ class Sender:
         self._state = State.ACTIVE
         self._client: redis.Redis | None = None
         self._connected = False
+        self._bad_url_said = False
         self._spooled: deque[Segment] = deque()  # not yet sent, oldest first
         self._unconfirmed = Unconfirmed(spool, max_unconfirmed_bytes)
         self._in_flight = 0
@@ -301,7 +302,15 @@ class Sender:
         if self._connected and self._client is not None:
             return
         if self._client is None:
-            self._client = connect(self._redis_url)
+            try:
+                self._client = connect(self._redis_url)
+            except ValueError as exc:  # a URL nobody can connect to: said once, then spooled like an outage
+                if not self._bad_url_said:
+                    self._bad_url_said = True
+                    logger.warning(
+                        "runwatch: cannot use RUNWATCH_REDIS_URL (%s); spooling to %s", exc, self._spool.directory
+                    )
+                raise redis.ConnectionError(f"invalid Redis URL: {exc}") from exc
         self._client.ping()
         published = self._client.get(self._keys.shards)
         if published is not None and self.sent_entries == 0 and not self._unconfirmed:
