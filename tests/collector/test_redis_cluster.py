@@ -80,10 +80,16 @@ def test_the_pipeline_on_a_redis_cluster_stores_every_point_of_runs_on_every_nod
                 run.log({"loss": float("nan")}, step=400)
             run.finish()
             runs.append(run)
+        poisoned = admin(cluster)  # a malformed entry on a shard: dead-lettered (its own key) and acked (its slot)
+        poisoned.xadd(
+            cluster_settings.keys.stream(shard_for(runs[0].id, SHARDS)), {"v": "1", "run": "r-bad", "b": b"x"}
+        )
+        poisoned.close()
         for index, run in enumerate(runs):
             expected = 800 + (1 if index == 0 else 0)
             wait_for(lambda: store.series.count_points(run.id) == expected, what=f"all points of {run.id}")  # noqa: B023
             assert store.runs.get(run.id).status == "finished"
+        wait_for(lambda: store.dead_letters.count() == 1, what="the malformed entry dead-lettered")
         exporter = service.service.exporter
         assert exporter is not None
         wait_for(lambda: exporter.stream_stats, what="lag/pending read from every shard")
@@ -103,6 +109,7 @@ def test_the_pipeline_on_a_redis_cluster_stores_every_point_of_runs_on_every_nod
             shard = shard_for(run.id, SHARDS)
             assert client.get(cluster_settings.keys.committed(shard, run.id, run.writer)) is not None
         assert client.xlen(cluster_settings.keys.alerts) >= 1  # the NaN alert, published on the cluster
+        assert client.xlen(cluster_settings.keys.dead_letters) == 1
     finally:
         client.close()
     assert not list((cluster_settings.home / "spool").rglob("*.seg"))
