@@ -182,25 +182,58 @@ def _cluster_port() -> int:
 class RedisCluster3:
     """Three masters on 127.0.0.1 ports, slots spread by ``redis-cli --cluster create``."""
 
-    def __init__(self, directory: Path, password: str | None = None, users: Sequence[str] = ()) -> None:
+    def __init__(
+        self, directory: Path, password: str | None = None, users: Sequence[str] = (), certs: Certs | None = None
+    ) -> None:
+        """``certs``: every node speaks TLS only (clients and the cluster bus), asking for client certificates."""
         cli = need_binary("redis-cli", package="redis-tools")
         self.ports = [_cluster_port() for _ in range(3)]
         auth = [f"requirepass {password}", f"masterauth {password}"] if password else []
         self.nodes: list[ConfiguredRedis] = []
         userinfo = f":{password}@" if password else ""
+        scheme = "rediss" if certs else "redis"
+        tls_kwargs: dict[str, str] = {}
+        tls_cli: list[str] = []
+        if certs:
+            tls_kwargs = {
+                "ssl_ca_certs": str(certs.ca),
+                "ssl_certfile": str(certs.client_cert),
+                "ssl_keyfile": str(certs.client_key),
+            }
+            tls_cli = [
+                "--tls",
+                "--cacert",
+                str(certs.ca),
+                "--cert",
+                str(certs.client_cert),
+                "--key",
+                str(certs.client_key),
+            ]
         try:
             for port in self.ports:
+                listen = [f"port {port}"]
+                if certs:
+                    listen = [
+                        "port 0",
+                        f"tls-port {port}",
+                        "tls-cluster yes",
+                        "tls-replication yes",
+                        f"tls-cert-file {certs.server_cert}",
+                        f"tls-key-file {certs.server_key}",
+                        f"tls-ca-cert-file {certs.ca}",
+                        "tls-auth-clients yes",
+                    ]
                 lines = [
-                    f"port {port}",
+                    *listen,
                     "cluster-enabled yes",
                     f"cluster-config-file nodes-{port}.conf",
                     "cluster-node-timeout 5000",
                     *auth,
                     *users,
                 ]
-                url = f"redis://{userinfo}127.0.0.1:{port}/0"
-                self.nodes.append(ConfiguredRedis(directory / str(port), lines, port, url, {}))
-            command = [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports), "--cluster-yes"]
+                url = f"{scheme}://{userinfo}127.0.0.1:{port}/0"
+                self.nodes.append(ConfiguredRedis(directory / str(port), lines, port, url, tls_kwargs))
+            command = [cli, *tls_cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports), "--cluster-yes"]
             if password:
                 command[1:1] = ["-a", password, "--no-auth-warning"]
             created = subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -209,7 +242,7 @@ class RedisCluster3:
         except BaseException:
             self.kill()
             raise
-        self.url = f"redis+cluster://{userinfo}127.0.0.1:{self.ports[0]}/0"
+        self.url = f"{scheme}+cluster://{userinfo}127.0.0.1:{self.ports[0]}/0"
 
     def _ok(self) -> bool:
         return all(node.admin.cluster("info").get("cluster_state") == "ok" for node in self.nodes)

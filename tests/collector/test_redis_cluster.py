@@ -20,9 +20,9 @@ import emitter
 from alerts import parse_rules
 from collector.redis_connect import COLLECTOR_ACL_COMMANDS, EMITTER_ACL_COMMANDS, acl_rule, sync_client
 from emitter.events import GROUP, shard_for
-from tests.helpers import ThreadedService, free_port, wait_for
+from tests.helpers import ThreadedCollector, ThreadedService, free_port, wait_for
 from tests.prom import scrape, value
-from tests.redis_team import RedisCluster3
+from tests.redis_team import RedisCluster3, make_certs
 
 SHARDS = 12
 
@@ -165,3 +165,41 @@ def test_the_emitter_reads_watermarks_of_several_shards_without_crossslot(cluste
     client.close()
     writer.close()
     assert_no_command_was_denied(cluster)
+
+
+def test_the_pipeline_on_a_tls_redis_cluster_with_client_certificates(tmp_path, settings, store, monkeypatch):
+    certs = make_certs(tmp_path / "certs")
+    made = RedisCluster3(tmp_path / "tls-cluster", password="admin-pw", certs=certs)
+    try:
+        files = {"CA": certs.ca, "CERT": certs.client_cert, "KEY": certs.client_key}
+        for name, path in files.items():
+            monkeypatch.setenv(f"RUNWATCH_REDIS_TLS_{name}", str(path))
+        monkeypatch.setenv("RUNWATCH_REDIS_URL", made.url)  # rediss+cluster://:admin-pw@127.0.0.1:PORT/0
+        monkeypatch.setenv("RUNWATCH_PREFIX", settings.prefix)
+        monkeypatch.setenv("RUNWATCH_HOME", str(settings.home))
+        monkeypatch.setenv("RUNWATCH_SHARDS", str(SHARDS))
+        tls_settings = settings.model_copy(
+            update={
+                "redis_url": made.url,
+                "shards": SHARDS,
+                "redis_tls_ca": certs.ca,
+                "redis_tls_cert": certs.client_cert,
+                "redis_tls_key": certs.client_key,
+            }
+        )
+        running = ThreadedCollector(tls_settings, store).start()
+        try:
+            runs = []
+            for index in range(4):
+                run = emitter.init("tls-cluster", name=f"run-{index}")
+                for step in range(250):
+                    run.log({"loss": step / 250}, step=step)
+                run.finish()
+                runs.append(run)
+            for run in runs:
+                wait_for(lambda: store.series.count_points(run.id) == 250, what=f"{run.id} over TLS")  # noqa: B023
+        finally:
+            running.stop()
+        assert not list((settings.home / "spool").rglob("*.seg"))
+    finally:
+        made.kill()
