@@ -15,7 +15,6 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis.asyncio as aioredis
 import uvicorn
 from prometheus_client import CollectorRegistry
 
@@ -28,6 +27,7 @@ from .consumer import Consumer
 from .digests import DigestScheduler
 from .embedded_redis import EmbeddedRedis
 from .exporter import Exporter
+from .redis_connect import async_client
 from .settings import Settings
 from .store import Store, open_store
 
@@ -125,7 +125,7 @@ class Service:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop.set)
-        redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
+        redis = async_client(self.redis_url, self.settings)
         self.store = self.store or open_store(self.settings, for_collector=True)
         self.consumer = Consumer(self.settings, redis=redis, store=self.store)
         self.exporter = Exporter(self.settings, registry=self.registry, consumer=self.consumer)

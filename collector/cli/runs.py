@@ -13,6 +13,8 @@ from rich.table import Table
 from emitter._redis_url import resolve_redis_url
 from emitter.events import VALUE_KINDS, ContractError, Keys, decode_entry, shard_for
 
+from ..errors import ConfigError
+from ..redis_connect import sync_client
 from .common import (
     age,
     common_options,
@@ -110,7 +112,10 @@ def tail(home: Path | None, redis_url: str | None, run_ref: str, prefix: str | N
     if store_exists(settings):
         run_id = existing_store(settings).runs.resolve(run_ref) or run_ref
 
-    client = redis.Redis.from_url(resolve_redis_url(settings.redis_url, settings.home))
+    try:
+        client = sync_client(resolve_redis_url(settings.redis_url, settings.home), settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     published = client.get(settings.keys.shards)
     shards = int(published) if published else settings.shards
     stream = Keys(settings.prefix).stream(shard_for(run_id, shards))
