@@ -74,6 +74,8 @@ class Run:
     never raises for a transport failure. An exception inside ``with`` marks the run
     ``failed`` with its traceback; SIGTERM marks it ``killed``; a normal exit without
     ``finish()`` marks it ``finished``; ``sys.exit(n)`` records ``n`` (0 finished, else failed).
+    ``system_metrics`` (on by default) samples CPU, memory, disk, network and GPUs on a thread of
+    the emitter's own every ``RUNWATCH_SYSTEM_INTERVAL`` seconds (``_system.py``).
     """
 
     def __init__(
