@@ -1,0 +1,40 @@
+"""The W&B-shaped client on the artifact store: ``wandb.save``, ``log_artifact(Artifact)``, ``wandb.Image`` values."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+
+import emitter as wandb
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_save_artifacts_and_logged_images_reach_the_artifact_store(artifact_env, collector, store, api, tmp_path):
+    checkpoints = tmp_path / "ckpt"
+    checkpoints.mkdir()
+    (checkpoints / "epoch-1.pt").write_bytes(b"weights 1")
+    (checkpoints / "epoch-2.pt").write_bytes(b"weights 2")
+    (tmp_path / "vocab.txt").write_text("a\nb\n")
+    run = wandb.init(project="wandb-artifacts")
+    with pytest.warns(wandb.UnsupportedWarning, match="captions"):
+        wandb.log({"samples": [wandb.Image(np.zeros((4, 4, 3), dtype=np.uint8), caption="black")], "loss": 1.0})
+    saved = wandb.save(str(checkpoints / "*.pt"), base_path=str(tmp_path), policy="now")
+    bundle = wandb.Artifact("tokenizer", type="dataset", description="the vocabulary", metadata={"size": 2})
+    bundle.add_file(tmp_path / "vocab.txt")
+    bundle.add_dir(checkpoints, name="with/checkpoints")
+    handle = run.log_artifact(bundle, aliases=["latest-good"])
+    for each in [*saved, handle]:
+        assert each.wait(60), each.error
+    wandb.finish()
+
+    stored = {version.name: version for version in store.artifacts.for_run(run.id)}
+    assert set(stored) == {"ckpt/epoch-1.pt", "ckpt/epoch-2.pt", "tokenizer", "samples"}
+    assert stored["samples"].type == "image"
+    tokenizer = stored["tokenizer"]
+    assert (tokenizer.type, tokenizer.aliases) == ("dataset", ["latest-good"])
+    assert tokenizer.metadata == {"size": 2, "description": "the vocabulary"}
+    got = httpx.get(f"{api.url}/api/v1/runs/{run.id}/artifacts/tokenizer/with/checkpoints/epoch-2.pt", timeout=30)
+    assert got.content == b"weights 2"
+    got = httpx.get(f"{api.url}/api/v1/runs/{run.id}/artifacts/tokenizer/vocab.txt", timeout=30)
+    assert got.text == "a\nb\n"
