@@ -30,15 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from ._artifacts import ArtifactHandle
-from ._validate import as_step, plain
+from ._validate import plain
 from ._wandb_config import Config, Summary, UnsupportedWarning, as_mapping
+from .events import Kind
 from .run import Run
 
 logger = logging.getLogger(__name__)
 
 UNSET: Any = object()  # finish()'s status when none is given (None stays the error it always was)
 DEFAULT_WAIT = 60.0  # seconds between two alerts of one title (W&B's default)
-_NUMBERS = (float, int)
+_NUMBERS = (float, int)  # what wait_duration takes besides a timedelta
 
 
 class AlertLevel(StrEnum):
@@ -163,45 +164,27 @@ class WandbRun(Run):
     def log(
         self, values: Mapping[str, Any], step: int | None = None, commit: bool | None = None, sync: Any = None
     ) -> None:
-        """``Run.log`` plus W&B's ``commit=False`` (the step does not advance) and ``Image`` values."""
+        """``Run.log`` plus W&B's ``commit=False`` (the next call keeps the step) and ``Image`` values."""
         if sync is not None:
             self.say("log.sync", "log(sync=...) is ignored: runwatch always sends in the background")
-        at = self._next_step if step is None else as_step(step)
-        numbers: Mapping[str, Any] = values
-        try:
-            for value in values.values():
-                if type(value) not in _NUMBERS:
-                    numbers = self._split(list(values.items()), at)
-                    break
-            else:
-                self.last_logged.update(values)
-        except AttributeError:
-            raise TypeError(f"log() takes a mapping of metric name to number, got {type(values).__name__}") from None
-        super().log(numbers, at)
+        super().log(values, step)
         if commit is False:
-            self._next_step = at  # W&B: the next log() adds to the same step
+            self._next_step -= 1  # W&B: the next log() adds to the same step
 
-    def _split(self, items: list[tuple[str, Any]], step: int) -> dict[str, Any]:
-        """The slow path: flatten nested dicts with ``/``, store images, drop W&B objects we lack."""
-        out: dict[str, Any] = {}
-        stack = [("", items)]
-        while stack:
-            prefix, pairs = stack.pop()
-            for key, value in pairs:
-                name = f"{prefix}{key}"
-                if isinstance(value, Mapping) and all(isinstance(inner, str) and inner for inner in value):
-                    stack.append((f"{name}/", list(value.items())))  # other keys: Run.log names the fault
-                elif isinstance(value, Image) or (
-                    isinstance(value, (list, tuple)) and value and all(isinstance(v, Image) for v in value)
-                ):
-                    for image in value if isinstance(value, (list, tuple)) else [value]:
-                        self._log_image(name, image, step)
-                elif isinstance(value, Unsupported):
-                    continue  # said when it was made
-                else:
-                    out[name] = value
-                    self.last_logged[name] = value
-        return out
+    def _admit(self, clean: dict[str, float], key: Any, value: Any, depth: int) -> None:
+        """``Run.log``'s slow path (numbers take the fast one), first taking images and W&B stand-ins."""
+        if isinstance(value, Image) or (
+            isinstance(value, (list, tuple)) and value and all(isinstance(v, Image) for v in value)
+        ):
+            for image in value if isinstance(value, (list, tuple)) else [value]:
+                self._log_image(str(key), image, self._next_step - 1)  # log() has set the next step already
+        elif not isinstance(value, Unsupported):  # a stand-in was said when it was made
+            super()._admit(clean, key, value, depth)
+
+    def _emit(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind is Kind.METRICS:
+            self.last_logged.update(payload["values"])  # the summary's defaults: one C-level update per call
+        super()._emit(kind, payload)
 
     def _log_image(self, key: str, image: Image, step: int) -> None:
         if image.caption is not None or image.extra:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import warnings
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ import pytest
 import emitter
 from emitter import UnsupportedWarning
 from emitter._spool import Spool
-from tests.helpers import run_python, wait_for
+from tests.helpers import ROOT, run_python, wait_for
 
 # A typical W&B training script; only its first line differs from the one W&B users run.
 WANDB_SCRIPT = r"""
@@ -234,3 +235,15 @@ def test_before_init_the_module_run_is_none_and_config_says_what_to_do():
     assert emitter.run is None
     with pytest.raises(RuntimeError, match="call emitter.init"):
         emitter.config.lr  # noqa: B018
+
+
+def test_the_example_in_docs_wandb_md_runs_as_written(emitter_env, collector, store):
+    [example] = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "wandb.md").read_text(), flags=re.DOTALL)
+    done = run_python(example, emitter_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_id, last_loss = done.stdout.split()
+    run = wait_for(lambda: (r := store.runs.get(run_id)) and r.status == "finished" and r, what="the run finished")
+    assert (run.project, run.params["lr"], run.params["summary/best_acc"]) == ("docs-wandb", 3e-4, 0.8)
+    assert float(last_loss) == 1 / 30
+    wait_for(lambda: len(list(store.series.points(run_id, ["train/loss"]))) == 30, what="every train/loss point")
+    assert [a.title for a in store.alerts.user_alerts(run_id=run_id)] == ["good enough"]
