@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import httpx
 import numpy as np
 import pytest
@@ -17,8 +19,12 @@ def test_save_artifacts_and_logged_images_reach_the_artifact_store(artifact_env,
     (checkpoints / "epoch-2.pt").write_bytes(b"weights 2")
     (tmp_path / "vocab.txt").write_text("a\nb\n")
     run = wandb.init(project="wandb-artifacts")
-    with pytest.warns(wandb.UnsupportedWarning, match="captions"):
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
         wandb.log({"samples": [wandb.Image(np.zeros((4, 4, 3), dtype=np.uint8), caption="black")], "loss": 1.0})
+    assert [str(w.message) for w in said if w.category is wandb.UnsupportedWarning] == [
+        "runwatch: Image captions, modes, boxes and masks are not stored; the image is"
+    ]
     saved = wandb.save(str(checkpoints / "*.pt"), base_path=str(tmp_path), policy="now")
     bundle = wandb.Artifact("tokenizer", type="dataset", description="the vocabulary", metadata={"size": 2})
     bundle.add_file(tmp_path / "vocab.txt")
