@@ -53,12 +53,16 @@ def system_interval(enabled: bool | None = None) -> float | None:
 
 def default_probes() -> list[Probe]:
     """Every probe this machine offers: host and process CPU and memory, cgroup limits, disk, network, GPUs."""
+    try:
+        workdir = os.getcwd()
+    except OSError:  # the working directory was removed under the job
+        workdir = os.sep
     probes: list[Probe] = [
         HostCpu(),
         ProcessUsage(),
         HostMemory(),
         CgroupLimits(),
-        DiskSpace(os.getcwd()),
+        DiskSpace(workdir),
         DiskIo(),
         Network(),
     ]

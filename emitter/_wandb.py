@@ -28,8 +28,10 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ._artifacts import ArtifactHandle
+from ._http import DEFAULT_API_URL
 from ._validate import plain
 from ._wandb_config import Config, Summary, UnsupportedWarning, as_mapping
 from .events import Kind
@@ -154,6 +156,21 @@ class WandbRun(Run):
         self.summary = Summary(self.last_logged, self.log_params)
         self.defined_metrics: dict[str, DefinedMetric] = {}
         self._alerts_sent: dict[str, float] = {}  # title → when it was last sent (monotonic)
+        self._dir: Path | None = None  # run.dir, once asked for
+
+    @property
+    def url(self) -> str:
+        """The run's dashboard page (``RUNWATCH_PUBLIC_URL``, else ``RUNWATCH_URL``, else the local default)."""
+        base = os.environ.get("RUNWATCH_PUBLIC_URL") or os.environ.get("RUNWATCH_URL") or DEFAULT_API_URL
+        return f"{base.rstrip('/')}/runs/{quote(self.id, safe='')}"
+
+    @property
+    def dir(self) -> str:
+        """W&B's ``run.dir``: a directory for the run's files; what it holds at ``finish()`` is stored as artifact ``files``."""
+        path = self.home / "runs" / self.id / "files"
+        path.mkdir(parents=True, exist_ok=True)
+        self._dir = path
+        return str(path)
 
     def say(self, topic: str, message: str) -> None:
         """Say ``message`` once on this run (an ``UnsupportedWarning`` naming the user's line)."""
@@ -292,7 +309,18 @@ class WandbRun(Run):
             status = UNSET
         if status is UNSET:
             status = "failed" if exit_code else "finished"
+        if self._dir is not None and not self.finished and os.getpid() == self._owner_pid:
+            self._store_dir(self._dir)
         super().finish(status, exit_code=exit_code, traceback=traceback, message=message)
+
+    def _store_dir(self, path: Path) -> None:
+        """``run.dir``'s files as the artifact ``files`` (W&B uploads them at the end); never fails the finish."""
+        self._dir = None
+        try:
+            if any(child.is_file() for child in path.rglob("*")):
+                super().log_artifact(path, "files", type="file")
+        except (OSError, ValueError, TypeError) as problem:
+            logger.warning("runwatch: run.dir %s was not stored: %s", path, problem)
 
 
 def init_options(options: dict[str, Any], resume: Any, run_id: str | None, said: set[str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import emitter as wandb
+from tests.helpers import wait_for
 
 
 @pytest.mark.parametrize("backend", ["local"], indirect=True)
@@ -32,10 +33,14 @@ def test_save_artifacts_and_logged_images_reach_the_artifact_store(artifact_env,
     handle = run.log_artifact(bundle, aliases=["latest-good"])
     for each in [*saved, handle]:
         assert each.wait(60), each.error
+    with open(f"{wandb.run.dir}/notes.txt", "w") as notes:  # W&B's run.dir: stored when the run ends
+        notes.write("converged")
+    assert run.url == f"{api.url}/runs/{run.id}"
     wandb.finish()
 
+    names = {"ckpt/epoch-1.pt", "ckpt/epoch-2.pt", "tokenizer", "samples", "files"}
+    wait_for(lambda: {version.name for version in store.artifacts.for_run(run.id)} == names, what="every artifact")
     stored = {version.name: version for version in store.artifacts.for_run(run.id)}
-    assert set(stored) == {"ckpt/epoch-1.pt", "ckpt/epoch-2.pt", "tokenizer", "samples"}
     assert stored["samples"].type == "image"
     tokenizer = stored["tokenizer"]
     assert (tokenizer.type, tokenizer.aliases) == ("dataset", ["latest-good"])
@@ -44,3 +49,5 @@ def test_save_artifacts_and_logged_images_reach_the_artifact_store(artifact_env,
     assert got.content == b"weights 2"
     got = httpx.get(f"{api.url}/api/v1/runs/{run.id}/artifacts/tokenizer/vocab.txt", timeout=30)
     assert got.text == "a\nb\n"
+    got = httpx.get(f"{api.url}/api/v1/runs/{run.id}/artifacts/files/notes.txt", timeout=30)
+    assert got.text == "converged"
