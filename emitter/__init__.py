@@ -25,7 +25,7 @@ import types
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _hooks
 from ._artifacts import ArtifactHandle
@@ -161,6 +161,8 @@ class _EmitterModule(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _EmitterModule
+if TYPE_CHECKING:  # what type checkers should see for emitter.run (not the submodule of that name)
+    run: WandbRun | None
 
 
 class _PreInit:

@@ -33,7 +33,8 @@ def test_save_artifacts_and_logged_images_reach_the_artifact_store(artifact_env,
     handle = run.log_artifact(bundle, aliases=["latest-good"])
     for each in [*saved, handle]:
         assert each.wait(60), each.error
-    with open(f"{wandb.run.dir}/notes.txt", "w") as notes:  # W&B's run.dir: stored when the run ends
+    assert wandb.run is run
+    with open(f"{run.dir}/notes.txt", "w") as notes:  # W&B's run.dir: stored when the run ends
         notes.write("converged")
     assert run.url == f"{api.url}/runs/{run.id}"
     wandb.finish()
