@@ -6,10 +6,11 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import emitter
 from emitter._cgroup import CgroupLimits
-from emitter._gpu import open_gpus
+from emitter._gpu import Gpus, open_gpus
 from emitter._probes import MB, DiskIo, HostCpu, HostMemory, Network
 from emitter._system import SystemSampler, default_probes, system_interval
 from tests.helpers import wait_for
@@ -127,6 +128,51 @@ def test_without_nvml_or_without_a_gpu_there_is_no_gpu_probe_and_nothing_is_said
     assert open_gpus() is None
     assert not any(name.startswith("system/gpu/") for probe in default_probes() for name in probe.sample(0.0))
     assert [r for r in caplog.records if r.name.startswith("emitter")] == []
+
+
+class FakeNvml:
+    """NVML's Python surface as ``Gpus`` uses it (no GPU here): two boards, the second without a power sensor."""
+
+    NVML_TEMPERATURE_GPU = 0
+
+    class NVMLError(Exception):
+        pass
+
+    def nvmlDeviceGetUtilizationRates(self, handle):
+        return SimpleNamespace(gpu=[97, 3][handle], memory=[40, 1][handle])
+
+    def nvmlDeviceGetTemperature(self, handle, sensor):
+        return [71, 35][handle]
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        if handle == 1:
+            raise self.NVMLError("Not Supported")
+        return 250_000  # milliwatts
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return SimpleNamespace(used=[8 << 30, 0][handle], total=16 << 30)
+
+    def nvmlShutdown(self):
+        pass
+
+
+def test_each_gpu_reports_under_its_index_and_a_value_it_lacks_is_left_out():
+    values = Gpus(FakeNvml(), [0, 1]).sample(0.0)
+    assert values == {
+        "system/gpu/0/utilization": 97.0,
+        "system/gpu/0/memory_utilization": 40.0,
+        "system/gpu/0/temperature": 71.0,
+        "system/gpu/0/power_w": 250.0,
+        "system/gpu/0/memory_used_mb": 8192.0,
+        "system/gpu/0/memory_total_mb": 16384.0,
+        "system/gpu/0/memory_percent": 50.0,
+        "system/gpu/1/utilization": 3.0,
+        "system/gpu/1/memory_utilization": 1.0,
+        "system/gpu/1/temperature": 35.0,
+        "system/gpu/1/memory_used_mb": 0.0,
+        "system/gpu/1/memory_total_mb": 16384.0,
+        "system/gpu/1/memory_percent": 0.0,
+    }
 
 
 # ------------------------------------------------------------------ sampler
