@@ -19,6 +19,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 SCRIPTS = [  # cheapest first, so a broken setup shows early
     "bench_engine.py",
+    "bench_system.py",
     "bench_series.py",
     "bench_scrape.py",
     "bench_many_runs.py",

@@ -23,6 +23,7 @@ from ._provenance import Provenance, artifact_ref, dataset_entry, dataset_param
 from ._redis_url import DEFAULT_REDIS_URL, resolve_redis_url
 from ._sender import Sender
 from ._spool import Spool
+from ._system import start_sampler
 from ._validate import (
     DroppedValues,
     admit_key,
@@ -78,6 +79,8 @@ class Run:
     never raises for a transport failure. An exception inside ``with`` marks the run
     ``failed`` with its traceback; SIGTERM marks it ``killed``; a normal exit without
     ``finish()`` marks it ``finished``; ``sys.exit(n)`` records ``n`` (0 finished, else failed).
+    ``system_metrics`` (on by default) samples CPU, memory, disk, network and GPUs on a thread of
+    the emitter's own every ``RUNWATCH_SYSTEM_INTERVAL`` seconds (``_system.py``).
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class Run:
         max_queue: int | None = None,
         strict: bool | None = None,
         data: Any = None,
+        system_metrics: bool | None = None,
     ) -> None:
         self.project = check_project(project)
         run_id = check_run_id(run_id)
@@ -155,6 +159,7 @@ class Run:
         self._emit(Kind.STATUS, {"status": RunStatus.RUNNING.value})
         self._sender.start()
         self._provenance = Provenance.start(config or {}, data, self.log_params)  # DVC, LFS: on its own thread
+        self._system = start_sampler(system_metrics, self._log_system)  # None when off
 
     def __repr__(self) -> str:
         return f"<Run id={self.id} name={self.name!r} project={self.project!r} {self._sender!r}>"
@@ -190,6 +195,11 @@ class Run:
             self._emit(Kind.METRICS, {"step": step, "values": clean})
         elif self._strict:
             raise ValueError("log() needs at least one metric value")
+
+    @property
+    def step(self) -> int:
+        """The step the next ``log()`` without one gets (one past the last step logged)."""
+        return self._next_step
 
     @property
     def dropped_values(self) -> dict[str, int]:
@@ -291,6 +301,8 @@ class Run:
         with _hooks.sigterm_deferred(), self._finish_lock:  # a SIGTERM meanwhile waits for the drain
             if self.finished:
                 return
+            if self._system is not None:
+                self._system.stop()  # no sample after the end
             self._report_dropped()  # the last counts of dropped values
             self.finished = True
             payload: dict[str, Any] = {"status": status}
@@ -380,6 +392,10 @@ class Run:
         if self.finished and kind != Kind.STATUS:
             raise RuntimeError(f"run {self.id} is finished; start a new one with emitter.init()")
         self._sender.put([None, time.time(), kind, payload])  # the sender stamps the seq
+
+    def _log_system(self, values: dict[str, float]) -> None:
+        """A system sample (sampler thread), at the last step logged: it never advances the run's progress."""
+        self._emit(Kind.SYSTEM, {"step": max(self._next_step - 1, 0), "values": values})
 
     def _heartbeat(self) -> None:
         if not self.finished:  # spool figures feed the exporter's replay counters

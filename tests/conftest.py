@@ -91,6 +91,13 @@ def database_url(store_backend: str, request: pytest.FixtureRequest, monkeypatch
     return database.url
 
 
+@pytest.fixture(autouse=True)
+def _system_sampler_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """System metrics are on by default: every run of the suite starts and stops its sampler, but one
+    sample an hour keeps them out of tests that count series; tests of the sampler set their own interval."""
+    monkeypatch.setenv("RUNWATCH_SYSTEM_INTERVAL", "3600")
+
+
 @pytest.fixture
 def prefix() -> str:
     """A key prefix of this test's own, so a shared Redis is never touched outside it."""
