@@ -139,7 +139,7 @@ class MlflowWriter:
         """Wait until the watermark of (run, writer) reaches ``seq``, at most ``mlflow_commit_wait`` seconds."""
         key = self._settings.keys.committed(shard_for(run_id, self._settings.shards), run_id, writer)
         deadline = time.monotonic() + self._settings.mlflow_commit_wait
-        pause = 0.001
+        started = time.monotonic()
         while True:
             mark = await self._redis.get(key)
             if mark is not None and int(mark) >= seq:
@@ -148,8 +148,8 @@ class MlflowWriter:
                 self.late += 1
                 logger.warning("mlflow write for run %s not committed within the wait; answered anyway", run_id)
                 return False
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.02)
+            # a Redis GET costs ~50 us: poll every millisecond while a commit is usually due, then every 10
+            await asyncio.sleep(0.001 if time.monotonic() - started < 0.1 else 0.01)
 
 
 def request_digest(route: str, run_id: str, body: bytes) -> str:
