@@ -41,3 +41,23 @@ def test_a_typical_mlflow_script_becomes_a_runwatch_run(mlflow_api, collector, s
 
     rest = httpx.get(f"{server.url}/api/v1/runs/{run_id}/metrics", params={"max_points": 0}).json()
     assert rest["series"]["nan_metric"]
+
+
+def test_log_artifact_and_a_logged_model_round_trip_through_the_artifact_store(mlflow_api, collector, store, tmp_path):
+    mlflow_api()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello runwatch\n")
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "a.csv").write_text("x,y\n1,2\n")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(notes))
+        mlflow.log_artifacts(str(tmp_path / "plots"), artifact_path="plots")
+    run_id = run.info.run_id
+    client = MlflowClient()
+    listed = sorted((f.path, f.is_dir) for f in client.list_artifacts(run_id))
+    assert listed == [("notes.txt", False), ("plots", True)]
+    assert [f.path for f in client.list_artifacts(run_id, "plots")] == ["plots/a.csv"]
+    back = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="notes.txt", dst_path=str(tmp_path / "dl"))
+    assert open(back).read() == "hello runwatch\n"
+    stored = {v.name: v for v in store.artifacts.for_run(run_id)}
+    assert set(stored) == {"notes.txt", "plots/a.csv"}  # runwatch artifacts, listed and downloadable natively

@@ -13,7 +13,6 @@ The mapping, stated once:
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from emitter.events import json_number
@@ -23,6 +22,7 @@ from ...store.records import RunRecord
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_PROJECT = "Default"
 TAG_PREFIX = "mlflow.tags/"
+MODEL_PREFIX = "mlflow.models/"  # a logged model's record (``models``)
 LIFECYCLE_PARAM = "mlflow.lifecycle_stage"
 USER_PARAM = "mlflow.user_id"
 RUN_NAME_TAG = "mlflow.runName"
@@ -76,7 +76,7 @@ def split_params(params: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]
         if key.startswith(TAG_PREFIX):
             if value is not None:
                 tags[key[len(TAG_PREFIX) :]] = text_value(value)
-        elif key not in HIDDEN_PARAMS:
+        elif key not in HIDDEN_PARAMS and not key.startswith(MODEL_PREFIX):
             plain[key] = text_value(value)
     return plain, tags
 
@@ -124,7 +124,3 @@ def run_json(run: RunRecord) -> dict[str, Any]:
         "outputs": {},
     }
 
-
-def is_finite_or_special(value: float) -> bool:
-    """Every float MLflow can send: finite, NaN or ±Inf (all are stored exactly)."""
-    return math.isfinite(value) or math.isnan(value) or math.isinf(value)
