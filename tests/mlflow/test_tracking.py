@@ -61,3 +61,106 @@ def test_log_artifact_and_a_logged_model_round_trip_through_the_artifact_store(m
     assert open(back).read() == "hello runwatch\n"
     stored = {v.name: v for v in store.artifacts.for_run(run_id)}
     assert set(stored) == {"notes.txt", "plots/a.csv"}  # runwatch artifacts, listed and downloadable natively
+
+
+def test_nan_and_infinities_read_back_exactly_through_runwatch_rest_and_cli(mlflow_api, collector, store, home):
+    import json
+
+    from click.testing import CliRunner
+
+    from collector.cli import main
+
+    server = mlflow_api()
+    with mlflow.start_run(run_name="nonfinite") as run:
+        for step, value in enumerate([0.5, math.nan, math.inf, -math.inf, -0.0]):
+            mlflow.log_metric("loss", value, step=step)
+    run_id = run.info.run_id
+    export = httpx.get(f"{server.url}/api/v1/runs/{run_id}/export.csv").text
+    assert [line.split(",")[-1] for line in export.splitlines()[1:]] == ["0.5", "nan", "inf", "-inf", "-0.0"]
+    result = CliRunner().invoke(main, ["export", run_id, "--home", str(home), "--format", "jsonl"])
+    assert [json.loads(line)["value"] for line in result.output.splitlines()][:4] == [0.5, "NaN", "Infinity", "-Infinity"]
+    nan = next(p.value for p in store.series.points(run_id, ["loss"]) if p.step == 1)
+    assert nan != nan  # NaN exact, not None or a string
+
+
+def test_search_runs_with_a_filter_and_end_run_finished_or_failed(mlflow_api, collector):
+    mlflow_api()
+    experiment = mlflow.set_experiment("search-me").experiment_id
+    for lr, status in ((0.1, "FINISHED"), (0.01, "FAILED"), (0.001, "FINISHED")):
+        with mlflow.start_run(run_name=f"lr-{lr}"):
+            mlflow.log_param("lr", lr)
+            mlflow.set_tag("family", "small" if lr < 0.05 else "big")
+            mlflow.log_metric("acc", 1 - lr)
+            if status == "FAILED":
+                mlflow.end_run(status="FAILED")
+    client = MlflowClient()
+    found = client.search_runs([experiment], filter_string="metrics.acc > 0.95 and tags.family = 'small'")
+    assert sorted(r.info.run_name for r in found) == ["lr-0.001", "lr-0.01"]
+    failed = client.search_runs([experiment], filter_string="attributes.status = 'FAILED'")
+    assert [r.info.run_name for r in failed] == ["lr-0.01"]
+    by_param = client.search_runs([experiment], filter_string="params.lr = '0.1'")
+    assert [(r.info.run_name, r.info.status) for r in by_param] == [("lr-0.1", "FINISHED")]
+    ordered = client.search_runs([experiment], order_by=["metrics.acc DESC"])
+    assert [r.info.run_name for r in ordered] == ["lr-0.001", "lr-0.01", "lr-0.1"]
+    assert [e.name for e in client.search_experiments(filter_string="name = 'search-me'")] == ["search-me"]
+
+
+def test_malformed_requests_get_mlflow_shaped_errors_and_lose_nothing(mlflow_api, collector, store):
+    server = mlflow_api()
+    with mlflow.start_run() as run:
+        mlflow.log_metric("loss", 1.0, step=0)
+    run_id = run.info.run_id
+    api = f"{server.url}/api/2.0/mlflow"
+    refused = {
+        "not json": httpx.post(f"{api}/runs/log-batch", content=b"{nope"),
+        "bad value": httpx.post(
+            f"{api}/runs/log-batch",
+            json={"run_id": run_id, "metrics": [{"key": "loss", "value": 2.0, "timestamp": 1, "step": 1},
+                                                {"key": "loss", "value": "high", "timestamp": 1, "step": 2}]},
+        ),
+        "too many": httpx.post(
+            f"{api}/runs/log-batch",
+            json={"run_id": run_id, "metrics": [{"key": "m", "value": 1, "timestamp": 1, "step": s} for s in range(1001)]},
+        ),
+        "no run": httpx.post(f"{api}/runs/log-metric", json={"run_id": "nope", "key": "x", "value": 1, "timestamp": 1}),
+        "bad status": httpx.post(f"{api}/runs/update", json={"run_id": run_id, "status": "DONE"}),
+    }
+    httpx.post(f"{api}/runs/log-parameter", json={"run_id": run_id, "key": "lr", "value": "0.1"}).raise_for_status()
+    refused["param changed"] = httpx.post(f"{api}/runs/log-parameter", json={"run_id": run_id, "key": "lr", "value": "1"})
+    codes = {what: (r.status_code, r.json()["error_code"]) for what, r in refused.items()}
+    assert codes == {
+        "not json": (400, "MALFORMED_REQUEST"),
+        "bad value": (400, "INVALID_PARAMETER_VALUE"),
+        "too many": (400, "INVALID_PARAMETER_VALUE"),
+        "no run": (404, "RESOURCE_DOES_NOT_EXIST"),
+        "bad status": (400, "INVALID_PARAMETER_VALUE"),
+        "param changed": (400, "INVALID_PARAMETER_VALUE"),
+    }
+    assert "at most 1000 metrics" in refused["too many"].json()["message"]
+    assert "'high'" in refused["bad value"].json()["message"]
+    # nothing of a refused batch is stored (not even its good first metric), and what came before is intact
+    assert [(p.step, p.value) for p in store.series.points(run_id)] == [(0, 1.0)]
+    assert store.runs.get(run_id).params["lr"] == "0.1"
+    missing = httpx.get(f"{api}/experiments/get-by-name", params={"experiment_name": "absent"})
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    info = httpx.get(f"{server.url}/api/3.0/mlflow/server-info")
+    assert (info.status_code, info.json()["error_code"]) == (404, "ENDPOINT_NOT_FOUND")
+
+
+def test_mlflow_tracking_token_is_a_runwatch_token_with_its_roles(mlflow_api, collector, store, monkeypatch):
+    server = mlflow_api(auth=True)
+    _, writer_token = store.tokens.create("writer", "ci", 0.0)
+    _, viewer_token = store.tokens.create("viewer", "dash", 0.0)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", writer_token)
+    with mlflow.start_run() as run:
+        mlflow.log_metric("loss", 0.1)
+    api = f"{server.url}/api/2.0/mlflow"
+    anonymous = httpx.get(f"{api}/runs/get", params={"run_id": run.info.run_id})
+    assert (anonymous.status_code, anonymous.json()["error_code"]) == (401, "UNAUTHENTICATED")
+    body = {"run_id": run.info.run_id, "key": "x", "value": 1, "timestamp": 1}
+    unauthenticated = httpx.post(f"{api}/runs/log-metric", json=body)
+    assert (unauthenticated.status_code, unauthenticated.json()["error_code"]) == (401, "UNAUTHENTICATED")
+    as_viewer = httpx.post(f"{api}/runs/log-metric", json=body, headers={"authorization": f"Bearer {viewer_token}"})
+    assert (as_viewer.status_code, as_viewer.json()["error_code"]) == (403, "PERMISSION_DENIED")
+    basic = httpx.get(f"{api}/runs/get", params={"run_id": run.info.run_id}, auth=("anyone", viewer_token))
+    assert basic.status_code == 200 and basic.json()["run"]["data"]["metrics"][0]["key"] == "loss"

@@ -135,6 +135,6 @@ def translate_order(order_by: Sequence[str]) -> str | None:
             if key not in _SORT_ALIASES:
                 raise invalid(f"Invalid order_by {item[:100]!r}")
             terms.append(direction + _SORT_ALIASES[key])
-        else:
-            terms.append(direction + _field(entity, key))
+        else:  # runwatch's sort takes a key as written, without backticks
+            terms.append(direction + _field(entity, key).replace("`", ""))
     return ", ".join(terms) if terms else None
