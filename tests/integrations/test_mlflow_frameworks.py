@@ -18,10 +18,9 @@ pytestmark = [
 
 
 def test_sklearn_log_model_then_load_model_back_from_runwatch(mlflow_api, collector, store):
+    import mlflow.sklearn
     import numpy as np
     from sklearn.linear_model import LogisticRegression
-
-    import mlflow.sklearn
 
     mlflow_api()
     x = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 2.0], [2.0, 0.0]])

@@ -12,7 +12,6 @@ from collector.api.app import create_app
 from tests.api.server import ServerThread
 
 
-
 @pytest.fixture
 def mlflow_api(settings: Any, store: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ServerThread]]:
     """``mlflow_api(**settings_overrides)``: serve runwatch and point the ``mlflow`` client at it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,7 +26,11 @@ def test_a_typical_mlflow_script_becomes_a_runwatch_run(mlflow_api, collector, s
 
     stored = store.runs.get(run_id)
     assert stored is not None and (stored.project, stored.name, stored.status) == ("resnet", "baseline", "finished")
-    assert {k: stored.params[k] for k in ("lr", "batch", "optimizer")} == {"lr": "0.01", "batch": "32", "optimizer": "adam"}
+    assert {k: stored.params[k] for k in ("lr", "batch", "optimizer")} == {
+        "lr": "0.01",
+        "batch": "32",
+        "optimizer": "adam",
+    }
     loss = [(p.step, p.value) for p in store.series.points(run_id, ["loss"])]
     assert loss == [(s, 1.0 / (s + 1)) for s in range(5)]
     values = {p.key: p.value for p in store.series.points(run_id, ["nan_metric", "up", "down"])}
@@ -58,7 +63,7 @@ def test_log_artifact_and_a_logged_model_round_trip_through_the_artifact_store(m
     assert listed == [("notes.txt", False), ("plots", True)]
     assert [f.path for f in client.list_artifacts(run_id, "plots")] == ["plots/a.csv"]
     back = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="notes.txt", dst_path=str(tmp_path / "dl"))
-    assert open(back).read() == "hello runwatch\n"
+    assert Path(back).read_text() == "hello runwatch\n"
     stored = {v.name: v for v in store.artifacts.for_run(run_id)}
     assert set(stored) == {"notes.txt", "plots/a.csv"}  # runwatch artifacts, listed and downloadable natively
 
@@ -78,7 +83,12 @@ def test_nan_and_infinities_read_back_exactly_through_runwatch_rest_and_cli(mlfl
     export = httpx.get(f"{server.url}/api/v1/runs/{run_id}/export.csv").text
     assert [line.split(",")[-1] for line in export.splitlines()[1:]] == ["0.5", "nan", "inf", "-inf", "-0.0"]
     result = CliRunner().invoke(main, ["export", run_id, "--home", str(home), "--format", "jsonl"])
-    assert [json.loads(line)["value"] for line in result.output.splitlines()][:4] == [0.5, "NaN", "Infinity", "-Infinity"]
+    assert [json.loads(line)["value"] for line in result.output.splitlines()][:4] == [
+        0.5,
+        "NaN",
+        "Infinity",
+        "-Infinity",
+    ]
     nan = next(p.value for p in store.series.points(run_id, ["loss"]) if p.step == 1)
     assert nan != nan  # NaN exact, not None or a string
 
@@ -115,18 +125,28 @@ def test_malformed_requests_get_mlflow_shaped_errors_and_lose_nothing(mlflow_api
         "not json": httpx.post(f"{api}/runs/log-batch", content=b"{nope"),
         "bad value": httpx.post(
             f"{api}/runs/log-batch",
-            json={"run_id": run_id, "metrics": [{"key": "loss", "value": 2.0, "timestamp": 1, "step": 1},
-                                                {"key": "loss", "value": "high", "timestamp": 1, "step": 2}]},
+            json={
+                "run_id": run_id,
+                "metrics": [
+                    {"key": "loss", "value": 2.0, "timestamp": 1, "step": 1},
+                    {"key": "loss", "value": "high", "timestamp": 1, "step": 2},
+                ],
+            },
         ),
         "too many": httpx.post(
             f"{api}/runs/log-batch",
-            json={"run_id": run_id, "metrics": [{"key": "m", "value": 1, "timestamp": 1, "step": s} for s in range(1001)]},
+            json={
+                "run_id": run_id,
+                "metrics": [{"key": "m", "value": 1, "timestamp": 1, "step": s} for s in range(1001)],
+            },
         ),
         "no run": httpx.post(f"{api}/runs/log-metric", json={"run_id": "nope", "key": "x", "value": 1, "timestamp": 1}),
         "bad status": httpx.post(f"{api}/runs/update", json={"run_id": run_id, "status": "DONE"}),
     }
     httpx.post(f"{api}/runs/log-parameter", json={"run_id": run_id, "key": "lr", "value": "0.1"}).raise_for_status()
-    refused["param changed"] = httpx.post(f"{api}/runs/log-parameter", json={"run_id": run_id, "key": "lr", "value": "1"})
+    refused["param changed"] = httpx.post(
+        f"{api}/runs/log-parameter", json={"run_id": run_id, "key": "lr", "value": "1"}
+    )
     codes = {what: (r.status_code, r.json()["error_code"]) for what, r in refused.items()}
     assert codes == {
         "not json": (400, "MALFORMED_REQUEST"),

@@ -73,12 +73,9 @@ async def upload(request: Request, path: str) -> dict[str, Any]:
         raise invalid(f"Invalid artifact path {path[:200]!r}: {exc}") from None
     await get_run(request, run_id)
     limit = request.app.state.settings.artifact_max_bytes
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)
-    try:
+    with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
         sha256, size = await _receive(request, spool, limit)
         await run_in_threadpool(_store_blob, request, spool, sha256, size)
-    finally:
-        spool.close()
     payload = {
         "name": name,
         "uri": f"mlflow-artifacts:/{path.strip('/')}",

@@ -54,7 +54,9 @@ class Body:
                 raise ValueError
             return int(value)
         except (TypeError, ValueError):
-            raise invalid(f"Invalid value {str(value)[:100]!r} for parameter '{name}': an integer is expected.") from None
+            raise invalid(
+                f"Invalid value {str(value)[:100]!r} for parameter '{name}': an integer is expected."
+            ) from None
 
     def items(self, name: str) -> list[dict[str, Any]]:
         value = self.data.get(name) or []

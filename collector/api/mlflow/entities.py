@@ -123,4 +123,3 @@ def run_json(run: RunRecord) -> dict[str, Any]:
         "inputs": {},
         "outputs": {},
     }
-

@@ -12,6 +12,7 @@ its retry decisions: only 408/429/5xx are retried) mean what they say against ru
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -73,6 +74,11 @@ def is_mlflow_path(path: str) -> bool:
     return path.startswith(PREFIXES)
 
 
+async def _answer(answer: Any) -> Any:
+    """FastAPI's own handlers are coroutines; a custom one may return its response directly."""
+    return await answer if inspect.isawaitable(answer) else answer
+
+
 def install_handlers(app: FastAPI) -> None:
     """Answer errors on MLflow paths in MLflow's shape; every other path keeps FastAPI's answers."""
     default_http = app.exception_handlers.get(StarletteHTTPException)
@@ -85,7 +91,7 @@ def install_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Any:
         assert isinstance(exc, StarletteHTTPException)
         if not is_mlflow_path(request.url.path) and default_http is not None:
-            return await default_http(request, exc)
+            return await _answer(default_http(request, exc))
         code = _CODE_OF_STATUS.get(exc.status_code, "INTERNAL_ERROR" if exc.status_code >= 500 else "BAD_REQUEST")
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return JSONResponse(error_body(code, detail), exc.status_code, headers=getattr(exc, "headers", None))
@@ -93,7 +99,7 @@ def install_handlers(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: Exception) -> Any:
         assert isinstance(exc, RequestValidationError)
         if not is_mlflow_path(request.url.path) and default_validation is not None:
-            return await default_validation(request, exc)
+            return await _answer(default_validation(request, exc))
         problems = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in exc.errors()[:5])
         return JSONResponse(error_body("INVALID_PARAMETER_VALUE", f"malformed request: {problems}"), 400)
 

@@ -100,7 +100,11 @@ async def log_batch(request: Request) -> dict[str, Any]:
 
 
 def _check_limits(metrics: int, params: int, tags: int) -> None:
-    for count, limit, what in ((metrics, MAX_METRICS, "metrics"), (params, MAX_PARAMS, "params"), (tags, MAX_TAGS, "tags")):
+    for count, limit, what in (
+        (metrics, MAX_METRICS, "metrics"),
+        (params, MAX_PARAMS, "params"),
+        (tags, MAX_TAGS, "tags"),
+    ):
         if count > limit:
             raise invalid(f"A batch logging request can contain at most {limit} {what}. Got {count} {what}.")
     if metrics + params + tags > MAX_ENTITIES:

@@ -56,7 +56,10 @@ def model_json(run: RunRecord, model_id: str, record: dict[str, Any]) -> dict[st
             "status_message": record.get("status_message", ""),
             "tags": [{"key": k, "value": v} for k, v in sorted(record.get("tags", {}).items())],
         },
-        "data": {"params": [{"key": k, "value": v} for k, v in sorted(record.get("params", {}).items())], "metrics": []},
+        "data": {
+            "params": [{"key": k, "value": v} for k, v in sorted(record.get("params", {}).items())],
+            "metrics": [],
+        },
     }
 
 
@@ -158,7 +161,7 @@ async def search(request: Request) -> dict[str, Any]:
         models = []
         for entry in found:
             run = store.runs.get(entry["id"])
-            for key, record in (run.params.items() if run else ()):
+            for key, record in run.params.items() if run else ():
                 if run and key.startswith(MODEL_PREFIX) and isinstance(record, dict):
                     model = model_json(run, key[len(MODEL_PREFIX) :], record)
                     if all(str(model["info"].get(f)) == v for f, v in wanted):

@@ -48,13 +48,10 @@ def check_key(key: Any, what: str) -> str:
 
 
 def check_value(value: Any, what: str, key: str, limit: int) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        value = str(value)
-    if len(value) > limit:
-        raise invalid(f"{what} '{key}' had length {len(value)}, which exceeded length limit of {limit}")
-    return value
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        raise invalid(f"{what} '{key}' had length {len(text)}, which exceeded length limit of {limit}")
+    return text
 
 
 def tag_params(tags: list[dict[str, Any]]) -> dict[str, str]:
