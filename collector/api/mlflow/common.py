@@ -108,6 +108,16 @@ async def get_run(request: Request, run_id: str) -> RunRecord:
     return run
 
 
+async def require_run(request: Request, run_id: str) -> None:
+    """The run exists (a write to an unknown run is a 404); remembered, so a log call costs no store read."""
+    writer = writer_of(request)
+    if writer.knows(run_id):
+        return
+    if await run_in_threadpool(store_of(request).runs.resolve, run_id) != run_id:
+        raise not_found(f"Run with id={run_id} not found")
+    writer.remember(run_id)
+
+
 async def write(request: Request, run_id: str, events: list[Pending], body: Body) -> None:
     """Write a request's events for a run: once across retries, answered once committed."""
     digest = request_digest(request.url.path, run_id, body.raw)

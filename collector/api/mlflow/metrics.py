@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from emitter.events import Kind, parse_json_number
 
-from .common import Body, get_run, read_body, run_id_of, store_of, viewer, write, writer
+from .common import Body, read_body, require_run, run_id_of, store_of, viewer, write, writer
 from .entities import metric_json
 from .errors import invalid
 from .runs import check_key, check_params_unchanged, param_values, tag_params
@@ -74,7 +74,7 @@ async def log_metric(request: Request) -> dict[str, Any]:
     body = await read_body(request)
     run_id = run_id_of(body)
     events = metric_events([body.data])
-    await get_run(request, run_id)
+    await require_run(request, run_id)
     await write(request, run_id, events, body)
     return {}
 
@@ -89,7 +89,7 @@ async def log_batch(request: Request) -> dict[str, Any]:
     param_map = param_values(params)
     tag_map = tag_params(tags)
     events = metric_events(metrics)
-    await get_run(request, run_id)
+    await require_run(request, run_id)
     if param_map:
         await check_params_unchanged(request, run_id, param_map)
     settings: list[Pending] = []
@@ -120,7 +120,7 @@ async def get_history(request: Request) -> dict[str, Any]:
     body = await read_body(request)
     run_id = run_id_of(body)
     key = body.text("metric_key", required=True)
-    await get_run(request, run_id)
+    await require_run(request, run_id)
     limit = body.integer("max_results", HISTORY_PAGE) or HISTORY_PAGE
     offset = _offset(body)
     points = await run_in_threadpool(lambda: list(store_of(request).series.points(run_id, [key])))

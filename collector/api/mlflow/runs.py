@@ -18,7 +18,7 @@ from emitter.events import MAX_KEY_LENGTH, Kind
 from emitter.events import RunStatus as Status
 
 from ...store.search import FilterError
-from .common import Body, get_run, read_body, run_id_of, store_of, viewer, write, writer
+from .common import Body, get_run, read_body, require_run, run_id_of, store_of, viewer, write, writer
 from .entities import (
     LIFECYCLE_PARAM,
     RUN_NAME_TAG,
@@ -97,6 +97,7 @@ async def create_run(request: Request) -> dict[str, Any]:
     config: dict[str, Any] = {**tags, USER_PARAM: body.text("user_id")}
     payload = {"project": project, "name": name, "tags": ["mlflow"], "config": config, "env": {"source": "mlflow"}}
     await write(request, run_id, [Pending(Kind.RUN_START, payload, ts)], body)
+    writer_of(request).remember(run_id)
     return {"run": run_json(await get_run(request, run_id))}
 
 
@@ -111,7 +112,7 @@ async def update_run(request: Request) -> dict[str, Any]:
     """``status`` becomes a status event (an ended status ends the run); ``run_name`` a tag."""
     body = await read_body(request)
     run_id = run_id_of(body)
-    await get_run(request, run_id)
+    await require_run(request, run_id)
     events = []
     status = body.text("status")
     if status:
@@ -134,7 +135,7 @@ async def delete_run(request: Request) -> dict[str, Any]:
     """A deleted run is kept (runwatch deletes nothing) and shown with ``lifecycle_stage: deleted``."""
     body = await read_body(request)
     run_id = run_id_of(body)
-    await get_run(request, run_id)
+    await require_run(request, run_id)
     stage = "deleted" if request.url.path.endswith("/delete") else "active"
     await write(request, run_id, [Pending(Kind.PARAMS, {"params": {LIFECYCLE_PARAM: stage}}, time.time())], body)
     return {}
@@ -145,7 +146,7 @@ async def delete_run(request: Request) -> dict[str, Any]:
 async def set_tag(request: Request) -> dict[str, Any]:
     body = await read_body(request)
     run_id = run_id_of(body)
-    await get_run(request, run_id)
+    await require_run(request, run_id)
     key = check_key(body.data.get("key"), "tag")
     if request.url.path.endswith("/delete-tag"):
         value: str | None = None
@@ -159,7 +160,7 @@ async def set_tag(request: Request) -> dict[str, Any]:
 async def log_param(request: Request) -> dict[str, Any]:
     body = await read_body(request)
     run_id = run_id_of(body)
-    await get_run(request, run_id)
+    await require_run(request, run_id)
     params = param_values([{"key": body.data.get("key"), "value": body.data.get("value")}])
     await check_params_unchanged(request, run_id, params)
     await write(request, run_id, [Pending(Kind.PARAMS, {"params": params}, time.time())], body)

@@ -80,12 +80,22 @@ class MlflowWriter:
         self._generation = 0
         self._runs: OrderedDict[str, _RunSeqs] = OrderedDict()
         self._script = redis.register_script(_WRITE_ONCE)
+        self._known: OrderedDict[str, None] = OrderedDict()  # runs known to exist
         self.written = 0
         self.retries = 0
         self.late = 0
 
     def __repr__(self) -> str:
         return f"<MlflowWriter writer={self._base} written={self.written} retries={self.retries} late={self.late}>"
+
+    def knows(self, run_id: str) -> bool:
+        """Whether the run is known to exist (runwatch never deletes a run, so this never goes stale)."""
+        return run_id in self._known
+
+    def remember(self, run_id: str) -> None:
+        self._known[run_id] = None
+        if len(self._known) > MAX_RUNS_REMEMBERED:
+            self._known.popitem(last=False)
 
     def _seqs(self, run_id: str) -> _RunSeqs:
         found = self._runs.get(run_id)
