@@ -18,7 +18,7 @@ from emitter.events import MAX_KEY_LENGTH, Kind
 from emitter.events import RunStatus as Status
 
 from ...store.search import FilterError
-from .common import Body, get_run, read_body, require_run, run_id_of, store_of, viewer, write, writer
+from .common import Body, get_run, read_body, require_run, run_id_of, store_of, viewer, write, writer, writer_of
 from .entities import (
     LIFECYCLE_PARAM,
     RUN_NAME_TAG,
