@@ -10,6 +10,7 @@ import time
 import pytest
 
 from emitter.events import parse_json_number
+from tests.helpers import wait_for
 from tests.mlflow.proxy import FlakyProxy
 
 mlflow = pytest.importorskip("mlflow")
@@ -71,3 +72,12 @@ def test_ten_threads_of_out_of_order_retried_batches_store_every_point_once(mlfl
         (f"w{w}/k{k}", s, float(s * 100 + k)) for w in range(threads) for s in range(steps) for k in range(keys)
     )
     assert points == expected  # every point once: nothing lost, nothing doubled
+
+
+def test_a_run_the_client_leaves_running_and_silent_is_marked_lost(mlflow_api, service_factory, store):
+    service_factory("rules: []", lost_after=0.5, stall_interval=0.1)
+    mlflow_api()
+    run = MlflowClient().create_run("0")  # never ended, as a killed MLflow script leaves it
+    assert store.runs.get(run.info.run_id).status == "running"
+    wait_for(lambda: store.runs.get(run.info.run_id).status == "lost", what="the stall detector's verdict")
+    assert MlflowClient().get_run(run.info.run_id).info.status == "KILLED"
