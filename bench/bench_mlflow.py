@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -141,6 +142,8 @@ def bench_mlflow_server(binary: Path, steps: int, asynchronous: bool) -> dict[st
              "--artifacts-destination", f"{directory}/artifacts", "--host", "127.0.0.1", "--port", str(port),
              "--workers", "1"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            # MLflow 3's job runners (9 huey processes, ~2 GB) serve its GenAI features, not tracking
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"
@@ -149,8 +152,12 @@ def bench_mlflow_server(binary: Path, steps: int, asynchronous: bool) -> dict[st
             result = run_client(url, steps, asynchronous)
             result["server_rss_mb"] = rss.stop() / 2**20
         finally:
-            os.killpg(server.pid, 15)
-            server.wait(20)
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(20)
     return result
 
 

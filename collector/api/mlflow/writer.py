@@ -143,7 +143,10 @@ class MlflowWriter:
                 writer, _, span = text.partition(" ")
                 target = int(span.split(" ")[-1])
                 self.retries += 1
-        await self.wait_committed(run_id, writer, target)
+        if not await self.wait_committed(run_id, writer, target) and self._runs.get(run_id) is seqs:
+            # a watermark that does not come may be stuck behind an entry the collector refused:
+            # later writes of this run start a new writer rather than all wait behind the same gap
+            del self._runs[run_id]
 
     async def wait_committed(self, run_id: str, writer: str, seq: int) -> bool:
         """Wait until the watermark of (run, writer) reaches ``seq``, at most ``mlflow_commit_wait`` seconds."""
