@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -15,7 +16,8 @@ from emitter.events import decode_entry, shard_for
 def _entries(settings, run_id):
     client = redis.Redis.from_url(settings.redis_url)
     stream = settings.keys.stream(shard_for(run_id, settings.shards))
-    return [decode_entry(fields) for _, fields in client.xrange(stream)]
+    entries: Any = client.xrange(stream)
+    return [decode_entry(fields) for _, fields in entries]
 
 
 def _write(settings, run_id, digests):
