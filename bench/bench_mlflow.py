@@ -238,7 +238,7 @@ def main() -> None:
     binary = ensure_mlflow(args.mlflow_venv)
     results: dict[str, dict[str, float]] = {}
     print(f"{steps:,} steps x 10 metrics through mlflow.log_metrics, one run")
-    header = f"{'server':<22}{'mode':<7}{'wall s':>8}{'points/s':>11}{'p50 ms':>8}{'p99 ms':>8}{'RSS MB':>8}"
+    header = f"{'server':<24}{'mode':<7}{'wall s':>8}{'points/s':>11}{'p50 ms':>8}{'p99 ms':>8}{'RSS MB':>8}"
     print(header)
     for asynchronous in (False, True):
         mode = "async" if asynchronous else "sync"
@@ -247,7 +247,7 @@ def main() -> None:
             results[f"{name}/{mode}"] = result
             extra = f"  (+ redis {result['redis_rss_mb']:.0f} MB)" if "redis_rss_mb" in result else ""
             print(
-                f"{name:<22}{mode:<7}{result['wall_s']:>8.1f}{result['points_per_s']:>11,.0f}"
+                f"{name:<24}{mode:<7}{result['wall_s']:>8.1f}{result['points_per_s']:>11,.0f}"
                 f"{result['p50_ms']:>8.2f}{result['p99_ms']:>8.2f}{result['server_rss_mb']:>8.0f}{extra}",
                 flush=True,
             )

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-PREFIXES = ("/api/2.0/mlflow", "/api/2.0/mlflow-artifacts", "/api/3.0/mlflow", "/ajax-api/2.0/mlflow")
+PREFIXES = ("/api/2.0/mlflow", "/api/3.0/mlflow")  # "/api/2.0/mlflow-artifacts" included
 
 STATUS = {
     "BAD_REQUEST": 400,
