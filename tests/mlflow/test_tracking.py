@@ -184,3 +184,22 @@ def test_mlflow_tracking_token_is_a_runwatch_token_with_its_roles(mlflow_api, co
     assert (as_viewer.status_code, as_viewer.json()["error_code"]) == (403, "PERMISSION_DENIED")
     basic = httpx.get(f"{api}/runs/get", params={"run_id": run.info.run_id}, auth=("anyone", viewer_token))
     assert basic.status_code == 200 and basic.json()["run"]["data"]["metrics"][0]["key"] == "loss"
+
+
+def test_a_metric_key_past_the_per_run_limit_is_refused_at_once_and_the_run_keeps_logging(mlflow_api, collector, store):
+    from mlflow.entities import Metric
+
+    from emitter.events import MAX_KEYS_PER_RUN
+
+    mlflow_api()
+    client = MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    for start in range(0, MAX_KEYS_PER_RUN, 1000):
+        client.log_batch(run_id, metrics=[Metric(f"k{i}", 1.0, 1, 0) for i in range(start, start + 1000)])
+    with pytest.raises(mlflow.exceptions.MlflowException) as refused:
+        client.log_metric(run_id, "one-too-many", 1.0)
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE" and "limit of 10,000" in refused.value.message
+    client.log_metric(run_id, "k0", 2.0, step=1)  # a known key still logs
+    assert len(store.series.keys(run_id)) == MAX_KEYS_PER_RUN
+    assert [p.value for p in store.series.points(run_id, ["k0"])] == [1.0, 2.0]
+    assert store.dead_letters.count() == 0

@@ -26,6 +26,7 @@ PREFIX = "/api/2.0/mlflow"
 def mount(app: FastAPI, settings: Settings, redis: Any) -> None:
     """Add the MLflow routes, their error shape and their writer to ``app``."""
     app.state.mlflow_writer = MlflowWriter(settings, redis)
+    app.state.mlflow_keys = metrics.KeyBudget()
     install_handlers(app)
     api = APIRouter(tags=["mlflow"])
     for module in (experiments, runs, metrics, models):

@@ -9,12 +9,13 @@ refuses the request (400, MLflow's message), and nothing of it is stored.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from emitter.events import Kind, parse_json_number
+from emitter.events import MAX_KEYS_PER_RUN, Kind, parse_json_number
 
 from .common import Body, read_body, require_run, run_id_of, store_of, viewer, write, writer
 from .entities import metric_json
@@ -69,12 +70,49 @@ def metric_events(items: list[dict[str, Any]]) -> list[Pending]:
     return events
 
 
+class KeyBudget:
+    """The metric keys of recent runs, so a request past the contract's per-run limit is refused here (400)
+    instead of being dead-lettered by the collector after its answer went out.
+
+    A run's keys are read from the store once, then grown by what this process writes; only the
+    ``MAX_RUNS`` most recent runs are kept (another writer's new keys are the collector's to refuse).
+    """
+
+    MAX_RUNS = 100
+
+    def __init__(self) -> None:
+        self._runs: OrderedDict[str, set[str]] = OrderedDict()
+
+    async def admit(self, request: Request, run_id: str, events: list[Pending]) -> None:
+        wanted = {key for event in events for key in event.payload["values"]}
+        known = self._runs.get(run_id)
+        if known is None:
+            known = set(await run_in_threadpool(store_of(request).series.keys, run_id))
+            self._runs[run_id] = known
+            if len(self._runs) > self.MAX_RUNS:
+                self._runs.popitem(last=False)
+        self._runs.move_to_end(run_id)
+        new = wanted - known
+        if new and len(known) + len(new) > MAX_KEYS_PER_RUN:
+            raise invalid(
+                f"Run {run_id} has {len(known):,} metric keys; {len(new)} more would pass runwatch's limit of"
+                f" {MAX_KEYS_PER_RUN:,} per run"
+            )
+        known |= new
+
+
+def _budget(request: Request) -> KeyBudget:
+    budget: KeyBudget = request.app.state.mlflow_keys
+    return budget
+
+
 @router.post("/runs/log-metric", dependencies=writer)
 async def log_metric(request: Request) -> dict[str, Any]:
     body = await read_body(request)
     run_id = run_id_of(body)
     events = metric_events([body.data])
     await require_run(request, run_id)
+    await _budget(request).admit(request, run_id, events)
     await write(request, run_id, events, body)
     return {}
 
@@ -90,6 +128,7 @@ async def log_batch(request: Request) -> dict[str, Any]:
     tag_map = tag_params(tags)
     events = metric_events(metrics)
     await require_run(request, run_id)
+    await _budget(request).admit(request, run_id, events)
     if param_map:
         await check_params_unchanged(request, run_id, param_map)
     settings: list[Pending] = []
