@@ -203,3 +203,25 @@ def test_a_metric_key_past_the_per_run_limit_is_refused_at_once_and_the_run_keep
     assert len(store.series.keys(run_id)) == MAX_KEYS_PER_RUN
     assert [p.value for p in store.series.points(run_id, ["k0"])] == [1.0, 2.0]
     assert store.dead_letters.count() == 0
+
+
+def test_a_deleted_run_is_kept_and_searched_only_when_asked_for(mlflow_api, collector, store):
+    from mlflow.entities import ViewType
+
+    mlflow_api()
+    client = MlflowClient()
+    experiment = client.create_experiment("deletions")
+    kept, deleted = (client.create_run(experiment).info.run_id for _ in range(2))
+    client.delete_run(deleted)
+    assert client.get_run(deleted).info.lifecycle_stage == "deleted"
+    assert [r.info.run_id for r in client.search_runs([experiment])] == [kept]
+    assert [r.info.run_id for r in client.search_runs([experiment], run_view_type=ViewType.DELETED_ONLY)] == [deleted]
+    assert len(client.search_runs([experiment], run_view_type=ViewType.ALL)) == 2
+    client.restore_run(deleted)
+    assert client.get_run(deleted).info.lifecycle_stage == "active"
+    client.delete_run(deleted)  # the same request as the first delete: applied again, not taken for a retry
+    assert client.get_run(deleted).info.lifecycle_stage == "deleted"
+    for value in ("a", "b", "a"):
+        client.set_tag(kept, "stage", value)
+    assert client.get_run(kept).data.tags["stage"] == "a"
+    assert store.runs.get(deleted) is not None  # runwatch deletes nothing

@@ -8,12 +8,15 @@ from typing import Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from emitter.events import Kind
+
 from ...store.base import Store
 from ...store.records import RunRecord
 from ..auth import require
 from .errors import MlflowError, invalid, not_found
 from .writer import MlflowWriter, Pending, request_digest
 
+APPENDS = frozenset({Kind.METRICS, Kind.ARTIFACT})  # kinds whose repetition would store something twice
 viewer = [Depends(require("viewer"))]
 writer = [Depends(require("writer"))]
 
@@ -119,6 +122,7 @@ async def require_run(request: Request, run_id: str) -> None:
 
 
 async def write(request: Request, run_id: str, events: list[Pending], body: Body) -> None:
-    """Write a request's events for a run: once across retries, answered once committed."""
-    digest = request_digest(request.url.path, run_id, body.raw)
+    """Write a request's events for a run: appends once across retries; answered once committed."""
+    appends = any(event.kind in APPENDS for event in events)
+    digest = request_digest(request.url.path, run_id, body.raw) if appends else None
     await writer_of(request).write(run_id, events, digest)

@@ -7,10 +7,13 @@ committed watermark work as for any emitter. The writer never touches the store.
 Two promises to the MLflow client:
 
 - *a retried request is stored once*. The client retries 408/429/5xx with the same body; the
-  request's digest is remembered in Redis (``Keys.request``) by the same atomic script that
-  XADDs its entry, so a retry (to this replica or another) finds the first attempt's seqs
-  instead of adding new ones. Identical writes are identical points for MLflow too (its
-  metric rows are keyed by key, value, step and timestamp).
+  digest of a request that appends (metrics, artifact files) is remembered in Redis
+  (``Keys.request``) by the same atomic script that XADDs its entry, so a retry (to this
+  replica or another) finds the first attempt's seqs instead of adding new ones. Identical
+  appends are identical points for MLflow too (its metric rows are keyed by key, value, step
+  and timestamp). A request that only sets state (params, tags, status) is written again
+  when retried: setting the same value twice changes nothing, and remembering it would
+  swallow a real ``A → B → A`` sequence of the same request.
 - *it reads its own writes*: a write is answered once the watermark covers its last seq,
   waiting at most ``mlflow_commit_wait`` seconds (past that the entry is safe in the stream
   and the answer goes out anyway; ``late`` counts them).
@@ -112,8 +115,8 @@ class MlflowWriter:
         self._runs[run_id] = made
         return made
 
-    async def write(self, run_id: str, events: Sequence[Pending], digest: str) -> None:
-        """Append ``events`` for ``run_id`` (once per ``digest``) and wait for the collector's commit."""
+    async def write(self, run_id: str, events: Sequence[Pending], digest: str | None) -> None:
+        """Append ``events`` for ``run_id`` (once per ``digest``, if one) and wait for the collector's commit."""
         if not events:
             return
         if len(events) > MAX_EVENTS_PER_ENTRY:
@@ -130,7 +133,11 @@ class MlflowWriter:
             for name, value in fields.items():
                 args.extend((name, value))
             try:
-                seen = await self._script(keys=[keys.request(shard, digest), keys.stream(shard)], args=args)
+                if digest is None:
+                    await self._redis.xadd(keys.stream(shard), fields)
+                    seen = None
+                else:
+                    seen = await self._script(keys=[keys.request(shard, digest), keys.stream(shard)], args=args)
             except Exception as exc:  # noqa: BLE001 - Redis down: the client retries a 503
                 logger.warning("mlflow write for run %s could not reach Redis: %s", run_id, exc)
                 raise MlflowError("TEMPORARILY_UNAVAILABLE", "the event stream is unavailable; retry") from None
