@@ -38,6 +38,10 @@ def test_sklearn_log_model_then_load_model_back_from_runwatch(mlflow_api, collec
     assert (again.predict(x) == model.predict(x)).all()
     names = {v.name for v in store.artifacts.for_run(run.info.run_id)}
     assert any(name.endswith("/MLmodel") for name in names)
+    # the ready model is also one runwatch artifact of type model, with every file of it
+    [native] = [v for v in store.artifacts.for_run(run.info.run_id) if v.type == "model"]
+    assert native.name == "model" and native.metadata["mlflow_model_id"] == info.model_id
+    assert "MLmodel" in {f.path for f in native.files}
 
 
 def test_a_trainer_reporting_to_mlflow_arrives_with_its_params_and_loss_curve(

@@ -18,10 +18,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from emitter.artifact_paths import clean_name, manifest_digest
 from emitter.events import Kind
 
 from ...store.records import RunRecord
-from .artifacts import run_of_model
+from .artifacts import MODELS_PREFIX, newest_files, run_of_model
 from .common import Body, get_run, read_body, run_id_of, store_of, viewer, write, writer
 from .entities import MODEL_PREFIX, TAG_PREFIX, experiment_id, millis, project_of
 from .errors import invalid, not_found
@@ -114,8 +115,40 @@ async def finalize(request: Request, model_id: str) -> dict[str, Any]:
         raise invalid(f"Invalid logged model status {str(status)[:40]!r}: one of {', '.join(STATUSES)}")
     run, record = await _load(request, model_id)
     record["status"] = status
-    await _save(request, run.id, model_id, record, body)
+    record["updated"] = millis(time.time())
+    events = [Pending(Kind.PARAMS, {"params": {MODEL_PREFIX + model_id: record}}, time.time())]
+    if status == "LOGGED_MODEL_READY":
+        events.extend(await _model_artifact(request, run.id, model_id, record))
+    await write(request, run.id, events, body)
     return {"model": model_json(run, model_id, record)}
+
+
+async def _model_artifact(request: Request, run_id: str, model_id: str, record: dict[str, Any]) -> list[Pending]:
+    """A ready model as one runwatch artifact of type ``model`` (its files, versioned by name), so
+    runwatch's model views, aliases and lineage treat an MLflow model like a native one."""
+    versions = await run_in_threadpool(store_of(request).artifacts.for_run, run_id)
+    prefix = f"{MODELS_PREFIX}{model_id}/"
+    files = [
+        {"path": path[len(prefix) :], "sha256": file.sha256, "size": file.size}
+        for path, file in sorted(newest_files(versions).items())
+        if path.startswith(prefix)
+    ]
+    try:
+        name = clean_name(record["name"])
+    except ValueError:
+        return []  # the model stays readable through MLflow; runwatch's own views cannot name it
+    if not files:
+        return []
+    payload = {
+        "name": name,
+        "uri": f"models:/{model_id}",
+        "size": sum(f["size"] for f in files),
+        "sha256": manifest_digest((f["path"], f["sha256"], f["size"]) for f in files),
+        "type": "model",
+        "files": files,
+        "metadata": {"source": "mlflow-model", "mlflow_model_id": model_id, "model_type": record.get("model_type", "")},
+    }
+    return [Pending(Kind.ARTIFACT, payload, time.time())]
 
 
 @router.patch("/logged-models/{model_id}/tags", dependencies=writer)
