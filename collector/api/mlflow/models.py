@@ -128,22 +128,23 @@ async def _model_artifact(request: Request, run_id: str, model_id: str, record: 
     runwatch's model views, aliases and lineage treat an MLflow model like a native one."""
     versions = await run_in_threadpool(store_of(request).artifacts.for_run, run_id)
     prefix = f"{MODELS_PREFIX}{model_id}/"
-    files = [
-        {"path": path[len(prefix) :], "sha256": file.sha256, "size": file.size}
+    found = [
+        (path[len(prefix) :], file.sha256, file.size)
         for path, file in sorted(newest_files(versions).items())
         if path.startswith(prefix)
     ]
+    files = [{"path": path, "sha256": sha, "size": size} for path, sha, size in found]
     try:
         name = clean_name(record["name"])
     except ValueError:
         return []  # the model stays readable through MLflow; runwatch's own views cannot name it
-    if not files:
+    if not found:
         return []
     payload = {
         "name": name,
         "uri": f"models:/{model_id}",
-        "size": sum(f["size"] for f in files),
-        "sha256": manifest_digest((f["path"], f["sha256"], f["size"]) for f in files),
+        "size": sum(size for _, _, size in found),
+        "sha256": manifest_digest(found),
         "type": "model",
         "files": files,
         "metadata": {"source": "mlflow-model", "mlflow_model_id": model_id, "model_type": record.get("model_type", "")},
