@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     )
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, Ceph, R2) for s3:// URLs.")
     artifact_max_bytes: int = Field(5 << 30, ge=1, description="Largest artifact file the API accepts (bytes).")
+    mlflow_commit_wait: float = Field(
+        5.0, ge=0, description="How long an MLflow API write waits for its commit before answering (read-your-writes)."
+    )
+    mlflow_retry_window: int = Field(
+        3600, ge=60, description="How long an MLflow API write is remembered, so a retried request is stored once."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -160,6 +160,13 @@ class Keys:
         """
         return f"{self.prefix}:{{{shard}}}:committed:{writer}:{run_id}"
 
+    def request(self, shard: int, digest: str) -> str:
+        """An HTTP writer's record of one write request (the MLflow API), so a retry of it is stored once.
+
+        In the slot of the run's shard stream, so the check and the XADD are one atomic script.
+        """
+        return f"{self.prefix}:{{{shard}}}:request:{digest}"
+
 
 def parse_stream_id(entry_id: str | bytes) -> tuple[int, int]:
     """A Redis stream id ``"<ms>-<seq>"`` as a tuple that orders like the stream (``"<ms>"`` alone: seq 0)."""

@@ -18,7 +18,7 @@ from ..artifacts import BlobStore, open_blob_store
 from ..redact import redact_text
 from ..settings import Settings
 from ..store.base import Store
-from . import artifacts, audit, auth, models, runs, silences
+from . import artifacts, audit, auth, mlflow, models, runs, silences
 from .guards import HostGuard, HostPolicy
 from .limits import BodyGuard, BodyLimits
 from .live import LiveHub
@@ -74,6 +74,7 @@ def create_app(
     api.include_router(artifacts.router)
     api.add_api_websocket_route("/live", app.state.live.endpoint)
     app.include_router(api)
+    mlflow.mount(app, settings, redis)  # MLflow's tracking API: MLFLOW_TRACKING_URI=<this server>
     mount_dashboard(app)
     return app
 

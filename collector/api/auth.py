@@ -11,6 +11,7 @@ any other address unless auth is on or the operator said ``insecure``. Tokens ar
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,8 +72,16 @@ class Principal:
 
 
 def bearer(headers: Any) -> str | None:
+    """The token of ``Authorization: Bearer <token>``, or of Basic auth with the token as password
+    (how the MLflow client sends ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``)."""
     value = headers.get("authorization") or ""
     scheme, _, token = value.partition(" ")
+    if scheme.lower() == "basic" and token.strip():
+        try:
+            password = base64.b64decode(token.strip(), validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return password or None
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 

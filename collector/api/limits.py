@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..settings import Settings
 from . import auth
+from .mlflow.errors import error_body, is_mlflow_path
 
 SESSION_BODY_BYTES = 4096  # POST /api/v1/session: {"token": "rw_..."}
 
@@ -61,6 +62,11 @@ class BodyLimits:
             settings.max_body_bytes,
             [
                 BodyRule("/api/v1/session", SESSION_BODY_BYTES, anonymous=True),
+                BodyRule(  # MLflow's artifact proxy streams to the blob store in the same way
+                    "/api/2.0/mlflow-artifacts/artifacts/{path:path}",
+                    settings.artifact_max_bytes,
+                    setting="RUNWATCH_ARTIFACT_MAX_BYTES",
+                ),
                 BodyRule(  # artifact uploads stream to the blob store, which checks the same cap as it writes
                     "/api/v1/runs/{run_id}/artifacts/{path:path}",
                     settings.artifact_max_bytes,
@@ -151,5 +157,8 @@ def _content_length(headers: Headers) -> int | None:
 
 
 async def _answer(scope: Scope, receive: Receive, send: Send, error: HTTPException) -> None:
-    response = JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)
+    body: dict[str, object] = {"detail": error.detail}
+    if is_mlflow_path(scope["path"]):  # the MLflow client reads its own error shape
+        body = error_body("UNAUTHENTICATED" if error.status_code == 401 else "INVALID_PARAMETER_VALUE", error.detail)
+    response = JSONResponse(body, error.status_code, headers=error.headers)
     await response(scope, receive, send)

@@ -126,6 +126,10 @@ class RunStore(Protocol):
         """Notes added to a run after it started, oldest first."""
         ...
 
+    def project_list(self) -> list[tuple[str, float, float]]:
+        """Every project with runs: ``(project, first run's created_at, latest updated_at)``, by name."""
+        ...
+
     def mark_lost(self, run_ids: Sequence[str], now: float) -> list[str]:
         """Mark running runs as lost; returns those that changed."""
         ...

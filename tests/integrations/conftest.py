@@ -28,6 +28,7 @@ FRAMEWORK_TESTS = {
     "test_keras.py",
     "test_optuna.py",
     "test_sklearn.py",
+    "test_mlflow_frameworks.py",
 }
 
 
@@ -41,6 +42,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         return True
     return None
 
+
+from tests.mlflow.serving import mlflow_api  # noqa: E402,F401 - a fixture (the MLflow API served for real)
 
 NAN_RULE = "rules: [{name: nan, metric: loss, condition: nonfinite, severity: critical}]"
 

@@ -135,6 +135,13 @@ class PostgresRuns:
             return {}
         return dict(self._db.read("SELECT id, project FROM runs WHERE id = ANY(%s::text[])", (list(run_ids),)))
 
+    def project_list(self) -> list[tuple[str, float, float]]:
+        rows = self._db.read(
+            "SELECT project, min(created_at), max(updated_at) FROM runs WHERE project <> 'unknown'"
+            " GROUP BY project ORDER BY project"
+        )
+        return [(project, float(created), float(updated)) for project, created, updated in rows]
+
     def notes(self, run_id: str) -> list[tuple[float, str]]:
         return [
             (ts, text)

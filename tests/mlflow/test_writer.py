@@ -1,0 +1,48 @@
+"""``MlflowWriter``: one more writer of the event contract — once per request, gapless seqs per run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from collector.api.mlflow.writer import MlflowWriter, Pending
+from emitter.events import decode_entry, shard_for
+
+
+def _entries(settings, run_id):
+    client = redis.Redis.from_url(settings.redis_url)
+    stream = settings.keys.stream(shard_for(run_id, settings.shards))
+    entries: Any = client.xrange(stream)
+    return [decode_entry(fields) for _, fields in entries]
+
+
+def _write(settings, run_id, digests):
+    async def go():
+        client = aioredis.from_url(settings.redis_url)
+        writer = MlflowWriter(settings, client)
+        for digest in digests:
+            await writer.write(run_id, [Pending("params", {"params": {"k": digest}}, time.time())], digest)
+        await client.aclose()
+        return writer
+
+    return asyncio.run(go())
+
+
+def test_a_retried_request_is_appended_once_and_seqs_have_no_gap(settings, collector, store):
+    writer = _write(settings, "run-a", ["one", "two", "one", "three", "two"])
+    [who] = store.runs.detail("run-a")["writers"]
+    assert who["writer"].startswith("mlflow-") and store.watermark("run-a", who["writer"]) == 2  # seqs 0, 1, 2
+    assert store.runs.params("run-a") == {"k": "three"}
+    assert (writer.written, writer.retries, writer.late) == (3, 2, 0)
+
+
+def test_a_write_whose_commit_does_not_come_is_answered_after_the_wait_and_the_run_gets_a_new_writer(settings):
+    settings = settings.model_copy(update={"mlflow_commit_wait": 0.05})  # no collector: nothing commits
+    writer = _write(settings, "run-b", ["one", "two"])
+    batches = _entries(settings, "run-b")
+    assert writer.late == 2
+    assert [b.first_seq for b in batches] == [0, 0] and batches[0].writer != batches[1].writer
