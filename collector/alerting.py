@@ -126,6 +126,11 @@ class Alerting:
                 except Exception:
                     logger.exception("alert listener %r failed", listener)
 
+    def reload(self) -> None:
+        """Take the engine's state from the store: another collector (a shard's previous owner, or
+        the stall detector) may have committed changes to it. Call it between transactions."""
+        self.state = AlertState.from_rows(self.store.alert_state_rows())
+
     def after_rollback(self) -> None:
         """The events were not committed: forget what evaluating them changed."""
         self._uncommitted = []

@@ -26,6 +26,7 @@ from .api.app import create_app, create_metrics_app
 from .consumer import Consumer
 from .embedded_redis import EmbeddedRedis
 from .exporter import Exporter
+from .leases import ShardLeases
 from .settings import Settings
 from .store import Store, open_store
 
@@ -84,10 +85,11 @@ class _LoopThread:
 
 @dataclass
 class Service:
-    """One process of runwatch: consumer, optional API, optional embedded Redis."""
+    """One process of runwatch: consumer (unless an API replica), optional API, optional embedded Redis."""
 
     settings: Settings
     with_api: bool = True
+    with_consumer: bool = True  # False: `runwatch api`, an API replica that consumes nothing
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     embedded: EmbeddedRedis | None = None
     store: Store | None = None
@@ -96,6 +98,7 @@ class Service:
     ruleset: RuleSet | None = None
     alerting: Alerting | None = None
     worker: DeliveryWorker | None = None
+    leases: ShardLeases | None = None
     redis_url: str = ""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -122,8 +125,13 @@ class Service:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop.set)
         redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
+        if not self.with_consumer:
+            await self._serve_api_only(redis)
+            return
         self.store = self.store or open_store(self.settings, for_collector=True)
-        self.consumer = Consumer(self.settings, redis=redis, store=self.store)
+        # Several collectors divide the shards by lease; alone, this one's leases cover every shard.
+        self.consumer = Consumer(self.settings, redis=redis, store=self.store, leased=True)
+        self.leases = ShardLeases(self.settings, redis, on_change=self._apply_shards)
         self.exporter = Exporter(self.settings, registry=self.registry, consumer=self.consumer)
         self.consumer.listeners.append(self.exporter.on_commit)
         exporter = self.exporter
@@ -158,6 +166,7 @@ class Service:
             asyncio.create_task(self._detect_stalls(), name="runwatch-stall"),
             asyncio.create_task(self.exporter.run(self.stop), name="runwatch-exporter"),
         ]
+        leasing = asyncio.create_task(self.leases.run(self.stop), name="runwatch-leases")
         server: _Server | None = None
         app = None
         if self.with_api:
@@ -187,7 +196,9 @@ class Service:
             await asyncio.to_thread(delivery.stop, self.worker.stop)
             if server is not None:
                 server.should_exit = True
-            await asyncio.gather(*tasks, return_exceptions=True)
+            leasing.cancel()  # a shard switch in progress must not wait for a consumer that is stopping
+            await asyncio.gather(leasing, *tasks, return_exceptions=True)
+            await self.leases.close()  # after the consumer stopped: the next owners take over at once
             live = getattr(getattr(app, "state", None), "live", None)
             if live is not None:
                 await live.close()
@@ -196,9 +207,43 @@ class Service:
             if self.embedded is not None:
                 self.embedded.stop()
 
-    async def _detect_stalls(self) -> None:
-        """The stall detector: at least every second, on the store's thread."""
+    async def _serve_api_only(self, redis: aioredis.Redis) -> None:
+        """``runwatch api``: REST, live websocket, dashboard and /metrics; reads the store, consumes nothing.
+
+        Live pushes come from the hub's plain XREAD of the shard streams and the alerts stream,
+        so every replica pushes the same points without talking to any collector.
+        """
+        self.store = self.store or open_store(self.settings, schema="require")
+        self.exporter = Exporter(self.settings, registry=self.registry, consumer=None)
+        app = create_app(
+            self.settings, redis=redis, store=self.store, registry=self.registry, render_metrics=self.exporter.render
+        )
+        hub = app.state.live
+        self.exporter.websocket_clients_from(lambda: len(hub.clients))
+        server = _Server(http_config(app, self.settings, port=self.settings.port))
+        tasks = [asyncio.create_task(server.serve(), name="runwatch-http")]
+        try:
+            await self.stop.wait()
+        finally:
+            server.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await hub.close()
+            await redis.aclose()
+            self.store.close()
+
+    async def _apply_shards(self, shards: list[int]) -> None:
+        """The leases changed: drain, reload the alert state the previous owners committed, read these shards."""
         assert self.consumer is not None and self.alerting is not None
+        streams = [self.settings.keys.stream(shard) for shard in shards]
+        await self.consumer.change_streams(streams, before_reading=self.alerting.reload)
+
+    async def _detect_stalls(self) -> None:
+        """The stall detector: at least every second, on the store's thread, in one collector only.
+
+        The one holding the stall-sweep lease runs it. With other collectors alive, it first
+        reloads the alert state (they commit the state of the runs they apply).
+        """
+        assert self.consumer is not None and self.alerting is not None and self.leases is not None
         while not self.stop.is_set():
             try:
                 await asyncio.wait_for(self.stop.wait(), self.settings.stall_interval)
@@ -206,7 +251,11 @@ class Service:
                 pass
             if self.stop.is_set():
                 return
+            if not self.leases.sweeping:
+                continue
             try:
+                if len(self.leases.live) > 1:
+                    await self.consumer.run_in_store(self.alerting.reload)
                 await self.consumer.run_in_store(self.alerting.tick, None, self.consumer.available_since)
             except Exception:
                 logger.exception("stall detector failed; retrying")
