@@ -67,6 +67,19 @@ return 0
 OnChange = Callable[[list[int]], Awaitable[None]]
 
 
+def lease_key(prefix: str, shard: int) -> str:
+    """A shard's lease, with the shard's hash tag: the same Cluster slot as its stream."""
+    return f"{prefix}:{{{shard}}}:lease"
+
+
+def lease_holder(value: bytes | str | None) -> str | None:
+    """The consumer name in a lease's value (``name|token``), None for a free lease."""
+    if value is None:
+        return None
+    text = value.decode() if isinstance(value, bytes) else value
+    return text.rsplit("|", 1)[0]
+
+
 def fair_share(name: str, live: Sequence[str], shards: int) -> int:
     """How many shards ``name`` should own among ``live`` collectors (the shares add up to ``shards``)."""
     members = sorted(set(live) | {name})
@@ -129,8 +142,7 @@ class ShardLeases:
         return f"{self.prefix}:stall-sweep"
 
     def lease_key(self, shard: int) -> str:
-        """The shard's lease, with the shard's hash tag: the same Cluster slot as its stream."""
-        return f"{self.prefix}:{{{shard}}}:lease"
+        return lease_key(self.prefix, shard)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Heartbeat, renew and rebalance every third of the lease until ``stop``; survives Redis outages."""
