@@ -66,8 +66,10 @@ def _balanced(client: redis.Redis, settings, names: list[str]) -> bool:
     owners = _owners(client, settings)
     held = Counter(owners.values())
     share, extra = divmod(settings.shards, len(names))
-    return None not in held and set(held) == set(names) and sorted(held.values()) == sorted(
-        [share + 1] * extra + [share] * (len(names) - extra)
+    return (
+        None not in held
+        and set(held) == set(names)
+        and sorted(held.values()) == sorted([share + 1] * extra + [share] * (len(names) - extra))
     )
 
 
@@ -124,9 +126,7 @@ def test_three_collectors_one_killed_one_restarted_lose_and_duplicate_nothing_an
             wait_for(lambda: _pending(client, settings) == 0, timeout=60, what="empty pending lists")
             assert store.dead_letters.list() == []
             wait_for(
-                lambda: all(
-                    (r := store.runs.get(run_id)) and r.status == "finished" for run_id in nan_runs
-                ),
+                lambda: all((r := store.runs.get(run_id)) and r.status == "finished" for run_id in nan_runs),
                 what="both NaN runs stored",
             )
             wait_for(lambda: store.alerts.deliveries("pending") == [], timeout=60, what="every delivery settled")
@@ -165,7 +165,9 @@ def test_a_for_3_rule_keeps_counting_when_the_runs_shard_changes_owner(emitter_e
         assert first_owner is not None
         collectors[first_owner].stop()  # its shards, this run's among them, move to the other collector
         other = next(name for name in names if name != first_owner)
-        wait_for(lambda: _balanced(client, settings, [other]), timeout=30, what="the other collector owning every shard")
+        wait_for(
+            lambda: _balanced(client, settings, [other]), timeout=30, what="the other collector owning every shard"
+        )
         run.log({"loss": 50.0}, step=2)
         run.log({"loss": 50.0}, step=3)
         run.finish()
