@@ -21,7 +21,7 @@ import emitter
 from collector.leases import lease_holder, lease_key
 from collector.store import open_store
 from emitter.events import GROUP, shard_for
-from tests.helpers import ROOT, CollectorProcess, assert_run_stored_exactly, load_command, wait_for
+from tests.helpers import ROOT, CollectorProcess, assert_run_stored_exactly, load_command, spawn_python, wait_for
 
 pytestmark = pytest.mark.every_backend("postgres")
 
@@ -176,6 +176,54 @@ def test_a_for_3_rule_keeps_counting_when_the_runs_shard_changes_owner(emitter_e
         assert (fired.rule, fired.step) == ("diverging", 2)  # the third consecutive point, seen by the new owner
         fake_slack.wait_for(1, status=200, timeout=30)
     finally:
+        store.close()
+        for collector in collectors.values():
+            collector.stop()
+        client.close()
+
+
+SILENT_JOB = """
+import os, time, emitter
+run = emitter.init("several", name="goes-silent")
+run.log({"loss": 1.0}, step=0)
+run.flush()
+print(run.id, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_run_that_dies_is_marked_lost_and_alerted_on_once_by_two_collectors(
+    emitter_env, settings, fake_slack, tmp_path
+):
+    rules = tmp_path / "lost.yaml"
+    rules.write_text(f"""
+channels: {{hook: {{type: slack, webhook_url: "{fake_slack.webhook_url}"}}}}
+rules:
+  - {{name: heartbeat-lost, on: heartbeat_lost, after: 2s}}
+  - {{name: run-lost, on: status, status: [lost]}}
+""")
+    env = {**emitter_env, "RUNWATCH_ALERTS": str(rules), "RUNWATCH_LOST_AFTER": "2", "RUNWATCH_HEARTBEAT_INTERVAL": "1"}
+    names = ["a", "b"]
+    collectors = _collectors(env, tmp_path, names)
+    client = redis.Redis.from_url(settings.redis_url)
+    store = open_store(settings)
+    job = spawn_python(SILENT_JOB, env, stdout=subprocess.PIPE)
+    try:
+        wait_for(lambda: _balanced(client, settings, names), timeout=30, what="2 collectors sharing the shards")
+        assert job.stdout is not None
+        run_id = job.stdout.readline().strip()
+        job.kill()  # SIGKILL: no status, no more heartbeats
+        wait_for(lambda: (r := store.runs.get(run_id)) and r.status == "lost", timeout=60, what="the run marked lost")
+        wait_for(
+            lambda: len({a.rule for a in store.alerts.history(run_id=run_id, state="firing")}) == 2,
+            what="both rules fired",
+        )
+        wait_for(lambda: store.alerts.deliveries("pending") == [], timeout=30, what="every delivery settled")
+        fired = Counter(a.rule for a in store.alerts.history(run_id=run_id, state="firing"))
+        assert fired == {"heartbeat-lost": 1, "run-lost": 1}
+        assert len([r for r in fake_slack.requests if r.status == 200]) == len(store.alerts.deliveries()) == 2
+    finally:
+        job.kill()
         store.close()
         for collector in collectors.values():
             collector.stop()
