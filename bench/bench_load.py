@@ -1,6 +1,6 @@
 """Many runs at once, a step at a time: sustained ingest, lag and CPU per component, 1-3 collectors.
 
-    .venv/bin/python bench/bench_load.py [--runs 200] [--keys 10] [--rate 10] [--duration 20]
+    .venv/bin/python bench/bench_load.py [--runs 100] [--keys 10] [--rate 10] [--duration 15]
     .venv/bin/python bench/bench_load.py --runs 1000 --keys 10 --rate 10 --duration 60   # the issue's team
 
 Side by side in one run, on one redis-server of the bench's own: SQLite with one collector
@@ -128,8 +128,9 @@ def lag_ms(client: redis.Redis, streams: list[str]) -> float:
             if group["name"].decode() != GROUP:
                 continue
             if group["pending"]:
-                first = client.xpending(stream, GROUP)["min"]
-                oldest = min(oldest, parse_stream_id(first.decode())[0])
+                first = client.xpending(stream, GROUP)["min"]  # None if acknowledged meanwhile
+                if first is not None:
+                    oldest = min(oldest, parse_stream_id(first.decode())[0])
             undelivered = client.xrange(stream, min="(" + group["last-delivered-id"].decode(), count=1)
             if undelivered:
                 oldest = min(oldest, parse_stream_id(undelivered[0][0].decode())[0])
@@ -255,13 +256,14 @@ def measure(setup: str, collectors: int, args: argparse.Namespace, redis_url: st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--keys", type=int, default=10)
     parser.add_argument("--rate", type=float, default=10.0, help="Steps per second per run.")
-    parser.add_argument("--duration", type=float, default=20.0, help="Seconds of load per setup.")
+    parser.add_argument("--duration", type=float, default=15.0, help="Seconds of load per setup.")
     parser.add_argument("--shards", type=int, default=12, help="Shard streams (12 divide evenly over 1-3 collectors).")
     parser.add_argument("--setups", default="sqlite:1,postgres:1,postgres:2,postgres:3")
     args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     data = Path(tempfile.mkdtemp(prefix="bench-load-redis-"))
     port = free_port()
     server = subprocess.Popen(
@@ -271,7 +273,7 @@ def main() -> None:
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:
-        for _ in range(100):
+        for _ in range(600):  # up to 30 s on a busy machine
             try:
                 redis.Redis.from_url(url).ping()
                 break
