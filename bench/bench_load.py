@@ -128,10 +128,10 @@ def lag_ms(client: redis.Redis, streams: list[str]) -> float:
             if group["name"].decode() != GROUP:
                 continue
             if group["pending"]:
-                first = client.xpending(stream, GROUP)["min"]  # None if acknowledged meanwhile
+                first: Any = client.xpending(stream, GROUP)["min"]  # None if acknowledged meanwhile
                 if first is not None:
                     oldest = min(oldest, parse_stream_id(first.decode())[0])
-            undelivered = client.xrange(stream, min="(" + group["last-delivered-id"].decode(), count=1)
+            undelivered: Any = client.xrange(stream, min="(" + group["last-delivered-id"].decode(), count=1)
             if undelivered:
                 oldest = min(oldest, parse_stream_id(undelivered[0][0].decode())[0])
     return now_ms - oldest
@@ -221,12 +221,15 @@ def measure(setup: str, collectors: int, args: argparse.Namespace, redis_url: st
         }
         if setup == "postgres":
             cpu["postgresql"] = pg_cpu
-        alerts_at = {}
-        for entry_id, fields in client.xrange(keys.alerts):
+        alerts_at: dict[int, float] = {}
+        published: Any = client.xrange(keys.alerts)
+        for entry_id, fields in published:
             t = json.loads(fields[b"t"])
             if t.get("state") == "firing" and t.get("run_id") == report["probe"]:
                 alerts_at[t.get("step")] = parse_stream_id(entry_id.decode())[0]
-        alert_ms = [alerts_at[step] - parse_stream_id(eid)[0] for eid, step in report["probes"] if step in alerts_at]
+        alert_ms: list[float] = [
+            alerts_at[step] - parse_stream_id(eid)[0] for eid, step in report["probes"] if step in alerts_at
+        ]
         points = report["points"]
         return {
             "setup": f"{'SQLite' if setup == 'sqlite' else 'PostgreSQL'} x{collectors}",

@@ -92,6 +92,9 @@ class Alerting:
         # them to ``claim_due`` once the lease expires.
         self.dispatch = dispatch
         self.lease = lease
+        # With several collectors: runs' state is read back from the store before their events are
+        # evaluated, since the stall detector (another collector) may have changed it.
+        self.shared = False
         self._uncommitted: list[Transition] = []
         self._undispatched: list[Delivery] = []
         self.fired = 0
@@ -105,6 +108,9 @@ class Alerting:
         """Inside the events' transaction: evaluate, record transitions, queue deliveries, save state."""
         if not applied:
             return
+        if self.shared:  # the stall detector in another collector may have changed these runs' state
+            run_ids = {event.run_id for event in applied}
+            self.state.load_runs(run_ids, self.store.alert_state_rows_in_tx(sorted(run_ids)))
         transitions = evaluate(self.ruleset, self.state, applied, now, runs=self._run_info)
         self._persist(transitions, now)
 

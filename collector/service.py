@@ -251,6 +251,7 @@ class Service:
                 pass
             if self.stop.is_set():
                 return
+            self.alerting.shared = len(self.leases.live) > 1
             if not self.leases.sweeping:
                 continue
             try:

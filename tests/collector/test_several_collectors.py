@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -224,6 +225,69 @@ rules:
         assert len([r for r in fake_slack.requests if r.status == 200]) == len(store.alerts.deliveries()) == 2
     finally:
         job.kill()
+        store.close()
+        for collector in collectors.values():
+            collector.stop()
+        client.close()
+
+
+RUN_JOB = """
+import sys, time, emitter
+run = emitter.init("several", run_id=sys.argv[1], name="comes-back")
+run.log({"loss": 1.0}, step=int(sys.argv[2]))
+run.flush()
+print(run.id, flush=True)
+if sys.argv[3] == "die":
+    time.sleep(600)
+run.finish()
+"""
+
+
+def test_a_lost_alert_raised_by_the_other_collector_resolves_when_the_run_comes_back(
+    emitter_env, settings, fake_slack, tmp_path
+):
+    rules = tmp_path / "lost.yaml"
+    rules.write_text(f"""
+channels: {{hook: {{type: slack, webhook_url: "{fake_slack.webhook_url}"}}}}
+rules:
+  - {{name: heartbeat-lost, on: heartbeat_lost, after: 2s, send_resolved: true}}
+""")
+    env = {**emitter_env, "RUNWATCH_ALERTS": str(rules), "RUNWATCH_LOST_AFTER": "2", "RUNWATCH_HEARTBEAT_INTERVAL": "1"}
+    names = ["a", "b"]
+    collectors = _collectors(env, tmp_path, names)
+    client = redis.Redis.from_url(settings.redis_url)
+    store = open_store(settings)
+    jobs: list[subprocess.Popen[str]] = []
+    try:
+        wait_for(lambda: _balanced(client, settings, names), timeout=30, what="2 collectors sharing the shards")
+        wait_for(lambda: client.get(f"{settings.prefix}:stall-sweep"), what="a stall detector elected")
+        sweeper = lease_holder(client.get(f"{settings.prefix}:stall-sweep"))
+        owners = _owners(client, settings)
+        run_id = next(
+            f"comes-back-{i}" for i in range(100) if owners[shard_for(f"comes-back-{i}", settings.shards)] != sweeper
+        )
+        die = [sys.executable, "-c", RUN_JOB, run_id, "0", "die"]
+        jobs.append(subprocess.Popen(die, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True))
+        assert jobs[0].stdout is not None and jobs[0].stdout.readline().strip() == run_id
+        jobs[0].kill()  # silent: the sweeper (which does not apply this run's shard) raises heartbeat-lost
+        wait_for(
+            lambda: [a.state for a in store.alerts.history(run_id=run_id)] == ["firing"], timeout=60, what="lost fired"
+        )
+        back = subprocess.run(
+            [sys.executable, "-c", RUN_JOB, run_id, "1", "finish"], env=env, cwd=ROOT, capture_output=True, text=True
+        )
+        assert back.returncode == 0, back.stderr
+        wait_for(
+            lambda: sorted(a.state for a in store.alerts.history(run_id=run_id)) == ["firing", "resolved"],
+            timeout=60,
+            what="the run's owner resolving the episode the sweeper opened",
+        )
+        wait_for(lambda: store.alerts.deliveries("pending") == [], timeout=30, what="every delivery settled")
+        assert len(store.alerts.deliveries()) == 2
+        assert len([r for r in fake_slack.requests if r.status == 200]) == 2
+    finally:
+        for job in jobs:
+            job.kill()
         store.close()
         for collector in collectors.values():
             collector.stop()
