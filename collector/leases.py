@@ -182,11 +182,25 @@ class ShardLeases:
                 *(self.name, sorted(wanted), sorted(self.applied), len(self.live)),
             )
             self.rebalances += 1
-            await self.on_change(sorted(wanted))  # drained what it read of the released shards before returning
+            renewing = asyncio.create_task(self._keep_renewing())  # a long drain must not let the leases lapse
+            try:
+                await self.on_change(sorted(wanted))  # drained what it read of the released shards before returning
+            finally:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *_REDIS_DOWN):
+                    await renewing
             self.applied = wanted
         for shard in release:
             await self._release(keys=[self.lease_key(shard)], args=[self.value])
             self.owned.discard(shard)
+
+    async def _keep_renewing(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            for shard in sorted(self.owned):
+                await self._renew_lease(shard)
+            if self.sweeping:
+                await self._renew(keys=[self.sweep_key], args=[self.value, self.ttl_ms])
 
     async def _renew_lease(self, shard: int) -> bool:
         return bool(await self._renew(keys=[self.lease_key(shard)], args=[self.value, self.ttl_ms]))
