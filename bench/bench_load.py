@@ -119,6 +119,16 @@ def pg_database(action: str, name: str) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def postgres_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except Exception:  # noqa: BLE001 - not installed, refused, unauthorised: all mean "not here"
+        return False
+
+
 def lag_ms(client: redis.Redis, streams: list[str]) -> float:
     """Age of the oldest entry the group has not acknowledged (pending, or not delivered yet)."""
     now_ms = time.time() * 1000
@@ -283,7 +293,11 @@ def main() -> None:
             except redis.ConnectionError:
                 time.sleep(0.05)
         results = []
-        for item in args.setups.split(","):
+        setups = args.setups.split(",")
+        if any(item.startswith("postgres") for item in setups) and not postgres_reachable():
+            print(f"PostgreSQL at {PG_ADMIN} is unreachable (RUNWATCH_BENCH_PG): SQLite only", flush=True)
+            setups = [item for item in setups if not item.startswith("postgres")]
+        for item in setups:
             setup, count = item.split(":")
             result = measure(setup, int(count), args, url, server.pid)
             print(json.dumps(result), flush=True)
@@ -310,6 +324,8 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
             f" | {r['alert_p50_ms']:.0f} / {r['alert_p99_ms']:.0f} ({r['alerts']})"
             f" | {r['collector_points_per_cpu_s']:,.0f} | {cpu} |"
         )
+    summary = {r["setup"]: {"committed": round(r["committed"]), "lag_p99_ms": r["lag_p99_ms"]} for r in results}
+    print("JSON: " + json.dumps(summary))
     base = results[0]["committed"] if results else 0.0
     for r in results[1:]:
         print(f"{r['setup']}: {r['committed'] / base:.2f}x the committed rate of {results[0]['setup']}")
