@@ -28,10 +28,11 @@ from redis.typing import EncodableT, FieldT
 from emitter.events import GROUP, Batch, ContractError, decode_entry, shard_for
 
 from .backlog import Backlog, Decoded, Entry
+from .claims import Claimer
 from .deadletter import dead_letter_fields, letter_for
 from .settings import Settings
 from .store.base import DeadLetter, EntryRejected, Store, WriteResult
-from .trim import trim_floor
+from .trim import trim_stream
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class Consumer:
         self._reading_allowed = True
         self._switching = asyncio.Lock()  # a stream change and a reclaim never overlap
         self._backlog = True  # re-read our own pending entries first
-        self._claim_cursors = {stream: "0-0" for stream in self.streams}
+        self._claimer = Claimer(redis, self.name, commit=self._persist_and_ack)
         self._entry_points = 1.0  # points per stream entry lately: sizes the reads
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runwatch-store")
         self.redis_available = False
@@ -285,7 +286,7 @@ class Consumer:
     async def reclaim(self) -> int:
         """Take over entries idle past ``claim_idle_ms`` in other (dead) consumers."""
         async with self._switching:
-            return await self._claim(self.owned, self.settings.claim_idle_ms)
+            return await self._claimer.claim(self.owned, self.settings.claim_idle_ms)
 
     async def change_streams(self, streams: Sequence[str], before_reading: Callable[[], Any] | None = None) -> None:
         """Read ``streams`` from now on (a shard lease was gained or handed back).
@@ -309,43 +310,16 @@ class Consumer:
             try:
                 if before_reading is not None:
                     await self._in_store(before_reading)
-                for stream in gained:
-                    self._claim_cursors[stream] = "0-0"
-                await self._claim(gained, 0, whole=True)
+                self._claimer.restart(gained)
+                await self._claimer.claim(gained, 0, whole=True)
                 self._backlog = True  # then our own pending entries, then new ones
             finally:
                 async with self._changed:
                     self._reading_allowed = True
                     self._changed.notify_all()
 
-    async def _claim(self, streams: Sequence[str], min_idle_ms: int, *, whole: bool = False) -> int:
-        """XAUTOCLAIM entries idle past ``min_idle_ms`` into this consumer and commit them (``whole``: to the end)."""
-        total = 0
-        for stream in streams:
-            total += await self._claim_some(stream, min_idle_ms)
-            while whole and self._claim_cursors[stream] != "0-0":
-                total += await self._claim_some(stream, min_idle_ms)
-        return total
-
-    async def _claim_some(self, stream: str, min_idle_ms: int) -> int:
-        try:
-            cursor, claimed, *_ = await self.redis.xautoclaim(
-                stream, GROUP, self.name, min_idle_ms, self._claim_cursors[stream], count=200
-            )
-        except ResponseError as exc:
-            if "NOGROUP" in str(exc) or "no such key" in str(exc):
-                self._claim_cursors[stream] = "0-0"
-                return 0
-            raise
-        self._claim_cursors[stream] = cursor.decode() if isinstance(cursor, bytes) else cursor
-        entries = [(stream, eid.decode() if isinstance(eid, bytes) else eid, fields or {}) for eid, fields in claimed]
-        if entries:
-            logger.info("claimed %d idle entries of %s", len(entries), stream)
-            self.reclaimed += len(entries)
-            await self._persist_and_ack(entries)
-        return len(entries)
-
     async def _persist_and_ack(self, entries: list[Entry]) -> None:
+        self.reclaimed += len(entries)
         await self._commit(self._decode(entries))
 
     def _decode(self, entries: list[Entry]) -> Decoded:
@@ -499,15 +473,5 @@ class Consumer:
 
     async def trim(self, stream: str) -> int:
         """XTRIM MINID to the oldest entry some group still needs (pending or undelivered)."""
-        try:
-            groups = await self.redis.xinfo_groups(stream)
-        except ResponseError:
-            return 0
-        pending = {
-            group["name"]: await self.redis.xpending(stream, group["name"]) for group in groups if group["pending"]
-        }
         retention_ms = int(self.settings.stream_retention_seconds * 1000)
-        minid = trim_floor(groups, pending, int(self.clock() * 1000), retention_ms)
-        if minid is None:
-            return 0
-        return int(await self.redis.xtrim(stream, minid=minid, approximate=False))
+        return await trim_stream(self.redis, stream, int(self.clock() * 1000), retention_ms)
