@@ -39,6 +39,7 @@ class RuleError(AlertsError):
         rule: str | None = None,
         channel: str | None = None,
         field: str | None = None,
+        digest: str | None = None,
     ) -> None:
         self.message = message
         self.file = file
@@ -46,6 +47,7 @@ class RuleError(AlertsError):
         self.rule = rule
         self.channel = channel
         self.field = field
+        self.digest = digest
         self.errors: list[RuleError] = [self]
         super().__init__(self.describe())
 
@@ -57,6 +59,8 @@ class RuleError(AlertsError):
             parts.append(f"rule {self.rule!r}")
         if self.channel is not None:
             parts.append(f"channel {self.channel!r}")
+        if self.digest is not None:
+            parts.append(f"digest {self.digest!r}")
         if self.field is not None:
             parts.append(f"field {self.field!r}")
         parts.append(self.message)

@@ -22,13 +22,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from alerts.channels import Channel
 from alerts.conditions import Condition, Duration, Severity, canonical_severity, parse_duration
 from emitter.events import RunStatus
+
+if TYPE_CHECKING:
+    from alerts.digest import Digest
 
 __all__ = [
     "Condition",
@@ -169,6 +172,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     defaults: Defaults = field(default_factory=Defaults)
     source: str = "<string>"
+    digests: tuple[Digest, ...] = ()  # the ``digests:`` entries (``alerts.digest``)
     _matches: dict[str, tuple[Rule, ...]] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
@@ -227,6 +231,16 @@ class RuleSet:
         names = rule.notify if rule.notify is not None else self.defaults.notify
         return tuple(names) if names is not None else tuple(self.channels)
 
+    def digest(self, name: str) -> Digest:
+        for digest in self.digests:
+            if digest.name == name:
+                return digest
+        raise KeyError(name)
+
+    def notify_for_digest(self, digest: Digest) -> tuple[str, ...]:
+        names = digest.notify if digest.notify is not None else self.defaults.notify
+        return tuple(names) if names is not None else tuple(self.channels)
+
     def repeat_interval_for(self, rule: Rule) -> float:
         return rule.repeat_interval if rule.repeat_interval is not None else self.defaults.repeat_interval
 
@@ -243,4 +257,5 @@ class RuleSet:
             "channels": {name: channel.describe() for name, channel in self.channels.items()},
             "rules": [rule.model_dump(mode="json", by_alias=True, exclude_none=True) for rule in self.rules],
             "defaults": self.defaults.model_dump(mode="json", exclude_none=True),
+            "digests": [d.model_dump(mode="json", exclude_none=True) for d in self.digests],
         }

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from alerts import _yaml
 from alerts.channels import Channel, ConsoleChannel
+from alerts.digest import Digest
 from alerts.errors import RuleError
 from alerts.rules import DEFAULT_CONSOLE, Defaults, Rule, RuleKind, RuleSet, StrictModel
 
@@ -25,18 +26,32 @@ __all__ = ["load_rules", "parse_rules"]
 _T = TypeVar("_T")
 
 
-def load_rules(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> RuleSet:
-    """Read and validate a rules file; raises ``RuleError`` naming line, rule and field."""
+ScopeCheck = Callable[[str], str | None]  # a digest's scope filter → why it does not parse, or None
+
+
+def load_rules(
+    path: str | os.PathLike[str], env: Mapping[str, str] | None = None, *, check_scope: ScopeCheck | None = None
+) -> RuleSet:
+    """Read and validate a rules file; raises ``RuleError`` naming line, rule (or digest) and field."""
     name = os.fspath(path)
     try:
         text = Path(name).read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleError(f"cannot read rules file: {exc.strerror}", file=name) from None
-    return parse_rules(text, source=name, env=env)
+    return parse_rules(text, source=name, env=env, check_scope=check_scope)
 
 
-def parse_rules(text: str, source: str = "<string>", env: Mapping[str, str] | None = None) -> RuleSet:
+def parse_rules(
+    text: str,
+    source: str = "<string>",
+    env: Mapping[str, str] | None = None,
+    *,
+    check_scope: ScopeCheck | None = None,
+) -> RuleSet:
     """Validate rules from YAML text; ``${VAR}`` is taken from ``env`` (default ``os.environ``).
+
+    ``check_scope`` parses each digest's ``scope`` (the collector owns the filter grammar);
+    without it a scope is checked when the digest runs.
 
     Every problem is found in one pass and raised together, in file order: each channel,
     rule and the defaults are validated on their own, and the semantic checks run on
@@ -48,8 +63,12 @@ def parse_rules(text: str, source: str = "<string>", env: Mapping[str, str] | No
         raise RuleError("the file must be a mapping with channels, rules and defaults", file=source, line=1)
     found = _Found(data, list(doc.problems))
     channels = found.channels or {DEFAULT_CONSOLE: ConsoleChannel(type="console")}
-    ruleset = RuleSet(channels, tuple(rule for _, rule in found.rules), found.defaults or Defaults(), source)
-    problems = found.problems + _semantic_problems(data, found, known=list(found.channel_names) or [DEFAULT_CONSOLE])
+    digests = tuple(digest for _, digest in found.digests)
+    rules = tuple(rule for _, rule in found.rules)
+    ruleset = RuleSet(channels, rules, found.defaults or Defaults(), source, digests=digests)
+    known = list(found.channel_names) or [DEFAULT_CONSOLE]
+    problems = found.problems + _semantic_problems(data, found, known=known)
+    problems += _digest_problems(data, found, known, check_scope)
     if problems:
         errors = [_error(doc, source, path, message) for path, message in problems]
         raise RuleError.collect(sorted(errors, key=lambda e: e.line or 0))
@@ -57,7 +76,7 @@ def parse_rules(text: str, source: str = "<string>", env: Mapping[str, str] | No
 
 
 _CHANNEL: TypeAdapter[Channel] = TypeAdapter(Channel)
-_TOP_LEVEL = ("allow_private_targets", "channels", "rules", "defaults")
+_TOP_LEVEL = ("allow_private_targets", "channels", "rules", "defaults", "digests")
 Problem = tuple[_yaml.Path, str]
 
 
@@ -85,6 +104,11 @@ class _Found:
             rule = self._check(("rules", index), partial(Rule.model_validate, value))
             if rule is not None:
                 self.rules.append((index, rule))
+        self.digests: list[tuple[int, Digest]] = []  # (index in the file, digest)
+        for index, value in enumerate(self._section("digests", list)):
+            digest = self._check(("digests", index), partial(Digest.model_validate, value))
+            if digest is not None:
+                self.digests.append((index, digest))
         self.defaults = self._check(
             ("defaults",), lambda: Defaults.model_validate({} if data.get("defaults") is None else data["defaults"])
         )
@@ -93,7 +117,7 @@ class _Found:
         value = self.data.get(key)
         if value is None or isinstance(value, kind):
             return value or kind()
-        what = "a mapping of channel names to channels" if kind is dict else "a list of rules"
+        what = "a mapping of channel names to channels" if kind is dict else f"a list of {key}"
         self.problems.append(((key,), f"must be {what}"))
         return kind()
 
@@ -146,6 +170,29 @@ def _semantic_problems(data: dict[Any, Any], found: _Found, known: list[str]) ->
             if name not in known:
                 problems.append(((*at, "notify", j), f"unknown channel {name!r} (configured: {configured})"))
         problems.extend(((*at, f), message) for f, message in _rule_problems(rule))
+    return problems
+
+
+def _digest_problems(data: dict[Any, Any], found: _Found, known: list[str], check: ScopeCheck | None) -> list[Problem]:
+    """Digest names that repeat, notify names that do not resolve, scopes that do not parse."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    raw = data.get("digests")
+    for i, entry in enumerate(raw if isinstance(raw, list) else []):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                problems.append((("digests", i, "name"), f"duplicate digest name {name!r}"))
+            seen.add(name)
+    for i, digest in found.digests:
+        for j, channel in enumerate(digest.notify or []):
+            if channel not in known:
+                problems.append(
+                    (("digests", i, "notify", j), f"unknown channel {channel!r} (configured: {', '.join(known)})")
+                )
+        why = check(digest.scope) if check is not None and digest.scope else None
+        if why is not None:
+            problems.append((("digests", i, "scope"), why))
     return problems
 
 
@@ -211,17 +258,20 @@ def _from_pydantic(data: Any, at: _yaml.Path, err: Any) -> Problem:
 
 
 def _error(doc: _yaml.Document, source: str, path: _yaml.Path, message: str) -> RuleError:
-    rule = channel = field_name = None
+    rule = channel = digest = field_name = None
     rest: _yaml.Path = path
     data = doc.data if isinstance(doc.data, dict) else {}
-    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
-        rules = data.get("rules")
-        entry = rules[path[1]] if isinstance(rules, list) and path[1] < len(rules) else None
+    if len(path) >= 2 and path[0] in ("rules", "digests") and isinstance(path[1], int):
+        entries = data.get(path[0])
+        entry = entries[path[1]] if isinstance(entries, list) and path[1] < len(entries) else None
         name = entry.get("name") if isinstance(entry, dict) else None
-        rule = name if isinstance(name, str) and name else f"#{path[1] + 1}"
+        label = name if isinstance(name, str) and name else f"#{path[1] + 1}"
+        rule, digest = (label, None) if path[0] == "rules" else (None, label)
         rest = path[2:]
     elif len(path) >= 2 and path[0] == "channels":
         channel, rest = str(path[1]), path[2:]
     if rest:
-        field_name = str(rest[0]) if rule or channel else ".".join(str(p) for p in rest)
-    return RuleError(message, file=source, line=doc.line(path), rule=rule, channel=channel, field=field_name)
+        field_name = str(rest[0]) if rule or channel or digest else ".".join(str(p) for p in rest)
+    return RuleError(
+        message, file=source, line=doc.line(path), rule=rule, channel=channel, field=field_name, digest=digest
+    )

@@ -68,6 +68,7 @@ class Transition:
     step: int | None = None
     run_name: str | None = None
     project: str | None = None
+    digest: dict[str, Any] | None = None  # kind "digest": the report (``alerts.digest_report``)
 
     @property
     def key(self) -> str:

@@ -34,6 +34,7 @@ from alerts import (
 )
 from emitter.events import Event
 
+from .digests import scope_problem
 from .store.base import AlertStore
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ TransitionListener = Callable[[Sequence[Transition]], None]
 def load_ruleset(path: Path) -> RuleSet:
     """The rules file when it exists, else the built-in defaults (console only)."""
     if path.exists():
-        return load_rules(path)
+        return load_rules(path, check_scope=scope_problem)
     logger.info("no alert rules at %s: using the built-in defaults", path)
     return parse_rules(DEFAULT_RULES, source="<built-in defaults>")
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisClusterException, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
@@ -30,13 +30,15 @@ from emitter.events import GROUP, Batch, ContractError, decode_entry, shard_for
 from .backlog import Backlog, Decoded, Entry
 from .claims import Claimer
 from .deadletter import dead_letter_fields, letter_for
+from .redis_connect import is_cluster
 from .settings import Settings
+from .slots import ack_per_slot, xreadgroup_per_stream
 from .store.base import DeadLetter, EntryRejected, Store, WriteResult
 from .trim import trim_stream
 
 logger = logging.getLogger(__name__)
 
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, RedisClusterException, OSError)
 # XREADGROUP's reply without decode_responses; a re-read pending entry whose payload was trimmed has no fields
 _GroupReply = list[tuple[bytes | str, list[tuple[bytes | str, dict[bytes, bytes] | None]]]] | None
 T = TypeVar("T")
@@ -97,6 +99,7 @@ class Consumer:
         self._committing = False
         self._reading_allowed = True
         self._switching = asyncio.Lock()  # a stream change and a reclaim never overlap
+        self._cluster = is_cluster(redis)  # no command may span two shards' slots (see slots.py)
         self._backlog = True  # re-read our own pending entries first
         self._claimer = Claimer(redis, self.name, commit=self._persist_and_ack)
         self._entry_points = 1.0  # points per stream entry lately: sizes the reads
@@ -250,16 +253,23 @@ class Consumer:
     async def _read(self) -> list[Entry]:
         start = "0" if self._backlog else ">"
         try:
-            response = cast(
-                _GroupReply,
-                await self.redis.xreadgroup(
-                    GROUP,
-                    self.name,
-                    {stream: start for stream in self.owned},
-                    count=self._read_count(),
-                    block=None if self._backlog else self.settings.block_ms,
-                ),
-            )
+            streams = {stream: start for stream in self.owned}
+            block = None if self._backlog else self.settings.block_ms
+            if self._cluster:
+                try:
+                    reply = await xreadgroup_per_stream(
+                        self.redis, self.name, streams, count=self._read_count(), block=block
+                    )
+                except BaseException:
+                    # the shards that did answer moved entries to our pending list: re-read it next
+                    self._backlog = True
+                    raise
+                response = cast(_GroupReply, reply)
+            else:
+                response = cast(
+                    _GroupReply,
+                    await self.redis.xreadgroup(GROUP, self.name, streams, count=self._read_count(), block=block),  # type: ignore[arg-type]
+                )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc) and "no such key" not in str(exc):
                 raise
@@ -438,6 +448,9 @@ class Consumer:
         by_stream: dict[str, list[str]] = {}
         for stream, entry_id, _ in stored:
             by_stream.setdefault(stream, []).append(entry_id)
+        if self._cluster:
+            await self._ack_per_slot(by_stream, dead, watermarks)
+            return
         pipe = self.redis.pipeline(transaction=True)
         for (stream, entry_id, _), letter in dead:
             # str keys; str, int, float and bytes values: what XADD takes
@@ -451,6 +464,30 @@ class Consumer:
         for (run_id, writer), committed in watermarks.items():
             pipe.set(self.keys.committed(shard_for(run_id, shards), run_id, writer), committed, ex=ttl)
         await pipe.execute()
+        self.acked += sum(len(ids) for ids in by_stream.values())
+        self.dead += len(dead)
+        if dead:
+            await self._in_store(self.store.clear_failures, [(e[0], e[1]) for e, _ in dead])
+
+    async def _ack_per_slot(
+        self,
+        by_stream: dict[str, list[str]],
+        dead: Sequence[tuple[Entry, DeadLetter]],
+        watermarks: dict[tuple[str, str], int],
+    ) -> None:
+        """``_ack`` on a Redis Cluster: one MULTI per shard's slot (``slots.ack_per_slot``)."""
+        letters = [cast(dict[FieldT, EncodableT], dead_letter_fields(letter)) for _, letter in dead]
+        for (stream, entry_id, _), _letter in dead:
+            by_stream.setdefault(stream, []).append(entry_id)
+        shards = self.settings.shards
+        marks: dict[str, list[tuple[str, int]]] = {}
+        for (run_id, writer), committed in watermarks.items():
+            shard = shard_for(run_id, shards)
+            marks.setdefault(self.keys.stream(shard), []).append(
+                (self.keys.committed(shard, run_id, writer), committed)
+            )
+        ttl = self.settings.watermark_ttl_seconds
+        await ack_per_slot(self.redis, (self.keys.dead_letters, letters), by_stream, marks, ttl)
         self.acked += sum(len(ids) for ids in by_stream.values())
         self.dead += len(dead)
         if dead:

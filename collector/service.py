@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +25,11 @@ from .alert_stream import AlertPublisher
 from .alerting import Alerting, load_ruleset
 from .api.app import create_app, create_metrics_app
 from .consumer import Consumer
+from .digests import DigestScheduler
 from .embedded_redis import EmbeddedRedis
 from .exporter import Exporter
 from .leases import ShardLeases
+from .redis_connect import async_client
 from .settings import Settings
 from .store import Store, open_store
 
@@ -99,6 +102,8 @@ class Service:
     alerting: Alerting | None = None
     worker: DeliveryWorker | None = None
     leases: ShardLeases | None = None
+    digests: DigestScheduler | None = None
+    clock: Callable[[], float] = time.time  # when digests are due (tests inject one)
     redis_url: str = ""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -124,7 +129,7 @@ class Service:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop.set)
-        redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
+        redis = async_client(self.redis_url, self.settings)
         if not self.with_consumer:
             await self._serve_api_only(redis)
             return
@@ -151,6 +156,15 @@ class Service:
             lease=self.settings.delivery_lease,
         )
         self.store.hooks.append(self.alerting)
+        self.digests = DigestScheduler(
+            self.ruleset,
+            self.store.runs,
+            self.store.alerts,
+            public_url=self.settings.dashboard_url,
+            dispatch=self.worker.submit,
+            lease=self.settings.delivery_lease,
+            clock=self.clock,
+        )
         self.alerting.lost_listeners.append(exporter.runs_lost)
         self.alerting.listeners.append(AlertPublisher(redis, self.settings.keys.alerts, loop))
         delivery = _LoopThread("runwatch-delivery", self.worker.run())
@@ -164,6 +178,7 @@ class Service:
         tasks = [
             asyncio.create_task(self.consumer.run(self.stop), name="runwatch-consumer"),
             asyncio.create_task(self._detect_stalls(), name="runwatch-stall"),
+            asyncio.create_task(self._send_digests(), name="runwatch-digests"),
             asyncio.create_task(self.exporter.run(self.stop), name="runwatch-exporter"),
         ]
         leasing = asyncio.create_task(self.leases.run(self.stop), name="runwatch-leases")
@@ -260,6 +275,19 @@ class Service:
                 await self.consumer.run_in_store(self.alerting.tick, None, self.consumer.available_since)
             except Exception:
                 logger.exception("stall detector failed; retrying")
+
+    async def _send_digests(self) -> None:
+        """The digest scheduler: every ``stall_interval``, on the store's thread (only when digests exist)."""
+        assert self.consumer is not None and self.digests is not None
+        while self.digests.ruleset.digests and not self.stop.is_set():
+            try:
+                await self.consumer.run_in_store(self.digests.tick)
+            except Exception:
+                logger.exception("digest scheduler failed; retrying")
+            try:
+                await asyncio.wait_for(self.stop.wait(), self.settings.stall_interval)
+            except TimeoutError:
+                pass
 
     async def _supervise_redis(self) -> None:
         assert self.embedded is not None

@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from emitter.events import DEFAULT_PREFIX, DEFAULT_SHARDS, Keys
@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     embedded_redis_port: int = Field(
         6391, ge=0, le=65535, description="Port of the embedded Redis (runwatch's own; loopback, with a password)."
     )
+    # Redis for a team (collector/redis_connect.py): TLS, ACL users, Cluster. The emitter reads the same
+    # RUNWATCH_REDIS_* variables (emitter/_redis_connect.py).
+    redis_cluster: bool = Field(
+        False, description="The Redis URL names a node of a Redis Cluster (or use a redis+cluster:// URL)."
+    )
+    redis_tls_ca: Path | None = Field(None, description="rediss://: CA certificate that signed the server's.")
+    redis_tls_cert: Path | None = Field(None, description="rediss://: client certificate, if the server asks for one.")
+    redis_tls_key: Path | None = Field(None, description="rediss://: the client certificate's private key.")
+    redis_username: str | None = Field(None, description="ACL user, when the URL names none.")
+    redis_password: SecretStr | None = Field(None, description="Password (AUTH/ACL), when the URL carries none.")
     database_url: str | None = Field(
         None,
         description="sqlite:///path.db (default: $RUNWATCH_HOME/runwatch.db) or postgresql://user:password@host:5432/db.",
@@ -69,7 +79,9 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(None, description="Dashboard URL used in alert links.")
     auth: bool = Field(False, description="Require API tokens on every route and the websocket.")
-    insecure: bool = Field(False, description="Allow a non-loopback bind without auth.")
+    insecure: bool = Field(
+        False, description="Allow a non-loopback bind without auth, and a non-loopback Redis without a password."
+    )
     metrics_public: bool = Field(False, description="Serve /metrics without a token when auth is on.")
     allowed_hosts: list[str] = Field(
         default_factory=list,

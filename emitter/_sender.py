@@ -34,13 +34,21 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ._hooks import sigterm_deferred
+from ._redis_connect import connect as redis_connect
 from ._spool import Segment, Spool
 from ._unconfirmed import SentEntry, Unconfirmed, committed_seqs
 from .events import MAX_EVENTS_PER_ENTRY, Keys, encode_body, entry_fields, shard_for
 
 logger = logging.getLogger(__name__)
 
-_TRANSPORT_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ResponseError, OSError)
+_TRANSPORT_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.BusyLoadingError,
+    redis.ResponseError,
+    redis.exceptions.RedisClusterException,  # a cluster unreachable or re-sharding
+    OSError,
+)
 _CONFIRM_POLL = 0.2
 _SPILL_POLL = 0.1
 
@@ -52,8 +60,11 @@ class State(Enum):
 
 
 def connect(url: str) -> redis.Redis:
-    """A client that fails fast and never retries behind our back (we replay ourselves)."""
-    return redis.Redis.from_url(
+    """A client that fails fast and never retries behind our back (we replay ourselves).
+
+    TLS, ACL credentials and cluster mode come from the URL and ``RUNWATCH_REDIS_*`` (``_redis_connect``).
+    """
+    return redis_connect(
         url, socket_connect_timeout=2.0, socket_timeout=10.0, retry=Retry(NoBackoff(), 0), health_check_interval=0
     )
 
@@ -100,6 +111,7 @@ class Sender:
         self._state = State.ACTIVE
         self._client: redis.Redis | None = None
         self._connected = False
+        self._bad_url_said = False
         self._spooled: deque[Segment] = deque()  # not yet sent, oldest first
         self._unconfirmed = Unconfirmed(spool, max_unconfirmed_bytes)
         self._in_flight = 0
@@ -290,7 +302,15 @@ class Sender:
         if self._connected and self._client is not None:
             return
         if self._client is None:
-            self._client = connect(self._redis_url)
+            try:
+                self._client = connect(self._redis_url)
+            except ValueError as exc:  # a URL nobody can connect to: said once, then spooled like an outage
+                if not self._bad_url_said:
+                    self._bad_url_said = True
+                    logger.warning(
+                        "runwatch: cannot use RUNWATCH_REDIS_URL (%s); spooling to %s", exc, self._spool.directory
+                    )
+                raise redis.ConnectionError(f"invalid Redis URL: {exc}") from exc
         self._client.ping()
         published = self._client.get(self._keys.shards)
         if published is not None and self.sent_entries == 0 and not self._unconfirmed:

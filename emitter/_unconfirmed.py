@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import redis
 
+from ._redis_connect import mget
 from ._spool import Segment, Spool
 from .events import Keys, shard_for
 
@@ -46,7 +47,7 @@ def committed_seqs(client: redis.Redis, keys: Keys, shards: int, writers: Iterab
     pairs = list(writers)
     if not pairs:
         return {}
-    marks = client.mget([keys.committed(shard_for(run_id, shards), run_id, writer) for run_id, writer in pairs])
+    marks = mget(client, [keys.committed(shard_for(run_id, shards), run_id, writer) for run_id, writer in pairs])
     return {pair: int(mark) if mark is not None else -1 for pair, mark in zip(pairs, marks, strict=True)}
 
 

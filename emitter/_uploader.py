@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 _CONFIRM_POLL = 0.2
 _MAX_BACKOFF = 30.0
-_REDIS_ERRORS = (redis.RedisError, OSError)
+_REDIS_ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
 PERMANENT = (400, 404, 413, 422)  # the same request can never succeed
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from . import _hooks
 from ._artifacts import ArtifactHandle, Artifacts
 from ._names import generate_name, new_run_id, new_writer_id
+from ._orchestrators import orchestrator_info, orchestrator_tags
+from ._provenance import Provenance, artifact_ref, dataset_entry, dataset_param
 from ._redis_url import DEFAULT_REDIS_URL, resolve_redis_url
 from ._sender import Sender
 from ._spool import Spool
@@ -61,6 +63,9 @@ def _flush_timeout() -> float:
     return _env_float("RUNWATCH_FLUSH_TIMEOUT", 30.0)
 
 
+_PROVENANCE_WAIT = 3.0  # seconds finish() waits for the data versions (see _provenance)
+
+
 class Run:
     """One training run: log metrics, params, tags, notes and alerts to runwatch.
 
@@ -91,6 +96,7 @@ class Run:
         heartbeat_interval: float | None = None,
         max_queue: int | None = None,
         strict: bool | None = None,
+        data: Any = None,
     ) -> None:
         self.project = check_project(project)
         run_id = check_run_id(run_id)
@@ -109,14 +115,15 @@ class Run:
         self.home = Path(home or os.environ.get("RUNWATCH_HOME") or ".runwatch")
         self.redis_url = resolve_redis_url(redis_url, self.home)
         keys = Keys(os.environ.get("RUNWATCH_PREFIX") or DEFAULT_PREFIX)
+        origin = orchestrator_info(os.environ)  # Airflow, Kubernetes, Luigi, SLURM: as tags
         start_payload = {
             "project": project,
             "name": self.name,
             "group": optional_str("group", group),
-            "tags": tag_list(tags or ()),
+            "tags": list(dict.fromkeys([*tag_list(tags or ()), *orchestrator_tags(origin)])),
             "notes": bounded_text("notes", notes or ""),
             "config": bounded_mapping("config", config or {}),
-            "env": capture_environment(),
+            "env": {**capture_environment(), **({"orchestrator": origin} if origin else {})},
             "resumed": self.resumed,
             "name_given": name is not None,
         }
@@ -147,6 +154,7 @@ class Run:
         self._emit(Kind.RUN_START, start_payload)
         self._emit(Kind.STATUS, {"status": RunStatus.RUNNING.value})
         self._sender.start()
+        self._provenance = Provenance.start(config or {}, data, self.log_params)  # DVC, LFS: on its own thread
 
     def __repr__(self) -> str:
         return f"<Run id={self.id} name={self.name!r} project={self.project!r} {self._sender!r}>"
@@ -235,6 +243,28 @@ class Run:
         self._check_open()
         return self._artifacts.use(name, version, project)
 
+    def use_dataset(
+        self, path_or_uri: str | os.PathLike[str], version: str | int | None = None, *, name: str | None = None
+    ) -> str:
+        """Record that this run reads a dataset: param ``dataset/<name>`` with its URI, version, DVC md5, LFS oid.
+
+        ``runwatch:project/name:v3`` (a stored artifact) is recorded in the artifact lineage
+        instead, as ``use_artifact`` does, and its local path returned. Otherwise returns the
+        path or URI as given; nothing is read but the file's ``.dvc`` sidecar or LFS pointer.
+        """
+        self._check_open()
+        target = os.fspath(path_or_uri)
+        if not isinstance(target, str) or not target:
+            raise TypeError(f"use_dataset() takes a path or URI, got {target!r:.60}")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, str | int)):
+            raise TypeError(f"version must be a string or an integer, got {type(version).__name__}")
+        stored = artifact_ref(target)
+        if stored is not None:
+            project, artifact, ref = stored
+            return str(self.use_artifact(artifact, ref if version is None else version, project=project))
+        self.log_params({dataset_param(target, name): dataset_entry(target, None if version is None else str(version))})
+        return target
+
     # --------------------------------------------------------------- lifecycle
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -257,6 +287,7 @@ class Run:
         message = optional_str("message", message)
         if os.getpid() != self._owner_pid:
             return  # a forked worker never ends the parent's run
+        self._provenance.wait(_PROVENANCE_WAIT)  # a short run still records its data versions
         with _hooks.sigterm_deferred(), self._finish_lock:  # a SIGTERM meanwhile waits for the drain
             if self.finished:
                 return

@@ -157,8 +157,6 @@ class ThreadedCollector:
     """The real consumer on its own event loop in a thread: start, then stop."""
 
     def __init__(self, settings: Any, store: Any, listeners: list[Any] | None = None) -> None:
-        import redis.asyncio as aioredis
-
         from collector.consumer import Consumer
 
         self.settings = settings
@@ -168,7 +166,6 @@ class ThreadedCollector:
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._main, daemon=True)
         self._ready = threading.Event()
-        self._aioredis = aioredis
         self._consumer_cls = Consumer
         self.consumer: Any = None
 
@@ -177,7 +174,9 @@ class ThreadedCollector:
         self._loop.run_until_complete(self._run())
 
     async def _run(self) -> None:
-        client = self._aioredis.from_url(self.settings.redis_url)
+        from collector.redis_connect import async_client  # TLS, ACL users and Cluster as the service connects
+
+        client = async_client(self.settings.redis_url, self.settings)
         self.consumer = self._consumer_cls(self.settings, redis=client, store=self.store, listeners=self._listeners)
         self._stop = asyncio.Event()
         self._ready.set()
@@ -323,10 +322,12 @@ def assert_run_stored_exactly(store: Any, run_id: str, proc: int, steps: int, ke
 class ThreadedService:
     """The whole service (consumer, alerting, delivery, stall detector) in a thread, no HTTP."""
 
-    def __init__(self, settings: Any, ruleset: Any = None) -> None:
+    def __init__(self, settings: Any, ruleset: Any = None, clock: Any = None, *, with_api: bool = False) -> None:
         from collector.service import Service
 
-        self.service = Service(settings, with_api=False, ruleset=ruleset)
+        self.service = Service(settings, with_api=with_api, ruleset=ruleset)
+        if clock is not None:
+            self.service.clock = clock
         self.service.redis_url = settings.redis_url
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self.service.run(),), daemon=True)
@@ -363,6 +364,14 @@ class ThreadedService:
         consumer, alerting = self.service.consumer, self.service.alerting
         assert consumer is not None and alerting is not None, "start() first"
         step = consumer.run_in_store(alerting.tick, None, consumer.available_since)
+        return asyncio.run_coroutine_threadsafe(step, self._loop).result(timeout)
+
+    def digest_check(self, timeout: float = 30.0) -> list[Any]:
+        """One digest-scheduler step now, on the store's thread; returns the deliveries it inserted."""
+        digests = wait_for(lambda: self.service.digests, what="digest scheduler up")
+        consumer = self.service.consumer
+        assert consumer is not None, "start() first"
+        step = consumer.run_in_store(digests.tick)
         return asyncio.run_coroutine_threadsafe(step, self._loop).result(timeout)
 
     def stop(self) -> None:

@@ -48,11 +48,13 @@ class AlertMessage:
     value: float | None = None
     step: int | None = None
     link: str | None = None
+    digest: dict[str, Any] | None = None  # kind "digest": the report, rendered by ``alerts.digest_render``
 
     @classmethod
     def from_transition(cls, transition: Transition, public_url: str | None = None) -> AlertMessage:
         # the run id is anyone's string: quoted, it can end neither the URL nor a Slack <url|text> link
         link = f"{public_url.rstrip('/')}/runs/{quote(transition.run_id, safe='')}" if public_url else None
+        link = link if transition.run_id else public_url  # a digest without a best run links the dashboard
         return cls(
             id=transition.id,
             key=transition.key,
@@ -71,6 +73,7 @@ class AlertMessage:
             value=transition.value,
             step=transition.step,
             link=link,
+            digest=transition.digest,
         )
 
     @property
@@ -80,6 +83,8 @@ class AlertMessage:
     @property
     def headline(self) -> str:
         """``[FIRING critical] loss-nan: loss is NaN`` — the one line every channel starts with."""
+        if self.kind == "digest":
+            return self.title  # ``Digest nightly: new best val/acc 0.93 (resnet-12)``
         state = "RESOLVED" if self.state == "resolved" else "REPEAT" if self.repeat else "FIRING"
         return f"[{state} {self.severity}] {self.rule}: {self.title}"
 

@@ -19,6 +19,7 @@ from email.utils import formatdate, make_msgid
 
 from alerts._text import multi_line, one_line
 from alerts.channels import EmailChannel
+from alerts.digest_render import digest_email
 from alerts.errors import NotifyError
 from alerts.notifiers.base import AlertMessage, format_value
 
@@ -39,7 +40,8 @@ class EmailNotifier:
 
     def send(self, message: AlertMessage) -> None:
         try:
-            email = build_email(message, sender=self.config.from_, recipients=self.config.to)
+            build = digest_email if message.digest is not None else build_email
+            email = build(message, sender=self.config.from_, recipients=self.config.to)
         except (ValueError, UnicodeError) as exc:  # the same message would fail again: never retried
             raise NotifyError(
                 self.name, None, f"cannot build the email: {type(exc).__name__}", permanent=True

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from alerts._text import multi_line, one_line
 from alerts.channels import SlackChannel
+from alerts.digest_render import digest_blocks
 from alerts.errors import NotifyError
 from alerts.notifiers._slack_http import NoRedirectWebClient, NoRedirectWebhookClient, silent_logger
 from alerts.notifiers.base import AlertMessage, format_value, parse_retry_after
@@ -64,7 +65,7 @@ class SlackNotifier:
 
     def send(self, message: AlertMessage) -> None:
         text = _mrkdwn(message.headline)
-        blocks = slack_blocks(message)
+        blocks = digest_blocks(message) if message.digest is not None else slack_blocks(message)
         if self._webhook is not None:
             self._send_webhook(text, blocks)
         else:

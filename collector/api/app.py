@@ -18,7 +18,7 @@ from ..artifacts import BlobStore, open_blob_store
 from ..redact import redact_text
 from ..settings import Settings
 from ..store.base import Store
-from . import artifacts, auth, runs, silences
+from . import artifacts, audit, auth, models, runs, silences
 from .guards import HostGuard, HostPolicy
 from .limits import BodyGuard, BodyLimits
 from .live import LiveHub
@@ -69,6 +69,8 @@ def create_app(
     api.include_router(runs.router, tags=["runs"])
     api.include_router(auth.router)
     api.include_router(silences.router)
+    api.include_router(audit.router)
+    api.include_router(models.router)  # before artifacts: /artifacts/{name}/aliases is not a version
     api.include_router(artifacts.router)
     api.add_api_websocket_route("/live", app.state.live.endpoint)
     app.include_router(api)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket
 from ..errors import ConfigError
 from ..settings import Settings
 from ..store.base import ROLES, Store
+from .auditing import record
 
 COOKIE = "runwatch_token"
 CSRF_HEADER = "x-requested-with"
@@ -203,17 +204,23 @@ def tokens(request: Request) -> dict[str, Any]:
     return {"tokens": request.app.state.store.tokens.list()}
 
 
-@router.post("/tokens", dependencies=[Depends(require("admin"))], status_code=201)
-def create_token(body: TokenIn, request: Request) -> dict[str, Any]:
+@router.post("/tokens", status_code=201)
+def create_token(
+    body: TokenIn, request: Request, who: Annotated[Principal, Depends(require("admin"))]
+) -> dict[str, Any]:
     """A new token; the response is the only place it is ever shown."""
     token_id, token = request.app.state.store.tokens.create(body.role, body.name, request.app.state.clock())
+    record(request, who, "token.create", f"token {token_id}", {"role": body.role, "name": body.name})
     return {"id": token_id, "role": body.role, "name": body.name, "token": token}
 
 
-@router.delete("/tokens/{token_id}", dependencies=[Depends(require("admin"))])
-def revoke_token(token_id: int, request: Request) -> dict[str, Any]:
+@router.delete("/tokens/{token_id}")
+def revoke_token(
+    token_id: int, request: Request, who: Annotated[Principal, Depends(require("admin"))]
+) -> dict[str, Any]:
     """Revoke a token: its requests are refused from now on and its open websockets close with 4401."""
     if not request.app.state.store.tokens.revoke(token_id, request.app.state.clock()):
         raise HTTPException(404, "no such active token")
+    record(request, who, "token.revoke", f"token {token_id}")
     request.app.state.live.tokens_changed()  # this process's sockets at once; other replicas within a check
     return {"revoked": token_id}

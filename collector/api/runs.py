@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
@@ -23,12 +23,12 @@ from ..deadletter import describe
 from ..export import csv_chunks
 from ..store.base import AlertRecord, Store, UserAlert
 from ..store.search import FilterError
-from .auth import require
+from .auditing import record_async
+from .auth import Principal, require
 from .compare import compare_runs
 
 router = APIRouter()
 viewer = [Depends(require("viewer"))]
-writer = [Depends(require("writer"))]
 MAX_COMPARE = 20
 MAX_OFFSET = 10_000_000  # runs skipped by a cursor: past it, narrow the filter
 
@@ -211,21 +211,29 @@ async def _emit(request: Request, run_id: str, kind: str, payload: dict[str, Any
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
-@router.post("/runs/{ref}/notes", dependencies=writer, status_code=202)
-async def add_note(request: Request, ref: str, body: NoteIn) -> dict[str, Any]:
+@router.post("/runs/{ref}/notes", status_code=202)
+async def add_note(
+    request: Request, ref: str, body: NoteIn, who: Annotated[Principal, Depends(require("writer"))]
+) -> dict[str, Any]:
     """Add a note to a run (stored by the collector from the event stream)."""
     from starlette.concurrency import run_in_threadpool
 
     run_id = await run_in_threadpool(_run_id, request, ref)
-    return {"run": run_id, "entry": await _emit(request, run_id, "note", {"text": body.text})}
+    entry = await _emit(request, run_id, "note", {"text": body.text})
+    await record_async(request, who, "run.note", f"run {run_id}", {"text": body.text[:1000], "entry": entry})
+    return {"run": run_id, "entry": entry}
 
 
-@router.post("/runs/{ref}/tags", dependencies=writer, status_code=202)
-async def add_tags(request: Request, ref: str, body: TagsIn) -> dict[str, Any]:
+@router.post("/runs/{ref}/tags", status_code=202)
+async def add_tags(
+    request: Request, ref: str, body: TagsIn, who: Annotated[Principal, Depends(require("writer"))]
+) -> dict[str, Any]:
     """Add tags to a run."""
     from starlette.concurrency import run_in_threadpool
 
     if any(not t or len(t) > 250 for t in body.tags):
         raise HTTPException(422, "tags must be 1 to 250 characters")
     run_id = await run_in_threadpool(_run_id, request, ref)
-    return {"run": run_id, "entry": await _emit(request, run_id, "tags", {"tags": body.tags})}
+    entry = await _emit(request, run_id, "tags", {"tags": body.tags})
+    await record_async(request, who, "run.tags", f"run {run_id}", {"tags": body.tags, "entry": entry})
+    return {"run": run_id, "entry": entry}

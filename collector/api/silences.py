@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
+from .auditing import record
 from .auth import Principal, require
 
 router = APIRouter(tags=["silences"])
@@ -59,12 +60,16 @@ def create_silence(body: SilenceIn, request: Request, who: Admin) -> dict[str, A
         created_by=who.name or who.via,
         now=now,
     )
+    matchers = {"rule": body.rule, "run_id": body.run_id, "project": body.project}
+    detail = {**{k: v for k, v in matchers.items() if v is not None}, "ends_at": starts + body.duration}
+    record(request, who, "silence.create", f"silence {silence_id}", {**detail, "comment": body.comment})
     return {"id": silence_id, "starts_at": starts, "ends_at": starts + body.duration}
 
 
-@router.delete("/silences/{silence_id}", dependencies=[Depends(require("admin"))])
-def expire_silence(silence_id: int, request: Request) -> dict[str, Any]:
+@router.delete("/silences/{silence_id}")
+def expire_silence(silence_id: int, request: Request, who: Admin) -> dict[str, Any]:
     """End a silence now."""
     if not request.app.state.store.silences.expire(silence_id, request.app.state.clock()):
         raise HTTPException(404, "no such silence, or it is over already")
+    record(request, who, "silence.end", f"silence {silence_id}")
     return {"expired": silence_id}

@@ -6,7 +6,11 @@
 - ``data.py``: ``sync``, ``export``, ``dead-letters`` (data in and out);
 - ``artifacts.py``: ``artifacts``, ``download`` (stored files, models, images);
 - ``alerts.py``: ``rules check``, ``alerts``, ``silence`` (alerting);
-- ``tokens.py``: ``token`` (API access).
+- ``tokens.py``: ``token`` (API access);
+- ``digest.py``: ``digest preview`` (scheduled summaries of new best runs);
+- ``gate.py``: ``gate`` (CI/CD: pass or fail on a run's metrics);
+- ``model.py``: ``model promote``, ``model history`` (stages of model artifacts);
+- ``audit.py``: ``audit`` (who changed what).
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ import click
 
 from .alerts import alerts, rules, silence
 from .artifacts import artifacts, download
+from .audit import audit
 from .data import dead_letters, export, sync
+from .digest import digest
+from .gate import gate
 from .migrate import migrate
+from .model import model
 from .runs import runs, show, tail
 from .serve import api, collect, demo, serve
 from .tokens import token
@@ -44,5 +52,5 @@ def main(verbose: int) -> None:
 
 
 COMMANDS = (serve, collect, api, demo, migrate, runs, show, tail, sync, export, dead_letters, artifacts, download)
-for command in (*COMMANDS, rules, alerts, silence, token):
+for command in (*COMMANDS, rules, alerts, silence, token, gate, model, audit, digest):
     main.add_command(command)

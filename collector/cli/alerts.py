@@ -11,6 +11,7 @@ from rich.table import Table
 
 from alerts import RuleSet
 
+from ..audit import record_cli
 from .common import age, any_store, clock, common_options, console, existing_store, find_run, home_option, settings_from
 from .serve import load_ruleset_or_exit
 
@@ -35,6 +36,11 @@ def rules_check(path: Path, home: Path | None) -> None:
     for rule in ruleset.rules:
         notify = ", ".join(ruleset.notify_for(rule))
         console.print(escape(f"  {rule.name:<24} {rule.kind.value:<16} notify: {notify}"))
+    for digest in ruleset.digests:
+        notify = ", ".join(ruleset.notify_for_digest(digest))
+        console.print(
+            escape(f"  {digest.name:<24} {'digest':<16} notify: {notify} ({digest.schedule}, {digest.timezone})")
+        )
     _check_metric_names(ruleset, home)
 
 
@@ -177,6 +183,9 @@ def add_silence(
             created_by="cli",
             now=now,
         )
+        matchers = {k: v for k, v in (("rule", rule), ("run_id", run_id), ("project", project)) if v is not None}
+        detail = {**matchers, "ends_at": now + seconds, "comment": comment}
+        record_cli(store, "silence.create", f"silence {silence_id}", detail)
     finally:
         store.close()
     click.echo(f"silence {silence_id} until {clock(now + seconds)}")
@@ -213,6 +222,7 @@ def end_silence(home: Path | None, silence_id: int) -> None:
     try:
         if not store.silences.expire(silence_id, time.time()):
             raise click.ClickException(f"no silence {silence_id} that is still on")
+        record_cli(store, "silence.end", f"silence {silence_id}")
     finally:
         store.close()
     click.echo(f"silence {silence_id} ended")

@@ -26,7 +26,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 home_option = click.option(
     "--home", type=click.Path(path_type=Path), help="Data directory [env RUNWATCH_HOME; ./.runwatch]."
 )
-redis_url_option = click.option("--redis-url", help="Redis URL [env RUNWATCH_REDIS_URL; embedded Redis when unset].")
+redis_url_option = click.option(
+    "--redis-url",
+    help="Redis URL: redis://, rediss:// (TLS), redis+cluster:// (Redis Cluster)"
+    " [env RUNWATCH_REDIS_URL; embedded Redis when unset].",
+)
 
 
 def common_options(fn: F) -> F:

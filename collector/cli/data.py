@@ -77,7 +77,7 @@ def sync(home: Path | None, redis_url: str | None, timeout: float, url: str | No
             progress=lambda message: bar.console.print(shown(message)),
             on_change=show,
         )
-    except redis.RedisError as exc:
+    except (redis.RedisError, redis.exceptions.RedisClusterException, ValueError) as exc:
         raise click.ClickException(f"cannot reach Redis: {exc}") from exc
     finally:
         bar.stop()

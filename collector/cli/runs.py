@@ -13,6 +13,8 @@ from rich.table import Table
 from emitter._redis_url import resolve_redis_url
 from emitter.events import VALUE_KINDS, ContractError, Keys, decode_entry, shard_for
 
+from ..errors import ConfigError
+from ..redis_connect import sync_client
 from .common import (
     age,
     common_options,
@@ -76,7 +78,7 @@ def show(home: Path | None, redis_url: str | None, run_ref: str, as_json: bool) 
     git = run.env.get("git") or {}
     console.print(
         f"host {shown(run.env.get('hostname', '-'))}  python {shown(run.env.get('python', '-'))}  "
-        f"git {shown(str(git.get('commit', '-'))[:10])}{' (dirty)' if git.get('dirty') else ''}"
+        f"git {shown(str(git.get('commit', '-'))[:10])}{_dirty(git)}"
     )
     params = Table(title="params")
     params.add_column("name")
@@ -110,7 +112,10 @@ def tail(home: Path | None, redis_url: str | None, run_ref: str, prefix: str | N
     if store_exists(settings):
         run_id = existing_store(settings).runs.resolve(run_ref) or run_ref
 
-    client = redis.Redis.from_url(resolve_redis_url(settings.redis_url, settings.home))
+    try:
+        client = sync_client(resolve_redis_url(settings.redis_url, settings.home), settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     published = client.get(settings.keys.shards)
     shards = int(published) if published else settings.shards
     stream = Keys(settings.prefix).stream(shard_for(run_id, shards))
@@ -140,6 +145,14 @@ def tail(home: Path | None, redis_url: str | None, run_ref: str, prefix: str | N
                             console.print(f"[bold]{event.kind}[/] {shown(payload)}")
     except KeyboardInterrupt:
         pass
+
+
+def _dirty(git: dict[str, object]) -> str:
+    """`` (dirty, diff 9f86d081…)``: which uncommitted changes, by ``git diff HEAD``'s sha256."""
+    if not git.get("dirty"):
+        return ""
+    digest = git.get("diff_hash")
+    return f" (dirty, diff {shown(str(digest)[:12])}…)" if digest else " (dirty)"
 
 
 def _stream_end(client: redis.Redis, stream: str) -> str | bytes:

@@ -18,6 +18,12 @@ from .common import common_options, console, settings_from
 alerts_option = click.option(
     "--alerts", type=click.Path(path_type=Path), help="Alert rules file [$RUNWATCH_HOME/alerts.yaml]."
 )
+insecure_option = click.option(
+    "--insecure",
+    is_flag=True,
+    default=None,
+    help="Allow a non-loopback bind without auth, and a Redis off this machine without a password.",
+)
 no_migrate_option = click.option(
     "--no-migrate",
     is_flag=True,
@@ -43,7 +49,7 @@ def load_ruleset_or_exit(path: Path) -> RuleSet:
 @click.option("--port", type=int, help="Port of the dashboard/API [8765].")
 @alerts_option
 @click.option("--auth/--no-auth", default=None, help="Require API tokens (see `runwatch token create`).")
-@click.option("--insecure", is_flag=True, default=None, help="Allow a non-loopback bind without auth.")
+@insecure_option
 @no_migrate_option
 def serve(
     home: Path | None,
@@ -69,6 +75,7 @@ def serve(
     "--metrics-port", type=int, help="Serve /metrics, /healthz and /readyz on this port [off; $RUNWATCH_METRICS_PORT]."
 )
 @alerts_option
+@insecure_option
 @no_migrate_option
 def collect(
     home: Path | None,
@@ -76,6 +83,7 @@ def collect(
     host: str | None,
     metrics_port: int | None,
     alerts: Path | None,
+    insecure: bool | None,
     no_migrate: bool,
 ) -> None:
     """Run the collector without the API: consumer, alerting, delivery, stall detector.
@@ -87,7 +95,9 @@ def collect(
     Prometheus can scrape it and an orchestrator probe it:
         runwatch collect --metrics-port 9108
     """
-    settings = settings_from(home=home, redis_url=redis_url, host=host, metrics_port=metrics_port, alerts=alerts)
+    settings = settings_from(
+        home=home, redis_url=redis_url, host=host, metrics_port=metrics_port, alerts=alerts, insecure=insecure
+    )
     run_service(settings, with_api=False, migrate=not no_migrate)
 
 
@@ -96,7 +106,7 @@ def collect(
 @click.option("--host", help="Address to bind the dashboard/API to [127.0.0.1].")
 @click.option("--port", type=int, help="Port of the dashboard/API [8765].")
 @click.option("--auth/--no-auth", default=None, help="Require API tokens (see `runwatch token create`).")
-@click.option("--insecure", is_flag=True, default=None, help="Allow a non-loopback bind without auth.")
+@insecure_option
 def api(
     home: Path | None,
     redis_url: str | None,
@@ -114,6 +124,7 @@ def api(
         RUNWATCH_REDIS_URL=redis://... RUNWATCH_DATABASE_URL=postgresql://... runwatch api
     """
     from ..api.auth import check_bind
+    from ..redis_connect import check_redis
     from ..service import Service
 
     settings = settings_from(home=home, redis_url=redis_url, host=host, port=port, auth=auth, insecure=insecure)
@@ -123,6 +134,7 @@ def api(
             " (it starts no embedded Redis; `runwatch serve` does)"
         )
     try:
+        check_redis(settings)  # before anything connects to it
         check_bind(settings)
         store = open_store(settings, schema="require")
     except CollectorError as exc:
@@ -141,13 +153,15 @@ def run_service(settings: Settings, *, with_api: bool, migrate: bool = True) -> 
     needs a migration is refused before anything starts.
     """
     from ..api.auth import check_bind
+    from ..redis_connect import check_redis
     from ..service import Service
 
-    if with_api or settings.metrics_port is not None:
-        try:
+    try:
+        check_redis(settings)  # before anything connects to it
+        if with_api or settings.metrics_port is not None:
             check_bind(settings)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     ruleset = load_ruleset_or_exit(settings.alerts_path)
     store = open_service_store(settings, migrate=migrate)
     service = Service(settings, with_api=with_api, ruleset=ruleset, store=store)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..audit import record_cli
 from ..store.base import ROLES
 from .common import any_store, clean, clock, home_option, settings_from
 
@@ -25,6 +26,7 @@ def create(home: Path | None, role: str, name: str) -> None:
     store = any_store(settings_from(home=home))
     try:
         token_id, secret = store.tokens.create(role, name, time.time())
+        record_cli(store, "token.create", f"token {token_id}", {"role": role, "name": name})
     finally:
         store.close()
     click.echo(secret)
@@ -55,6 +57,7 @@ def revoke(home: Path | None, token_id: int) -> None:
     try:
         if not store.tokens.revoke(token_id, time.time()):
             raise click.ClickException(f"no active token with id {token_id}")
+        record_cli(store, "token.revoke", f"token {token_id}")
     finally:
         store.close()
     click.echo(f"token {token_id} revoked")

@@ -13,8 +13,9 @@ from typing import Any
 
 from emitter.artifact_paths import parse_version_ref
 
+from .alias_moves import alias_history
 from .artifact_events import Sql
-from .base import ArtifactFile, ArtifactRejection, ArtifactVersion, artifact_json
+from .base import AliasMove, ArtifactFile, ArtifactRejection, ArtifactVersion, artifact_json
 
 Read = Callable[[str, Sequence[Any]], list[Any]]
 
@@ -120,6 +121,9 @@ class ArtifactReads:
             "produced": [artifact_json(v) for v in self.for_run(run_id)],
             "consumed": [artifact_json(v) for v in self.used_by(run_id)],
         }
+
+    def alias_history(self, project: str, name: str, alias: str | None = None, limit: int = 100) -> list[AliasMove]:
+        return alias_history(self._read_sql, self._sql, project, name, alias, limit)
 
     # ------------------------------------------------------------------ assembling records
 

@@ -2,7 +2,7 @@
 
 A backend is the write path (``Store.write`` and the pipeline's bookkeeping) plus one
 object per noun: ``runs``, ``series``, ``alerts``, ``tokens``, ``silences``,
-``dead_letters`` and ``artifacts``. Nothing outside ``collector/store`` uses SQL of one
+``dead_letters``, ``artifacts`` and ``audit``. Nothing outside ``collector/store`` uses SQL of one
 engine, or a backend's private attributes; SQLite lives in ``store/sqlite/`` and a
 second backend is a sibling folder that passes the same tests (``tests/collector/store/``).
 
@@ -23,9 +23,11 @@ from emitter.events import Batch, Event
 from .records import (
     ROLES,
     AlertRecord,
+    AliasMove,
     ArtifactFile,
     ArtifactRejection,
     ArtifactVersion,
+    AuditEntry,
     DeadLetter,
     EntryRejected,
     MetricSummary,
@@ -42,6 +44,9 @@ from .records import (
 __all__ = [
     "AlertRecord",
     "AlertStore",
+    "AliasMove",
+    "AuditEntry",
+    "AuditStore",
     "ArtifactFile",
     "ArtifactRejection",
     "ArtifactStore",
@@ -303,6 +308,36 @@ class ArtifactStore(Protocol):
         """JSON-ready: what the run produced (with consumers) and consumed (with producers)."""
         ...
 
+    def move_alias(
+        self, project: str, name: str, alias: str, version: int, *, by: str, now: float, source: str | None = None
+    ) -> AliasMove | None:
+        """Point ``alias`` of ``(project, name)`` at ``version`` (a promotion), recorded in its history.
+
+        With ``source`` (a client address, ``cli``), its ``alias.move`` audit entry is appended in
+        the same transaction: a move is never committed without it. None when there is no such
+        version; a move whose ``from_version`` equals ``to_version`` changed nothing and is not
+        recorded. The alias must pass ``clean_alias`` (the caller checks).
+        """
+        ...
+
+    def alias_history(self, project: str, name: str, alias: str | None = None, limit: int = 100) -> list[AliasMove]:
+        """Every time an alias of ``(project, name)`` was set or moved, newest first."""
+        ...
+
+
+class AuditStore(Protocol):
+    """The audit trail: changes made through the API or the CLI, appended and never changed."""
+
+    def append(self, entry: AuditEntry) -> int:
+        """Record one change; its id."""
+        ...
+
+    def list(
+        self, *, since: float | None = None, who: str | None = None, action: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        """Entries newest first: at or after ``since``, by ``who``, of ``action`` (``token`` also matches ``token.*``)."""
+        ...
+
 
 class DeadLetterStore(Protocol):
     """Entries the collector could not store, with the reason."""
@@ -360,6 +395,9 @@ class Store(Protocol):
 
     @property
     def artifacts(self) -> ArtifactStore: ...
+
+    @property
+    def audit(self) -> AuditStore: ...
 
     def write(self, batches: Sequence[Batch], dead: Sequence[DeadLetter], now: float) -> WriteResult:
         """Apply batches and record dead letters in one transaction; idempotent."""

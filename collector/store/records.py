@@ -220,3 +220,35 @@ class ArtifactRejection:
     role: str
     reason: str
     at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AliasMove:
+    """An alias set or moved: by an ``artifact`` event of ``run_id`` (``by`` None), or promoted by someone."""
+
+    project: str
+    name: str
+    alias: str
+    from_version: int | None  # None: the alias was new
+    to_version: int
+    run_id: str  # the run that produced the version it now points at
+    by: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One change made through the API or the CLI: who, when, what, from where.
+
+    ``who`` is a token's name (or ``token N``; ``open`` when auth is off) or, from the CLI,
+    the local OS user; ``source`` the client address, or ``cli``. ``action`` is dotted
+    (``token.create``, ``alias.move``: ``collector/audit.py`` lists them); ``detail`` is JSON.
+    """
+
+    at: float
+    who: str
+    source: str
+    action: str
+    target: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int = 0

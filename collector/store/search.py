@@ -38,7 +38,7 @@ from typing import Any
 
 from .dialect import SQLITE, Dialect
 
-__all__ = ["FilterError", "Query", "parse_filter", "parse_sort"]
+__all__ = ["Comparison", "FilterError", "Query", "parse_comparison", "parse_filter", "parse_sort"]
 
 COLUMNS = {
     "id": "runs.id",
@@ -366,6 +366,49 @@ def parse_filter(text: str | None, dialect: Dialect = SQLITE) -> Query:
     parser = _Parser(text, dialect)
     sql = parser.parse()
     return Query(sql, parser.args)
+
+
+# ------------------------------------------------------------------ one comparison, outside SQL
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One ``field op literal`` condition of the grammar, for code that checks a run it holds (``runwatch gate``)."""
+
+    text: str  # as written
+    namespace: str  # a column (``status``, ``step``...) or ``params`` / ``metrics`` / ``env``
+    key: str | None  # the key of a namespace; None for a column
+    op: str  # = != < <= > >=
+    value: Any
+
+    @property
+    def field(self) -> str:
+        return self.namespace if self.key is None else f"{self.namespace}.{self.key}"
+
+
+def parse_comparison(text: str) -> Comparison:
+    """Parse ``metrics.val/acc >= 0.9`` with the filter grammar's tokens, fields, operators and literals.
+
+    Only a single comparison: no ``and``/``or``, presence tests, ``in`` or ``like``. Raises
+    ``FilterError`` naming the position, like a filter does.
+    """
+    if len(text) > MAX_FILTER:
+        raise FilterError(f"requirement longer than {MAX_FILTER} characters", MAX_FILTER, text)
+    parser = _Parser(text, SQLITE)
+    namespace, key, field_token = parser._field()
+    if parser.tok.kind != "op":
+        raise parser._fail("expected a comparison operator (=, !=, <, <=, >, >=)")
+    op = _OPS[parser._take().text]
+    value = parser._literal()
+    if parser.tok.kind != "end":
+        raise parser._fail("expected the end of the requirement (one comparison each)")
+    if namespace == "tags":
+        raise FilterError("tags cannot be compared (a requirement needs a value)", field_token.pos, text)
+    if value is None:
+        raise FilterError("a requirement compares with a value, not null", field_token.pos, text)
+    if namespace == "metrics" and (isinstance(value, (str, bool))):
+        raise FilterError("metrics compare with numbers", field_token.pos, text)
+    return Comparison(text.strip(), namespace, key, op, value)
 
 
 # ------------------------------------------------------------------ sort

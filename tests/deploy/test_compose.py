@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,10 +45,20 @@ def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def active_services(config: dict[str, Any], profile: str) -> dict[str, Any]:
+    """The services ``COMPOSE_PROFILES=profile`` starts (compose v1's ``config`` lists every profile's)."""
+    return {
+        name: service
+        for name, service in config["services"].items()
+        if not service.get("profiles") or profile in service["profiles"]
+    }
+
+
 def test_docker_compose_config_validates_the_stack():
-    result = compose_config(PASSWORDS)
+    result = compose_config({**PASSWORDS, "COMPOSE_PROFILES": "single"})
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
+    config["services"] = active_services(config, "single")
     assert set(config["services"]) == {"redis", "runwatch", "prometheus", "grafana"}
     redis = config["services"]["redis"]
     assert "--appendonly" in redis["command"] and "yes" in redis["command"]
@@ -60,6 +71,30 @@ def test_docker_compose_config_validates_the_stack():
             source = volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
             if source.startswith(("/", ".")):
                 assert Path(source).exists(), source
+
+
+def test_the_team_profile_runs_postgres_two_collectors_and_two_api_replicas():
+    result = compose_config({**PASSWORDS, "POSTGRES_PASSWORD": "pg-s3cret", "COMPOSE_PROFILES": "team"})
+    assert result.returncode == 0, result.stderr
+    services = active_services(yaml.safe_load(result.stdout), "team")
+    expected = {"redis", "postgres", "migrate", "collector-1", "collector-2", "api-1", "api-2"}
+    assert set(services) == expected | {"prometheus", "grafana"}
+    collectors = [services["collector-1"], services["collector-2"]]
+    apis = [services["api-1"], services["api-2"]]
+    assert services["migrate"]["command"] == ["migrate"]
+    for collector in collectors:
+        assert collector["command"][:2] == ["collect", "--no-migrate"]  # the schema is migrate's job
+    assert {c["environment"]["RUNWATCH_CONSUMER_NAME"] for c in collectors} == {"collector-1", "collector-2"}
+    for api in apis:
+        assert api["command"] == ["api"]
+    for service in [*collectors, *apis, services["migrate"]]:
+        env = service["environment"]
+        assert env["RUNWATCH_DATABASE_URL"] == "postgresql://runwatch:pg-s3cret@postgres:5432/runwatch"
+        assert env["RUNWATCH_REDIS_URL"] == "redis://:s3cret@redis:6379/0"  # a password: not refused
+        assert env["RUNWATCH_AUTH"] == "1"
+    prometheus = (DEPLOY / "prometheus" / "prometheus-team.yml").read_text()
+    for target in ("collector-1:9108", "collector-2:9108", "api-1:8765", "api-2:8765"):
+        assert target in prometheus
 
 
 def test_the_stack_refuses_to_start_without_passwords():

@@ -85,3 +85,16 @@ def test_an_exception_inside_the_context_manager_marks_failed_and_re_raises(emit
     stored = wait_for(lambda: _stored_run(store, "ctx-error"), what="run ended")
     assert stored.status == "failed"
     assert "ValueError: inside" in stored.exit_info["traceback"]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379/0", "redis+cluster:///0"])
+def test_a_redis_url_nobody_can_use_is_said_once_and_everything_is_spooled(url, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("RUNWATCH_FLUSH_TIMEOUT", "1")
+    run = emitter.init("bad-url", redis_url=url, home=tmp_path / "home")
+    for step in range(100):
+        run.log({"loss": 1.0}, step=step)
+    run.finish()
+    said = [r.getMessage() for r in caplog.records if "cannot use RUNWATCH_REDIS_URL" in r.getMessage()]
+    assert len(said) == 1 and ("unsupported Redis URL scheme" in said[0] or "names a node" in said[0])
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no traceback per retry
+    assert list((run.home / "spool").glob("*.seg"))  # nothing lost: replayed by `runwatch sync` later

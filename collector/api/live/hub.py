@@ -26,7 +26,9 @@ from starlette.websockets import WebSocket
 from emitter.events import Batch, ContractError, Event, Kind, decode_entry, parse_stream_id
 
 from ...alert_stream import decode_fields
+from ...redis_connect import is_cluster
 from ...settings import Settings
+from ...slots import xread_per_stream
 from ...store.base import Store
 from . import session
 from .buffer import LiveClient
@@ -68,6 +70,7 @@ class LiveHub:
     ) -> None:
         self.settings = settings
         self.redis = redis
+        self._cluster = is_cluster(redis)
         self.store = store
         self.clock = clock
         self.token_watch = TokenWatch(self._token_valid, interval=settings.token_recheck_seconds)
@@ -138,9 +141,15 @@ class LiveHub:
         while True:
             positions: dict[KeyT, StreamIdT] = {stream: entry_id for stream, entry_id in self.positions.items()}
             try:
-                response = cast(
-                    _ReadReply, await self.redis.xread(positions, count=self.read_count, block=self.block_ms)
-                )
+                if self._cluster:  # one slot per stream: no multi-stream XREAD (collector/slots.py)
+                    reply = await xread_per_stream(
+                        self.redis, dict(self.positions), count=self.read_count, block=self.block_ms
+                    )
+                    response = cast(_ReadReply, reply)
+                else:
+                    response = cast(
+                        _ReadReply, await self.redis.xread(positions, count=self.read_count, block=self.block_ms)
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis away: retry, never die

@@ -18,6 +18,7 @@ from ...errors import SchemaBehind
 from ..base import DeadLetter, SchemaPolicy, WriteHook, WriteResult
 from .alerts import PostgresAlerts
 from .artifacts import PostgresArtifacts
+from .audit import PostgresAudit
 from .database import Database
 from .ingest import Ingest
 from .runs import PostgresRuns
@@ -63,6 +64,7 @@ class PostgresStore:
         self.silences = PostgresSilences(self.db)
         self.dead_letters = PostgresDeadLetters(self.db)
         self.artifacts = PostgresArtifacts(self.db)
+        self.audit = PostgresAudit(self.db)
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.db.where}>"

@@ -27,7 +27,7 @@ class RunEvents:
 
     def __init__(self) -> None:
         self._known: set[str] = set()  # runs known to exist (this process created or saw them)
-        self._artifacts = ArtifactEvents(Sql("%s"), serialise=_lock_name)
+        self._artifacts = ArtifactEvents(Sql("%s"), serialise=lock_artifact_name)
 
     def forget(self) -> None:
         """The transaction rolled back: runs created inside it are gone."""
@@ -138,6 +138,6 @@ class RunEvents:
             )
 
 
-def _lock_name(conn: Any, key: str) -> None:
+def lock_artifact_name(conn: Any, key: str) -> None:
     """Serialise numbering versions of one artifact name across collectors, until the commit."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))

@@ -25,6 +25,7 @@ from ...errors import SchemaBehind
 from ..base import DeadLetter, SchemaPolicy, WriteHook, WriteResult
 from .alerts import SQLiteAlerts
 from .artifacts import SQLiteArtifacts
+from .audit import SQLiteAudit
 from .database import Database
 from .ingest import Ingest
 from .runs import SQLiteRuns
@@ -66,6 +67,7 @@ class SQLiteStore:
         self.silences = SQLiteSilences(self.db)
         self.dead_letters = SQLiteDeadLetters(self.db)
         self.artifacts = SQLiteArtifacts(self.db)
+        self.audit = SQLiteAudit(self.db)
         self._checkpoint_interval: float | None = None  # None: SQLite checkpoints inside commits
         self._next_checkpoint = 0.0
 

@@ -6,7 +6,8 @@
  * (#/artifacts), and its files as a tree of directories with sizes, a download link per file (and per artifact
  * for a one-file one) and a preview (preview.js) of text, JSON, CSV and images. Inputs (`artifacts_used`) are
  * listed with the run that produced them, downloadable from it. References by URI (an s3://… the run only named)
- * are shown as such, never as a download. Rejected artifact events are shown with the collector's reason.
+ * are shown as such, never as a download. Rejected artifact events are shown with the collector's reason. A model
+ * version the run produced has a "promote" control (promote.js) that points an alias at it.
  */
 
 import { api } from "../api.js";
@@ -15,6 +16,7 @@ import { size } from "../format.js";
 import { ImagesSection } from "./images.js";
 import { artifactCount, byName, downloadPath, downloadUrl, fileTree, imageSeries, previewKind, producerId, treeTotals, versionLabel } from "./model.js";
 import { preview } from "./preview.js";
+import { promoteControl } from "./promote.js";
 
 const FILES_SHOWN = 500; // per version: a bigger one lists this many and says how many more
 const OLDER_SHOWN = 100; // older versions of a name listed when unfolded
@@ -78,7 +80,7 @@ function treeItems(holder, version, node, open, budget) {
 
 /** A version: its heading (label, type, aliases, size, files, when, lineage) and its files as a tree.
  * holder: the run its bytes are downloaded from (its producer). */
-function versionBlock(record, holder, { producedBy = false } = {}) {
+function versionBlock(record, holder, { producedBy = false, onPromoted = null } = {}) {
   const files = record.files || [];
   const budget = { left: FILES_SHOWN };
   const items = treeItems(holder, record.version, fileTree(files), files.length <= OPEN_DIRS_UP_TO, budget);
@@ -94,6 +96,7 @@ function versionBlock(record, holder, { producedBy = false } = {}) {
       producedBy ? h("span", { class: "lineage producer" }, "produced by ", runLink(holder, (record.producer && record.producer.name) || holder)) : null,
       !producedBy && consumers.length ? h("span", { class: "lineage consumers" }, "used by ", runLinks(consumers)) : null,
       h("a", { href: searchHref(record.name, record.project), class: "muted", text: "all versions" })),
+    producedBy ? null : promoteControl(record, onPromoted),
     h("ul", { class: "files" }, items),
     files.length > FILES_SHOWN ? h("p", { class: "muted", text: `…and ${files.length - FILES_SHOWN} more files (runwatch download lists them all).` }) : null);
 }
@@ -168,7 +171,7 @@ export class RunArtifacts {
         h("span", { class: "muted", id: "artifacts-total" }, `${stored.length} stored version${stored.length === 1 ? "" : "s"}, `, sizeText(total), " in all"),
         h("a", { href: searchHref("", run.project), text: `search ${run.project}'s artifacts` })),
       section("Stored", "artifacts-stored", stored.length,
-        h("ul", { class: "artifact-tree", id: "artifact-tree" }, byName(stored).map((g) => nameBlock(g, () => this.runId)))),
+        h("ul", { class: "artifact-tree", id: "artifact-tree" }, byName(stored).map((g) => nameBlock(g, () => this.runId, { onPromoted: () => this.reload(0, RELOAD_ATTEMPTS) })))),
       section("Used (inputs)", "artifacts-used", used.length,
         h("ul", { class: "artifact-tree" }, byName(used).map((g) => nameBlock(g, (r) => producerId(r, this.runId), { producedBy: true })))),
       section("References by URI", "artifacts-references", references.length, referencesTable(references)),

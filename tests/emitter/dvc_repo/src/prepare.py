@@ -1,0 +1,3 @@
+import shutil
+
+shutil.copy("data/train.csv", "data/prepared.csv")
