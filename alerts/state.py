@@ -115,6 +115,26 @@ class AlertState:
         """Rebuild from ``(rule, run_id, subject, data)`` rows as written from ``drain_changes``."""
         return cls({(rule, run, subject): Slot.from_dict(data) for rule, run, subject, data in rows})
 
+    def load_runs(self, run_ids: Iterable[str], rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> None:
+        """Replace what is kept about these runs by ``rows`` (as stored), changing nothing to save.
+
+        For a collector sharing runs with another one: the stored state is the truth.
+        """
+        runs = set(run_ids)
+        for key in [key for key in self.slots if key[1] in runs]:
+            del self.slots[key]
+            self._dirty.discard(key)
+            rule_run = (key[0], key[1])
+            left = self._per_run[rule_run] - 1
+            if left:
+                self._per_run[rule_run] = left
+            else:
+                del self._per_run[rule_run]
+        for rule, run_id, subject, data in rows:
+            if run_id in runs:
+                self.slots[(rule, run_id, subject)] = Slot.from_dict(data)
+                self._per_run[(rule, run_id)] = self._per_run.get((rule, run_id), 0) + 1
+
     def get(self, rule: str, run_id: str, subject: str = "") -> Slot | None:
         return self.slots.get((rule, run_id, subject))
 

@@ -28,6 +28,7 @@ SCRIPTS = [  # cheapest first, so a broken setup shows early
     "bench_live.py",
     "bench_alert_latency.py",
     "bench_artifacts.py",
+    "bench_load.py",
 ]
 
 

@@ -93,6 +93,9 @@ class Alerting:
         # them to ``claim_due`` once the lease expires.
         self.dispatch = dispatch
         self.lease = lease
+        # With several collectors: runs' state is read back from the store before their events are
+        # evaluated, since the stall detector (another collector) may have changed it.
+        self.shared = False
         self._uncommitted: list[Transition] = []
         self._undispatched: list[Delivery] = []
         self.fired = 0
@@ -106,6 +109,9 @@ class Alerting:
         """Inside the events' transaction: evaluate, record transitions, queue deliveries, save state."""
         if not applied:
             return
+        if self.shared:  # the stall detector in another collector may have changed these runs' state
+            run_ids = {event.run_id for event in applied}
+            self.state.load_runs(run_ids, self.store.alert_state_rows_in_tx(sorted(run_ids)))
         transitions = evaluate(self.ruleset, self.state, applied, now, runs=self._run_info)
         self._persist(transitions, now)
 
@@ -126,6 +132,11 @@ class Alerting:
                     listener(transitions)
                 except Exception:
                     logger.exception("alert listener %r failed", listener)
+
+    def reload(self) -> None:
+        """Take the engine's state from the store: another collector (a shard's previous owner, or
+        the stall detector) may have committed changes to it. Call it between transactions."""
+        self.state = AlertState.from_rows(self.store.alert_state_rows())
 
     def after_rollback(self) -> None:
         """The events were not committed: forget what evaluating them changed."""

@@ -28,12 +28,13 @@ from redis.typing import EncodableT, FieldT
 from emitter.events import GROUP, Batch, ContractError, decode_entry, shard_for
 
 from .backlog import Backlog, Decoded, Entry
+from .claims import Claimer
 from .deadletter import dead_letter_fields, letter_for
 from .redis_connect import is_cluster
 from .settings import Settings
 from .slots import ack_per_slot, xreadgroup_per_stream
 from .store.base import DeadLetter, EntryRejected, Store, WriteResult
-from .trim import trim_floor
+from .trim import trim_stream
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Consumer:
         store: Store,
         listeners: Sequence[Listener] = (),
         clock: Callable[[], float] = time.time,
+        leased: bool = False,
     ) -> None:
         self.settings = settings
         self.redis = redis
@@ -85,10 +87,21 @@ class Consumer:
         self.clock = clock
         self.keys = settings.keys
         self.streams = self.keys.streams(settings.shards)
+        # What this consumer reads: every stream, or (``leased``) only the shards its leases give it,
+        # set by ``change_streams`` (see ``collector.leases``).
+        self.owned: list[str] = [] if leased else list(self.streams)
         self.name = settings.consumer_name
+        self._pipeline = Backlog()  # decoded entries waiting for their commit
+        self._changed = asyncio.Condition()
+        self._acks: asyncio.Queue[_Ack] = asyncio.Queue(maxsize=2)
+        self._reading = 0  # reads in flight
+        self._decoding = 0  # reads being decoded: the next chunk waits for them, they may hold a NaN
+        self._committing = False
+        self._reading_allowed = True
+        self._switching = asyncio.Lock()  # a stream change and a reclaim never overlap
         self._cluster = is_cluster(redis)  # no command may span two shards' slots (see slots.py)
         self._backlog = True  # re-read our own pending entries first
-        self._claim_cursors = {stream: "0-0" for stream in self.streams}
+        self._claimer = Claimer(redis, self.name, commit=self._persist_and_ack)
         self._entry_points = 1.0  # points per stream entry lately: sizes the reads
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runwatch-store")
         self.redis_available = False
@@ -119,38 +132,49 @@ class Consumer:
         """
         with contextlib.suppress(*_REDIS_DOWN):  # a fresh Redis has no group yet: not a "vanished" one
             await self.ensure_groups()
-        backlog = Backlog()
-        changed = asyncio.Condition()
+        backlog = self._pipeline
+        changed = self._changed
         limit = self.settings.max_commit_points
-        decoding = 0  # reads being decoded: the next chunk waits for them, they may hold a NaN
 
         async def read_ahead() -> None:  # a read is in flight unless two commits' worth are waiting
-            nonlocal decoding
             async with changed:
-                await changed.wait_for(lambda: backlog.points < 2 * limit)
-            entries = await self._read()
-            if entries:
-                decoding += 1
-                try:
-                    decoded = await self._in_store(self._decode, entries)  # on the store thread: no GIL tug of war
-                finally:
-                    decoding -= 1
+                await changed.wait_for(
+                    lambda: backlog.points < 2 * limit and self._reading_allowed and bool(self.owned)
+                )
+                self._reading += 1
+            try:
+                entries = await self._read()
+                if entries:
+                    self._decoding += 1
+                    try:
+                        decoded = await self._in_store(self._decode, entries)  # on the store thread: no GIL tug of war
+                    finally:
+                        self._decoding -= 1
+                    async with changed:
+                        backlog.add(decoded)
+                        self._entry_points = backlog.points_per_entry
+            finally:
                 async with changed:
-                    backlog.add(decoded)
-                    self._entry_points = backlog.points_per_entry
+                    self._reading -= 1
                     changed.notify_all()
 
         # Acknowledging costs a Redis round trip: it overlaps the next commit instead of
         # preceding it, in commit order (watermarks only grow). Bounded: two commits ahead.
-        acks: asyncio.Queue[_Ack] = asyncio.Queue(maxsize=2)
+        acks = self._acks
 
         async def commit_next() -> None:
             async with changed:
-                await changed.wait_for(lambda: bool(backlog) and not decoding)
+                await changed.wait_for(lambda: bool(backlog) and not self._decoding)
                 batches, dead = backlog.take(limit)
+                self._committing = True
                 changed.notify_all()
-            await self._commit_chunk(batches, dead, backlog.now, acks=acks)
-            if not backlog and not decoding:  # caught up: the store's housekeeping delays no commit now
+            try:
+                await self._commit_chunk(batches, dead, backlog.now, acks=acks)
+            finally:
+                async with changed:
+                    self._committing = False
+                    changed.notify_all()
+            if not backlog and not self._decoding:  # caught up: the store's housekeeping delays no commit now
                 await self._in_store(self.store.idle)
 
         async def ack_next() -> None:
@@ -160,6 +184,8 @@ class Consumer:
             except _REDIS_DOWN:
                 self._backlog = True  # committed but not acknowledged: re-read our pending entries
                 raise
+            finally:
+                acks.task_done()
 
         tasks = [
             asyncio.create_task(self._forever(read_ahead, stop, 0.0), name="runwatch-read"),
@@ -177,6 +203,7 @@ class Consumer:
             while not acks.empty():  # committed: acknowledge before leaving (else they are redelivered, harmlessly)
                 with contextlib.suppress(*_REDIS_DOWN):
                     await self._ack(*acks.get_nowait())
+                acks.task_done()
             self._store_thread.shutdown(wait=True)
 
     async def _forever(self, work: Callable[[], Any], stop: asyncio.Event, interval: float) -> None:
@@ -226,7 +253,7 @@ class Consumer:
     async def _read(self) -> list[Entry]:
         start = "0" if self._backlog else ">"
         try:
-            streams = {stream: start for stream in self.streams}
+            streams = {stream: start for stream in self.owned}
             block = None if self._backlog else self.settings.block_ms
             if self._cluster:
                 try:
@@ -263,33 +290,46 @@ class Consumer:
 
     def _read_count(self) -> int:
         """Entries per stream for about one commit's worth of points (at most ``read_count``)."""
-        per_stream = self.settings.max_commit_points / max(1.0, self._entry_points) / len(self.streams)
+        per_stream = self.settings.max_commit_points / max(1.0, self._entry_points) / max(1, len(self.owned))
         return max(1, min(self.settings.read_count, int(per_stream) + 1))
 
     async def reclaim(self) -> int:
         """Take over entries idle past ``claim_idle_ms`` in other (dead) consumers."""
-        total = 0
-        for stream in self.streams:
-            try:
-                cursor, claimed, *_ = await self.redis.xautoclaim(
-                    stream, GROUP, self.name, self.settings.claim_idle_ms, self._claim_cursors[stream], count=200
+        async with self._switching:
+            return await self._claimer.claim(self.owned, self.settings.claim_idle_ms)
+
+    async def change_streams(self, streams: Sequence[str], before_reading: Callable[[], Any] | None = None) -> None:
+        """Read ``streams`` from now on (a shard lease was gained or handed back).
+
+        First everything read so far is committed and acknowledged, so a shard handed back
+        has nothing of ours in flight; then ``before_reading`` runs on the store thread (the
+        alert engine reloads the state the previous owner committed) and every entry still
+        pending in a gained stream — a dead owner's — is taken over (XAUTOCLAIM) and committed
+        before any new one is read: the shard's events reach the alert engine in stream order.
+        """
+        async with self._switching:
+            async with self._changed:
+                self._reading_allowed = False
+                self._changed.notify_all()
+                await self._changed.wait_for(
+                    lambda: not (self._reading or self._decoding or self._committing or self._pipeline)
                 )
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc) or "no such key" in str(exc):
-                    continue
-                raise
-            self._claim_cursors[stream] = cursor.decode() if isinstance(cursor, bytes) else cursor
-            entries = [
-                (stream, eid.decode() if isinstance(eid, bytes) else eid, fields or {}) for eid, fields in claimed
-            ]
-            if entries:
-                logger.info("claimed %d idle entries of %s", len(entries), stream)
-                self.reclaimed += len(entries)
-                total += len(entries)
-                await self._persist_and_ack(entries)
-        return total
+            await self._acks.join()
+            gained = [stream for stream in streams if stream not in self.owned]
+            self.owned = list(streams)
+            try:
+                if before_reading is not None:
+                    await self._in_store(before_reading)
+                self._claimer.restart(gained)
+                await self._claimer.claim(gained, 0, whole=True)
+                self._backlog = True  # then our own pending entries, then new ones
+            finally:
+                async with self._changed:
+                    self._reading_allowed = True
+                    self._changed.notify_all()
 
     async def _persist_and_ack(self, entries: list[Entry]) -> None:
+        self.reclaimed += len(entries)
         await self._commit(self._decode(entries))
 
     def _decode(self, entries: list[Entry]) -> Decoded:
@@ -465,20 +505,10 @@ class Consumer:
     async def maintain(self) -> None:
         """Publish the shard count, recreate vanished groups, trim below what is acknowledged."""
         await self.ensure_groups()
-        for stream in self.streams:
+        for stream in self.owned:
             self.trimmed += await self.trim(stream)
 
     async def trim(self, stream: str) -> int:
         """XTRIM MINID to the oldest entry some group still needs (pending or undelivered)."""
-        try:
-            groups = await self.redis.xinfo_groups(stream)
-        except ResponseError:
-            return 0
-        pending = {
-            group["name"]: await self.redis.xpending(stream, group["name"]) for group in groups if group["pending"]
-        }
         retention_ms = int(self.settings.stream_retention_seconds * 1000)
-        minid = trim_floor(groups, pending, int(self.clock() * 1000), retention_ms)
-        if minid is None:
-            return 0
-        return int(await self.redis.xtrim(stream, minid=minid, approximate=False))
+        return await trim_stream(self.redis, stream, int(self.clock() * 1000), retention_ms)

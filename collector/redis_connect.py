@@ -58,6 +58,15 @@ COLLECTOR_ACL_COMMANDS = (
     "xrevrange",
     "multi",
     "exec",
+    # shard leases (collector/leases.py): one-key Lua scripts and the collectors' heartbeat set
+    "evalsha",
+    "script|load",
+    "pexpire",
+    "del",
+    "zadd",
+    "zremrangebyscore",
+    "zrange",
+    "zrem",
 )
 #: What a training job's emitter (and ``runwatch sync``) sends: it writes streams and reads watermarks.
 EMITTER_ACL_COMMANDS = ("ping", "cluster|slots", "command", "get", "mget", "xadd")

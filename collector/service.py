@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis.asyncio as aioredis
 import uvicorn
 from prometheus_client import CollectorRegistry
 
@@ -27,6 +28,7 @@ from .consumer import Consumer
 from .digests import DigestScheduler
 from .embedded_redis import EmbeddedRedis
 from .exporter import Exporter
+from .leases import ShardLeases
 from .redis_connect import async_client
 from .settings import Settings
 from .store import Store, open_store
@@ -86,10 +88,11 @@ class _LoopThread:
 
 @dataclass
 class Service:
-    """One process of runwatch: consumer, optional API, optional embedded Redis."""
+    """One process of runwatch: consumer (unless an API replica), optional API, optional embedded Redis."""
 
     settings: Settings
     with_api: bool = True
+    with_consumer: bool = True  # False: `runwatch api`, an API replica that consumes nothing
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     embedded: EmbeddedRedis | None = None
     store: Store | None = None
@@ -98,6 +101,7 @@ class Service:
     ruleset: RuleSet | None = None
     alerting: Alerting | None = None
     worker: DeliveryWorker | None = None
+    leases: ShardLeases | None = None
     digests: DigestScheduler | None = None
     clock: Callable[[], float] = time.time  # when digests are due (tests inject one)
     redis_url: str = ""
@@ -126,8 +130,13 @@ class Service:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop.set)
         redis = async_client(self.redis_url, self.settings)
+        if not self.with_consumer:
+            await self._serve_api_only(redis)
+            return
         self.store = self.store or open_store(self.settings, for_collector=True)
-        self.consumer = Consumer(self.settings, redis=redis, store=self.store)
+        # Several collectors divide the shards by lease; alone, this one's leases cover every shard.
+        self.consumer = Consumer(self.settings, redis=redis, store=self.store, leased=True)
+        self.leases = ShardLeases(self.settings, redis, on_change=self._apply_shards)
         self.exporter = Exporter(self.settings, registry=self.registry, consumer=self.consumer)
         self.consumer.listeners.append(self.exporter.on_commit)
         exporter = self.exporter
@@ -172,6 +181,7 @@ class Service:
             asyncio.create_task(self._send_digests(), name="runwatch-digests"),
             asyncio.create_task(self.exporter.run(self.stop), name="runwatch-exporter"),
         ]
+        leasing = asyncio.create_task(self.leases.run(self.stop), name="runwatch-leases")
         server: _Server | None = None
         app = None
         if self.with_api:
@@ -201,7 +211,9 @@ class Service:
             await asyncio.to_thread(delivery.stop, self.worker.stop)
             if server is not None:
                 server.should_exit = True
-            await asyncio.gather(*tasks, return_exceptions=True)
+            leasing.cancel()  # a shard switch in progress must not wait for a consumer that is stopping
+            await asyncio.gather(leasing, *tasks, return_exceptions=True)
+            await self.leases.close()  # after the consumer stopped: the next owners take over at once
             live = getattr(getattr(app, "state", None), "live", None)
             if live is not None:
                 await live.close()
@@ -210,9 +222,43 @@ class Service:
             if self.embedded is not None:
                 self.embedded.stop()
 
-    async def _detect_stalls(self) -> None:
-        """The stall detector: at least every second, on the store's thread."""
+    async def _serve_api_only(self, redis: aioredis.Redis) -> None:
+        """``runwatch api``: REST, live websocket, dashboard and /metrics; reads the store, consumes nothing.
+
+        Live pushes come from the hub's plain XREAD of the shard streams and the alerts stream,
+        so every replica pushes the same points without talking to any collector.
+        """
+        self.store = self.store or open_store(self.settings, schema="require")
+        self.exporter = Exporter(self.settings, registry=self.registry, consumer=None)
+        app = create_app(
+            self.settings, redis=redis, store=self.store, registry=self.registry, render_metrics=self.exporter.render
+        )
+        hub = app.state.live
+        self.exporter.websocket_clients_from(lambda: len(hub.clients))
+        server = _Server(http_config(app, self.settings, port=self.settings.port))
+        tasks = [asyncio.create_task(server.serve(), name="runwatch-http")]
+        try:
+            await self.stop.wait()
+        finally:
+            server.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await hub.close()
+            await redis.aclose()
+            self.store.close()
+
+    async def _apply_shards(self, shards: list[int]) -> None:
+        """The leases changed: drain, reload the alert state the previous owners committed, read these shards."""
         assert self.consumer is not None and self.alerting is not None
+        streams = [self.settings.keys.stream(shard) for shard in shards]
+        await self.consumer.change_streams(streams, before_reading=self.alerting.reload)
+
+    async def _detect_stalls(self) -> None:
+        """The stall detector: at least every second, on the store's thread, in one collector only.
+
+        The one holding the stall-sweep lease runs it. With other collectors alive, it first
+        reloads the alert state (they commit the state of the runs they apply).
+        """
+        assert self.consumer is not None and self.alerting is not None and self.leases is not None
         while not self.stop.is_set():
             try:
                 await asyncio.wait_for(self.stop.wait(), self.settings.stall_interval)
@@ -220,7 +266,12 @@ class Service:
                 pass
             if self.stop.is_set():
                 return
+            self.alerting.shared = len(self.leases.live) > 1
+            if not self.leases.sweeping:
+                continue
             try:
+                if len(self.leases.live) > 1:
+                    await self.consumer.run_in_store(self.alerting.reload)
                 await self.consumer.run_in_store(self.alerting.tick, None, self.consumer.available_since)
             except Exception:
                 logger.exception("stall detector failed; retrying")

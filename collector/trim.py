@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
 from emitter.events import parse_stream_id
 
 
@@ -43,3 +46,16 @@ def _needed(group: Mapping[str, Any], pending: Mapping[Any, Mapping[str, Any]]) 
     if group["pending"]:
         needed = min(needed, parse_stream_id(pending[group["name"]]["min"]))
     return needed
+
+
+async def trim_stream(redis: aioredis.Redis, stream: str, now_ms: int, retention_ms: int) -> int:
+    """XTRIM MINID ``stream`` to its ``trim_floor``: the entries removed (0 for a stream with no group)."""
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:
+        return 0
+    pending = {group["name"]: await redis.xpending(stream, group["name"]) for group in groups if group["pending"]}
+    minid = trim_floor(groups, pending, now_ms, retention_ms)
+    if minid is None:
+        return 0
+    return int(await redis.xtrim(stream, minid=minid, approximate=False))

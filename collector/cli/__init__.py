@@ -1,6 +1,6 @@
 """The ``runwatch`` command line: one module per family of commands.
 
-- ``serve.py``: ``serve``, ``collect``, ``demo`` (running the service);
+- ``serve.py``: ``serve``, ``collect``, ``api``, ``demo`` (running the service);
 - ``migrate.py``: ``migrate`` (the database schema, as a deploy step);
 - ``runs.py``: ``runs``, ``show``, ``tail`` (what the runs are doing);
 - ``data.py``: ``sync``, ``export``, ``dead-letters`` (data in and out);
@@ -28,7 +28,7 @@ from .gate import gate
 from .migrate import migrate
 from .model import model
 from .runs import runs, show, tail
-from .serve import collect, demo, serve
+from .serve import api, collect, demo, serve
 from .tokens import token
 
 __all__ = ["main"]
@@ -51,6 +51,6 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-COMMANDS = (serve, collect, demo, migrate, runs, show, tail, sync, export, dead_letters, artifacts, download)
+COMMANDS = (serve, collect, api, demo, migrate, runs, show, tail, sync, export, dead_letters, artifacts, download)
 for command in (*COMMANDS, rules, alerts, silence, token, gate, model, audit, digest):
     main.add_command(command)

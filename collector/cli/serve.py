@@ -1,4 +1,4 @@
-"""``runwatch serve``, ``collect`` and ``demo``: the commands that run the service."""
+"""``runwatch serve``, ``collect``, ``api`` and ``demo``: the commands that run the service."""
 
 from __future__ import annotations
 
@@ -89,14 +89,61 @@ def collect(
     """Run the collector without the API: consumer, alerting, delivery, stall detector.
 
     \b
-    Run it next to `runwatch serve` or instead of it; replicas share the consumer
-    group. With --metrics-port, Prometheus can scrape it and an orchestrator probe it:
+    Run it next to `runwatch serve` or instead of it; several collectors divide the
+    shard streams among themselves by lease (each needs its own RUNWATCH_CONSUMER_NAME;
+    the default, collector-<hostname>, is one per machine or pod). With --metrics-port,
+    Prometheus can scrape it and an orchestrator probe it:
         runwatch collect --metrics-port 9108
     """
     settings = settings_from(
         home=home, redis_url=redis_url, host=host, metrics_port=metrics_port, alerts=alerts, insecure=insecure
     )
     run_service(settings, with_api=False, migrate=not no_migrate)
+
+
+@click.command()
+@common_options
+@click.option("--host", help="Address to bind the dashboard/API to [127.0.0.1].")
+@click.option("--port", type=int, help="Port of the dashboard/API [8765].")
+@click.option("--auth/--no-auth", default=None, help="Require API tokens (see `runwatch token create`).")
+@insecure_option
+def api(
+    home: Path | None,
+    redis_url: str | None,
+    host: str | None,
+    port: int | None,
+    auth: bool | None,
+    insecure: bool | None,
+) -> None:
+    """Serve REST, the live websocket, the dashboard and /metrics without consuming.
+
+    \b
+    An API replica: it reads the store the collectors write and pushes live points it
+    reads from Redis itself, so N of them behind a load balancer serve the same data and
+    the same live pushes. It needs the team's Redis and a migrated database:
+        RUNWATCH_REDIS_URL=redis://... RUNWATCH_DATABASE_URL=postgresql://... runwatch api
+    """
+    from ..api.auth import check_bind
+    from ..redis_connect import check_redis
+    from ..service import Service
+
+    settings = settings_from(home=home, redis_url=redis_url, host=host, port=port, auth=auth, insecure=insecure)
+    if not settings.redis_url:
+        raise click.ClickException(
+            "runwatch api reads the collectors' Redis: set RUNWATCH_REDIS_URL or --redis-url"
+            " (it starts no embedded Redis; `runwatch serve` does)"
+        )
+    try:
+        check_redis(settings)  # before anything connects to it
+        check_bind(settings)
+        store = open_store(settings, schema="require")
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    service = Service(settings, with_api=True, with_consumer=False, store=store)
+    service.redis_url = settings.redis_url
+    console.print(f"[bold]runwatch api[/] redis {redact_url(settings.redis_url)}, store {redact_url(store.where)}")
+    console.print(f"dashboard and API on [link]http://{settings.host}:{settings.port}[/link]  (Ctrl-C to stop)")
+    asyncio.run(service.run())
 
 
 def run_service(settings: Settings, *, with_api: bool, migrate: bool = True) -> None:

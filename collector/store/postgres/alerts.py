@@ -48,6 +48,12 @@ class PostgresAlerts:
         rows = self._db.read("SELECT rule, run_id, subject, data FROM alert_state")
         return [(rule, run, subject, json.loads(data)) for rule, run, subject, data in rows]
 
+    def alert_state_rows_in_tx(self, run_ids: Sequence[str]) -> list[tuple[str, str, str, dict[str, Any]]]:
+        rows = self._db.read(
+            "SELECT rule, run_id, subject, data FROM alert_state WHERE run_id = ANY(%s)", (sorted(set(run_ids)),)
+        )
+        return [(rule, run, subject, json.loads(data)) for rule, run, subject, data in rows]
+
     def save_alert_state_in_tx(self, changes: Sequence[tuple[tuple[str, str, str], dict[str, Any] | None]]) -> None:
         gone = [(rule, run_id, subject) for (rule, run_id, subject), data in changes if data is None]
         kept = [

@@ -40,6 +40,17 @@ class SQLiteAlerts:
             rows = self._conn.execute("SELECT rule, run_id, subject, data FROM alert_state").fetchall()
         return [(rule, run, subject, json.loads(data)) for rule, run, subject, data in rows]
 
+    def alert_state_rows_in_tx(self, run_ids: Sequence[str]) -> list[tuple[str, str, str, dict[str, Any]]]:
+        rows: list[tuple[str, str, str, str]] = []
+        unique = sorted(set(run_ids))
+        for start in range(0, len(unique), 500):  # under SQLite's bound-variable limit
+            part = unique[start : start + 500]
+            rows += self._conn.execute(
+                f"SELECT rule, run_id, subject, data FROM alert_state WHERE run_id IN ({', '.join('?' * len(part))})",
+                part,
+            ).fetchall()
+        return [(rule, run, subject, json.loads(data)) for rule, run, subject, data in rows]
+
     def save_alert_state_in_tx(self, changes: Sequence[tuple[tuple[str, str, str], dict[str, Any] | None]]) -> None:
         for (rule, run_id, subject), data in changes:
             if data is None:
