@@ -20,7 +20,7 @@ Grammar (keywords are case-insensitive)::
 
 Bounded, so no filter can make the engine work without end: at most ``MAX_FILTER``
 characters, ``MAX_DEPTH`` levels of parentheses and nots, ``MAX_CONDITIONS`` conditions,
-``MAX_IN_VALUES`` values in one ``in``; a sort at most ``MAX_SORT_TERMS`` terms. Past one,
+``MAX_IN_VALUES`` values in one ``in``; a sort (``sort.py``) at most ``MAX_SORT_TERMS`` terms. Past one,
 a ``FilterError`` names it (the API's 400).
 
 A bare ``tags.X`` means "has tag X"; a bare ``params.X`` / ``metrics.X`` means "has it".
@@ -38,7 +38,7 @@ from typing import Any
 
 from .dialect import SQLITE, Dialect
 
-__all__ = ["Comparison", "FilterError", "Query", "parse_comparison", "parse_filter", "parse_sort"]
+__all__ = ["Comparison", "FilterError", "Query", "parse_comparison", "parse_filter"]
 
 COLUMNS = {
     "id": "runs.id",
@@ -356,6 +356,23 @@ class _Parser:
             return f"EXISTS (SELECT 1 FROM params p WHERE p.run_id = runs.id AND p.key = {k} AND {inner})"
         return self.dialect.compare_env(key, op, value, self._bind)
 
+    def comparison(self) -> Comparison:
+        """The whole text as one ``field op literal`` (``parse_comparison``)."""
+        namespace, key, field_token = self._field()
+        if self.tok.kind != "op":
+            raise self._fail("expected a comparison operator (=, !=, <, <=, >, >=)")
+        op = _OPS[self._take().text]
+        value = self._literal()
+        if self.tok.kind != "end":
+            raise self._fail("expected the end of the requirement (one comparison each)")
+        if namespace == "tags":
+            raise FilterError("tags cannot be compared (a requirement needs a value)", field_token.pos, self.text)
+        if value is None:
+            raise FilterError("a requirement compares with a value, not null", field_token.pos, self.text)
+        if namespace == "metrics" and (isinstance(value, (str, bool))):
+            raise FilterError("metrics compare with numbers", field_token.pos, self.text)
+        return Comparison(self.text.strip(), namespace, key, op, value)
+
 
 def parse_filter(text: str | None, dialect: Dialect = SQLITE) -> Query:
     """``WHERE`` SQL and arguments for a filter string; an empty filter matches every run."""
@@ -394,75 +411,4 @@ def parse_comparison(text: str) -> Comparison:
     """
     if len(text) > MAX_FILTER:
         raise FilterError(f"requirement longer than {MAX_FILTER} characters", MAX_FILTER, text)
-    parser = _Parser(text, SQLITE)
-    namespace, key, field_token = parser._field()
-    if parser.tok.kind != "op":
-        raise parser._fail("expected a comparison operator (=, !=, <, <=, >, >=)")
-    op = _OPS[parser._take().text]
-    value = parser._literal()
-    if parser.tok.kind != "end":
-        raise parser._fail("expected the end of the requirement (one comparison each)")
-    if namespace == "tags":
-        raise FilterError("tags cannot be compared (a requirement needs a value)", field_token.pos, text)
-    if value is None:
-        raise FilterError("a requirement compares with a value, not null", field_token.pos, text)
-    if namespace == "metrics" and (isinstance(value, (str, bool))):
-        raise FilterError("metrics compare with numbers", field_token.pos, text)
-    return Comparison(text.strip(), namespace, key, op, value)
-
-
-# ------------------------------------------------------------------ sort
-
-SORT_DEFAULT = "created_at desc"
-
-
-def parse_sort(text: str | None, dialect: Dialect = SQLITE) -> Query:
-    """``ORDER BY`` SQL for ``field [asc|desc]`` items separated by commas (``-field`` = desc).
-
-    Missing values (a run without the metric or param) sort last either way; the run id
-    breaks ties so pages are stable.
-    """
-    text = (text or SORT_DEFAULT).strip() or SORT_DEFAULT
-    if len(text) > MAX_SORT:
-        raise FilterError(f"sort longer than {MAX_SORT} characters", MAX_SORT, text)
-    if text.count(",") >= MAX_SORT_TERMS:
-        raise FilterError(f"more than {MAX_SORT_TERMS} sort terms", 0, text)
-    parts: list[str] = []
-    args: list[Any] = []
-
-    def bind(value: Any) -> str:
-        args.append(value)
-        return dialect.param
-
-    def metric(key: str) -> str:
-        return f"(SELECT s.last FROM series s WHERE s.run_id = runs.id AND s.key = {bind(key)})"
-
-    offset = 0
-    for item in text.split(","):
-        stripped = item.strip()
-        pos = offset + (len(item) - len(item.lstrip()))
-        offset += len(item) + 1
-        if not stripped:
-            raise FilterError("empty sort item", pos, text)
-        descending = False
-        if stripped.startswith("-"):
-            descending, stripped = True, stripped[1:].strip()
-        words = stripped.rsplit(None, 1)
-        if len(words) == 2 and words[1].lower() in ("asc", "desc"):
-            stripped, descending = words[0], words[1].lower() == "desc"
-        head, dot, key = stripped.partition(".")
-        head = head.lower()
-        direction = "DESC" if descending else "ASC"
-        if not dot and head in COLUMNS:
-            expr = COLUMNS[head]
-            parts.append(f"{expr} IS NULL, {expr} {direction}")
-        elif dot and key and head == "metrics":
-            parts.append(f"{metric(key)} IS NULL, {metric(key)} {direction}")
-        elif dot and key and head == "params":
-            null_test = dialect.param_sort(key, bind)[0]
-            ordered = ", ".join(f"{expr} {direction}" for expr in dialect.param_sort(key, bind))
-            parts.append(f"{null_test} IS NULL, {ordered}")
-        else:
-            raise FilterError(f"cannot sort by {stripped!r}", pos, text)
-    parts.append("runs.id ASC")
-    return Query(", ".join(parts), args)
+    return _Parser(text, SQLITE).comparison()

@@ -23,7 +23,8 @@ from ..format.rows import (
     run_record,
     writer_dicts,
 )
-from ..search import parse_filter, parse_sort
+from ..search import parse_filter
+from ..sort import parse_sort
 from .artifacts import PostgresArtifacts
 from .database import Database
 

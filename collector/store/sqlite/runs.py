@@ -23,7 +23,8 @@ from ..format.rows import (
     run_record,
     writer_dicts,
 )
-from ..search import Query, parse_filter, parse_sort
+from ..search import Query, parse_filter
+from ..sort import parse_sort
 from .artifacts import SQLiteArtifacts
 from .database import Database
 

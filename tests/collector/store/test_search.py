@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from collector.store.search import FilterError, parse_filter, parse_sort
+from collector.store.search import FilterError, parse_filter
+from collector.store.sort import parse_sort
 
 pytestmark = pytest.mark.every_backend
 
