@@ -29,7 +29,8 @@ ACTIONS = (
     "alias.move",  # runwatch model promote, POST /api/v1/artifacts/{name}/aliases
     "run.note",
     "run.tags",
-    "run.delete",  # reserved: nothing deletes runs yet
+    "run.delete",  # MLflow's runs/delete: the run is kept, marked deleted
+    "run.restore",  # MLflow's runs/restore
     "rules.reload",  # reserved: rules are read at start; a reload records itself here
 )
 CLI = "cli"  # the source of every entry the command line appends

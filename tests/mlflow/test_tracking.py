@@ -225,3 +225,9 @@ def test_a_deleted_run_is_kept_and_searched_only_when_asked_for(mlflow_api, coll
         client.set_tag(kept, "stage", value)
     assert client.get_run(kept).data.tags["stage"] == "a"
     assert store.runs.get(deleted) is not None  # runwatch deletes nothing
+    audited = [(e.action, e.target) for e in reversed(store.audit.list(action="run"))]  # newest first
+    assert audited == [
+        ("run.delete", f"run {deleted}"),
+        ("run.restore", f"run {deleted}"),
+        ("run.delete", f"run {deleted}"),
+    ]

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from emitter.events import MAX_KEY_LENGTH, Kind
 from emitter.events import RunStatus as Status
 
 from ...store.search import FilterError
+from ..auditing import record_async
+from ..auth import Principal, require
 from .common import Body, get_run, read_body, require_run, run_id_of, store_of, viewer, write, writer, writer_of
 from .entities import (
     LIFECYCLE_PARAM,
@@ -129,15 +131,17 @@ async def update_run(request: Request) -> dict[str, Any]:
     return {"run_info": run_info(await get_run(request, run_id))}
 
 
-@router.post("/runs/delete", dependencies=writer)
-@router.post("/runs/restore", dependencies=writer)
-async def delete_run(request: Request) -> dict[str, Any]:
-    """A deleted run is kept (runwatch deletes nothing) and shown with ``lifecycle_stage: deleted``."""
+@router.post("/runs/delete")
+@router.post("/runs/restore")
+async def delete_run(request: Request, who: Annotated[Principal, Depends(require("writer"))]) -> dict[str, Any]:
+    """A deleted run is kept (runwatch deletes nothing) and shown with ``lifecycle_stage: deleted``; audited."""
     body = await read_body(request)
     run_id = run_id_of(body)
     await require_run(request, run_id)
     stage = "deleted" if request.url.path.endswith("/delete") else "active"
     await write(request, run_id, [Pending(Kind.PARAMS, {"params": {LIFECYCLE_PARAM: stage}}, time.time())], body)
+    action = "run.delete" if stage == "deleted" else "run.restore"
+    await record_async(request, who, action, f"run {run_id}", {"via": "mlflow"})
     return {}
 
 
