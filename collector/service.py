@@ -205,6 +205,9 @@ class Service:
             live = getattr(getattr(app, "state", None), "live", None)
             if live is not None:
                 await live.close()
+            mlflow_writer = getattr(getattr(app, "state", None), "mlflow_writer", None)
+            if mlflow_writer is not None:
+                await mlflow_writer.close()
             await redis.aclose()
             self.store.close()
             if self.embedded is not None:

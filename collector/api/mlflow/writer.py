@@ -36,6 +36,7 @@ import redis.asyncio as aioredis
 from emitter.events import MAX_EVENTS_PER_ENTRY, encode_body, entry_fields, shard_for
 
 from ...settings import Settings
+from .commits import FALLBACK_POLL, CommitSignal
 from .errors import MlflowError
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class MlflowWriter:
         self._runs: OrderedDict[str, _RunSeqs] = OrderedDict()
         self._script = redis.register_script(_WRITE_ONCE)
         self._known: OrderedDict[str, None] = OrderedDict()  # runs known to exist
+        self.commits = CommitSignal(redis, settings.keys.commits)
         self.written = 0
         self.retries = 0
         self.late = 0
@@ -156,20 +158,33 @@ class MlflowWriter:
             del self._runs[run_id]
 
     async def wait_committed(self, run_id: str, writer: str, seq: int) -> bool:
-        """Wait until the watermark of (run, writer) reaches ``seq``, at most ``mlflow_commit_wait`` seconds."""
+        """Wait until the watermark of (run, writer) reaches ``seq``, at most ``mlflow_commit_wait`` seconds.
+
+        Woken by the collector's commit message (``CommitSignal``); without one yet, polling every
+        millisecond while a commit is usually due, then every 10 (a Redis GET costs ~50 us).
+        """
         key = self._settings.keys.committed(shard_for(run_id, self._settings.shards), run_id, writer)
-        deadline = time.monotonic() + self._settings.mlflow_commit_wait
+        self.commits.start()
         started = time.monotonic()
+        deadline = started + self._settings.mlflow_commit_wait
         while True:
+            since = self.commits.generation  # before the GET: a commit between the two wakes us at once
             mark = await self._redis.get(key)
             if mark is not None and int(mark) >= seq:
                 return True
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 self.late += 1
                 logger.warning("mlflow write for run %s not committed within the wait; answered anyway", run_id)
                 return False
-            # a Redis GET costs ~50 us: poll every millisecond while a commit is usually due, then every 10
-            await asyncio.sleep(0.001 if time.monotonic() - started < 0.1 else 0.01)
+            if self.commits.live:
+                await self.commits.changed(since, min(FALLBACK_POLL, deadline - now))
+            else:
+                await asyncio.sleep(0.001 if now - started < 0.1 else 0.01)
+
+    async def close(self) -> None:
+        """Stop listening for commit messages (whoever runs the server calls it on shutdown)."""
+        await self.commits.close()
 
 
 def request_digest(route: str, run_id: str, body: bytes) -> str:
