@@ -183,6 +183,7 @@ class Service:
                 render_metrics=self.exporter.render,
             )
             hub = app.state.live
+            self.consumer.listeners.append(app.state.mlflow_writer.on_commit)  # wakes MLflow writes at commit
             exporter.websocket_clients_from(lambda: len(hub.clients))
             port = self.settings.port
         elif self.settings.metrics_port is not None:
