@@ -54,6 +54,11 @@ class CommitSignal:
         """Whether commits are being heard, so waiters may sleep until one instead of polling."""
         return self._subscribed or self._in_process
 
+    @property
+    def in_process(self) -> bool:
+        """Whether this process's consumer reports commits (``runwatch serve``)."""
+        return self._in_process
+
     def __repr__(self) -> str:
         return f"<CommitSignal channel={self._channel} generation={self.generation} live={self.live}>"
 

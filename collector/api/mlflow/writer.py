@@ -171,13 +171,19 @@ class MlflowWriter:
         self.commits.start()
         started = time.monotonic()
         deadline = started + self._settings.mlflow_commit_wait
+        # in `runwatch serve` this writer's commits are heard in process: Redis is read only as a
+        # safety net (a GET is a round trip the event loop pays for), else at every wake-up
+        heard_here = self.commits.in_process and writer.startswith(self._base)
+        read_at = started if heard_here else started - FALLBACK_POLL
         while True:
             since = self.commits.generation  # before any check: a commit after it wakes us at once
-            if self.commits.committed(run_id, writer) >= seq:  # heard in process: no Redis round trip
+            if self.commits.committed(run_id, writer) >= seq:
                 return True
-            mark = await self._redis.get(key)
-            if mark is not None and int(mark) >= seq:
-                return True
+            if not heard_here or time.monotonic() - read_at >= FALLBACK_POLL:
+                read_at = time.monotonic()
+                mark = await self._redis.get(key)
+                if mark is not None and int(mark) >= seq:
+                    return True
             now = time.monotonic()
             if now >= deadline:
                 self.late += 1
