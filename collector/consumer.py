@@ -463,6 +463,8 @@ class Consumer:
         shards = self.settings.shards
         for (run_id, writer), committed in watermarks.items():
             pipe.set(self.keys.committed(shard_for(run_id, shards), run_id, writer), committed, ex=ttl)
+        if watermarks:  # wakes writers waiting for their commit (the MLflow API) instead of their polling
+            pipe.publish(self.keys.commits, len(watermarks))
         await pipe.execute()
         self.acked += sum(len(ids) for ids in by_stream.values())
         self.dead += len(dead)
@@ -488,6 +490,8 @@ class Consumer:
             )
         ttl = self.settings.watermark_ttl_seconds
         await ack_per_slot(self.redis, (self.keys.dead_letters, letters), by_stream, marks, ttl)
+        if watermarks:
+            await self.redis.publish(self.keys.commits, len(watermarks))
         self.acked += sum(len(ids) for ids in by_stream.values())
         self.dead += len(dead)
         if dead:

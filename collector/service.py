@@ -193,6 +193,7 @@ class Service:
                 render_metrics=self.exporter.render,
             )
             hub = app.state.live
+            self.consumer.listeners.append(app.state.mlflow_writer.on_commit)  # wakes MLflow writes at commit
             exporter.websocket_clients_from(lambda: len(hub.clients))
             port = self.settings.port
         elif self.settings.metrics_port is not None:
@@ -217,6 +218,9 @@ class Service:
             live = getattr(getattr(app, "state", None), "live", None)
             if live is not None:
                 await live.close()
+            mlflow_writer = getattr(getattr(app, "state", None), "mlflow_writer", None)
+            if mlflow_writer is not None:
+                await mlflow_writer.close()
             await redis.aclose()
             self.store.close()
             if self.embedded is not None:

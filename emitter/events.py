@@ -146,6 +146,12 @@ class Keys:
         return f"{self.prefix}:alerts"
 
     @property
+    def commits(self) -> str:
+        """The pub/sub channel the collector PUBLISHes to after setting committed watermarks: a cue to
+        re-read them (the API's write-then-wait), never their value (the watermark keys are the truth)."""
+        return f"{self.prefix}:commits"
+
+    @property
     def shards(self) -> str:
         """Where the collector publishes its shard count for emitters to read."""
         return f"{self.prefix}:shards"

@@ -16,7 +16,7 @@ from ..auth import require
 from .errors import MlflowError, invalid, not_found
 from .writer import MlflowWriter, Pending, request_digest
 
-APPENDS = frozenset({Kind.METRICS, Kind.ARTIFACT})  # kinds whose repetition would store something twice
+APPENDS = frozenset({Kind.METRICS, Kind.SYSTEM, Kind.ARTIFACT})  # kinds whose repetition would store something twice
 viewer = [Depends(require("viewer"))]
 writer = [Depends(require("writer"))]
 

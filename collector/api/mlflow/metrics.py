@@ -21,6 +21,7 @@ from .common import Body, read_body, require_run, run_id_of, store_of, viewer, w
 from .entities import metric_json
 from .errors import invalid
 from .runs import check_key, check_params_unchanged, param_values, tag_params
+from .system import is_system, system_name
 from .writer import Pending
 
 router = APIRouter()
@@ -56,16 +57,20 @@ def _metric(item: dict[str, Any]) -> tuple[str, float, int, float]:
 
 
 def metric_events(items: list[dict[str, Any]]) -> list[Pending]:
-    """Metrics as ``metrics`` events: consecutive ones of one step and time share an event."""
+    """Metrics as ``metrics`` events (MLflow's ``system/…`` ones as ``system`` events, renamed):
+    consecutive ones of one kind, step and time share an event."""
     events: list[Pending] = []
     current: dict[str, float] = {}
-    at: tuple[int, float] | None = None
+    at: tuple[Kind, int, float] | None = None
     for item in items:
         key, value, step, ts = _metric(item)
-        if at != (step, ts) or key in current:
+        kind = Kind.SYSTEM if is_system(key) else Kind.METRICS
+        if kind is Kind.SYSTEM:
+            key, value = system_name(key, value)
+        if at != (kind, step, ts) or key in current:
             current = {}
-            at = (step, ts)
-            events.append(Pending(Kind.METRICS, {"step": step, "values": current}, ts))
+            at = (kind, step, ts)
+            events.append(Pending(kind, {"step": step, "values": current}, ts))
         current[key] = value
     return events
 
@@ -159,12 +164,13 @@ async def get_history(request: Request) -> dict[str, Any]:
     body = await read_body(request)
     run_id = run_id_of(body)
     key = body.text("metric_key", required=True)
+    stored_as = system_name(key, 0.0)[0] if is_system(key) else key  # its values in runwatch's units
     await require_run(request, run_id)
     limit = body.integer("max_results", HISTORY_PAGE) or HISTORY_PAGE
     offset = _offset(body)
-    points = await run_in_threadpool(lambda: list(store_of(request).series.points(run_id, [key])))
+    points = await run_in_threadpool(lambda: list(store_of(request).series.points(run_id, [stored_as])))
     page = points[offset : offset + limit]
-    out: dict[str, Any] = {"metrics": [metric_json(p.key, p.value, p.step, p.ts) for p in page]}
+    out: dict[str, Any] = {"metrics": [metric_json(key, p.value, p.step, p.ts) for p in page]}
     if offset + limit < len(points):
         out["next_page_token"] = str(offset + limit)
     return out

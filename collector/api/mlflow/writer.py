@@ -29,14 +29,18 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
 from emitter.events import MAX_EVENTS_PER_ENTRY, encode_body, entry_fields, shard_for
 
 from ...settings import Settings
+from .commits import FALLBACK_POLL, CommitSignal
 from .errors import MlflowError
+
+if TYPE_CHECKING:
+    from ...consumer import CommitReport
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +88,7 @@ class MlflowWriter:
         self._runs: OrderedDict[str, _RunSeqs] = OrderedDict()
         self._script = redis.register_script(_WRITE_ONCE)
         self._known: OrderedDict[str, None] = OrderedDict()  # runs known to exist
+        self.commits = CommitSignal(redis, settings.keys.commits, self._base)
         self.written = 0
         self.retries = 0
         self.late = 0
@@ -121,6 +126,7 @@ class MlflowWriter:
             return
         if len(events) > MAX_EVENTS_PER_ENTRY:
             raise MlflowError("INVALID_PARAMETER_VALUE", f"{len(events)} events in one request")
+        self.commits.start()  # before the XADD: its commit cannot be reported before anyone listens
         shard = shard_for(run_id, self._settings.shards)
         keys = self._settings.keys
         seqs = self._seqs(run_id)
@@ -156,20 +162,45 @@ class MlflowWriter:
             del self._runs[run_id]
 
     async def wait_committed(self, run_id: str, writer: str, seq: int) -> bool:
-        """Wait until the watermark of (run, writer) reaches ``seq``, at most ``mlflow_commit_wait`` seconds."""
+        """Wait until the watermark of (run, writer) reaches ``seq``, at most ``mlflow_commit_wait`` seconds.
+
+        Woken by the collector in process or by its commit message (``CommitSignal``); without
+        either yet, polling every millisecond while a commit is usually due, then every 10.
+        """
         key = self._settings.keys.committed(shard_for(run_id, self._settings.shards), run_id, writer)
-        deadline = time.monotonic() + self._settings.mlflow_commit_wait
+        self.commits.start()
         started = time.monotonic()
+        deadline = started + self._settings.mlflow_commit_wait
+        # in `runwatch serve` this writer's commits are heard in process: Redis is read only as a
+        # safety net (a GET is a round trip the event loop pays for), else at every wake-up
+        heard_here = self.commits.in_process and writer.startswith(self._base)
+        read_at = started if heard_here else started - FALLBACK_POLL
         while True:
-            mark = await self._redis.get(key)
-            if mark is not None and int(mark) >= seq:
+            since = self.commits.generation  # before any check: a commit after it wakes us at once
+            if self.commits.committed(run_id, writer) >= seq:
                 return True
-            if time.monotonic() >= deadline:
+            if not heard_here or time.monotonic() - read_at >= FALLBACK_POLL:
+                read_at = time.monotonic()
+                mark = await self._redis.get(key)
+                if mark is not None and int(mark) >= seq:
+                    return True
+            now = time.monotonic()
+            if now >= deadline:
                 self.late += 1
                 logger.warning("mlflow write for run %s not committed within the wait; answered anyway", run_id)
                 return False
-            # a Redis GET costs ~50 us: poll every millisecond while a commit is usually due, then every 10
-            await asyncio.sleep(0.001 if time.monotonic() - started < 0.1 else 0.01)
+            if self.commits.live:
+                await self.commits.changed(since, min(FALLBACK_POLL, deadline - now))
+            else:
+                await asyncio.sleep(0.001 if now - started < 0.1 else 0.01)
+
+    def on_commit(self, report: CommitReport) -> None:
+        """A consumer listener: in ``runwatch serve`` the commit wakes the waiting write directly."""
+        self.commits.on_commit(report)
+
+    async def close(self) -> None:
+        """Stop listening for commit messages (whoever runs the server calls it on shutdown)."""
+        await self.commits.close()
 
 
 def request_digest(route: str, run_id: str, body: bytes) -> str:
