@@ -67,6 +67,10 @@ COLLECTOR_ACL_COMMANDS = (
     "zremrangebyscore",
     "zrange",
     "zrem",
+    # the commit report (collector/api/mlflow/commits.py): PUBLISH after each ack, SUBSCRIBE in the API
+    "publish",
+    "subscribe",
+    "unsubscribe",
 )
 #: What a training job's emitter (and ``runwatch sync``) sends: it writes streams and reads watermarks.
 EMITTER_ACL_COMMANDS = ("ping", "cluster|slots", "command", "get", "mget", "xadd")
@@ -75,8 +79,9 @@ _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-l
 
 
 def acl_rule(prefix: str, commands: tuple[str, ...]) -> str:
-    """The ACL SETUSER rules of a runwatch user: its prefix's keys, no channels, only ``commands``."""
-    return f"resetchannels resetkeys ~{prefix}:* -@all " + " ".join(f"+{command}" for command in commands)
+    """The ACL SETUSER rules of a runwatch user: its prefix's keys (and channels, if it publishes), only ``commands``."""
+    channels = f" &{prefix}:*" if "publish" in commands else ""
+    return f"resetchannels{channels} resetkeys ~{prefix}:* -@all " + " ".join(f"+{command}" for command in commands)
 
 
 def redis_options(settings: Settings) -> RedisOptions:
