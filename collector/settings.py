@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     )
     watermark_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
 
-    # --- several collectors (issue 14, team14a): shard leases in Redis, see collector/leases.py ---
+    # several collectors divide the shards by leases in Redis (collector/leases.py)
     lease_seconds: float = Field(
         10.0,
         ge=0.3,
@@ -70,7 +70,6 @@ class Settings(BaseSettings):
         description="A shard's lease (and the stall detector's) lasts this long, renewed every third of it:"
         " a dead collector's shards move to the others after at most this.",
     )
-    # --- end of the several-collectors block ---
 
     host: str = Field("127.0.0.1", description="Address the API binds to.")
     port: int = Field(8765, ge=0, le=65535)
