@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,8 +10,12 @@ from click.testing import CliRunner
 
 from collector.cli import main
 from emitter.capture import capture_environment
+from tests.helpers import need_binary
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+@pytest.fixture(autouse=True)
+def _git_installed() -> None:
+    need_binary("git")  # a skip locally, a failure under RUNWATCH_TEST_STRICT=1
 
 
 def _git(repo: Path, *args: str) -> None:
